@@ -1,0 +1,32 @@
+"""Shared test configuration.
+
+Rules these tests follow (after trio-websocket's habit of writing them down):
+
+* Behaviour first: a test's name says what a user can rely on.
+* No sleeps for timing: deterministic timing uses ``autojump_clock``; wire tests use real
+  loopback sockets on port 0 and bounded ``trio.fail_after`` deadlines.
+* Nothing leaks: pytest runs with ``filterwarnings = error``, so an unclosed socket or a
+  never-awaited coroutine fails the test that caused it.
+* Hypothesis runs the fast ``ci`` profile by default; set ``TRIO_REALTIME_HYPOTHESIS=thorough``
+  for a long run.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("TRIO_REALTIME_HYPOTHESIS", "ci"))

@@ -1,0 +1,380 @@
+"""trio-realtime: the structured-concurrency way for Python to talk to a Realtime speech API.
+
+The public API is re-exported here; the modules behind it are private.
+"""
+
+from __future__ import annotations
+
+from . import audio as audio
+from . import events as events
+from ._codec import (
+    converter as converter,
+)
+from ._codec import (
+    decode as decode,
+)
+from ._codec import (
+    encode as encode,
+)
+from ._codec import (
+    encode_bytes as encode_bytes,
+)
+from ._codec import (
+    to_json_dict as to_json_dict,
+)
+from ._errors import (
+    AudioFormatError as AudioFormatError,
+)
+from ._errors import (
+    ProtocolError as ProtocolError,
+)
+from ._errors import (
+    RealtimeError as RealtimeError,
+)
+from ._unset import (
+    UNSET as UNSET,
+)
+from ._unset import (
+    Unset as Unset,
+)
+from ._unset import (
+    UnsetType as UnsetType,
+)
+from .events import (
+    NO_EXTRA as NO_EXTRA,
+)
+from .events import (
+    AnyEvent as AnyEvent,
+)
+from .events import (
+    ClientEvent as ClientEvent,
+)
+from .events import (
+    ClientSecret as ClientSecret,
+)
+from .events import (
+    ContentPart as ContentPart,
+)
+from .events import (
+    ConversationCreated as ConversationCreated,
+)
+from .events import (
+    ConversationInfo as ConversationInfo,
+)
+from .events import (
+    ConversationItem as ConversationItem,
+)
+from .events import (
+    ConversationItemCreate as ConversationItemCreate,
+)
+from .events import (
+    ConversationItemCreated as ConversationItemCreated,
+)
+from .events import (
+    ConversationItemDelete as ConversationItemDelete,
+)
+from .events import (
+    ConversationItemDeleted as ConversationItemDeleted,
+)
+from .events import (
+    ConversationItemRetrieve as ConversationItemRetrieve,
+)
+from .events import (
+    ConversationItemRetrieved as ConversationItemRetrieved,
+)
+from .events import (
+    ConversationItemTruncate as ConversationItemTruncate,
+)
+from .events import (
+    ConversationItemTruncated as ConversationItemTruncated,
+)
+from .events import (
+    ErrorDetails as ErrorDetails,
+)
+from .events import (
+    ErrorEvent as ErrorEvent,
+)
+from .events import (
+    Event as Event,
+)
+from .events import (
+    ExpiresAfter as ExpiresAfter,
+)
+from .events import (
+    InputAudioBufferAppend as InputAudioBufferAppend,
+)
+from .events import (
+    InputAudioBufferClear as InputAudioBufferClear,
+)
+from .events import (
+    InputAudioBufferCleared as InputAudioBufferCleared,
+)
+from .events import (
+    InputAudioBufferCommit as InputAudioBufferCommit,
+)
+from .events import (
+    InputAudioBufferCommitted as InputAudioBufferCommitted,
+)
+from .events import (
+    InputAudioBufferSpeechStarted as InputAudioBufferSpeechStarted,
+)
+from .events import (
+    InputAudioBufferSpeechStopped as InputAudioBufferSpeechStopped,
+)
+from .events import (
+    InputAudioTranscription as InputAudioTranscription,
+)
+from .events import (
+    InputAudioTranscriptionCompleted as InputAudioTranscriptionCompleted,
+)
+from .events import (
+    InputAudioTranscriptionDelta as InputAudioTranscriptionDelta,
+)
+from .events import (
+    InputAudioTranscriptionFailed as InputAudioTranscriptionFailed,
+)
+from .events import (
+    Logprob as Logprob,
+)
+from .events import (
+    Model as Model,
+)
+from .events import (
+    NoiseReduction as NoiseReduction,
+)
+from .events import (
+    OutputAudioBufferClear as OutputAudioBufferClear,
+)
+from .events import (
+    OutputAudioBufferCleared as OutputAudioBufferCleared,
+)
+from .events import (
+    OutputAudioBufferStarted as OutputAudioBufferStarted,
+)
+from .events import (
+    OutputAudioBufferStopped as OutputAudioBufferStopped,
+)
+from .events import (
+    RateLimit as RateLimit,
+)
+from .events import (
+    RateLimitsUpdated as RateLimitsUpdated,
+)
+from .events import (
+    Response as Response,
+)
+from .events import (
+    ResponseAudioDelta as ResponseAudioDelta,
+)
+from .events import (
+    ResponseAudioDone as ResponseAudioDone,
+)
+from .events import (
+    ResponseAudioTranscriptDelta as ResponseAudioTranscriptDelta,
+)
+from .events import (
+    ResponseAudioTranscriptDone as ResponseAudioTranscriptDone,
+)
+from .events import (
+    ResponseCancel as ResponseCancel,
+)
+from .events import (
+    ResponseConfig as ResponseConfig,
+)
+from .events import (
+    ResponseContentPartAdded as ResponseContentPartAdded,
+)
+from .events import (
+    ResponseContentPartDone as ResponseContentPartDone,
+)
+from .events import (
+    ResponseCreate as ResponseCreate,
+)
+from .events import (
+    ResponseCreated as ResponseCreated,
+)
+from .events import (
+    ResponseDone as ResponseDone,
+)
+from .events import (
+    ResponseError as ResponseError,
+)
+from .events import (
+    ResponseFunctionCallArgumentsDelta as ResponseFunctionCallArgumentsDelta,
+)
+from .events import (
+    ResponseFunctionCallArgumentsDone as ResponseFunctionCallArgumentsDone,
+)
+from .events import (
+    ResponseOutputItemAdded as ResponseOutputItemAdded,
+)
+from .events import (
+    ResponseOutputItemDone as ResponseOutputItemDone,
+)
+from .events import (
+    ResponseStatusDetails as ResponseStatusDetails,
+)
+from .events import (
+    ResponseTextDelta as ResponseTextDelta,
+)
+from .events import (
+    ResponseTextDone as ResponseTextDone,
+)
+from .events import (
+    ServerEvent as ServerEvent,
+)
+from .events import (
+    Session as Session,
+)
+from .events import (
+    SessionCreated as SessionCreated,
+)
+from .events import (
+    SessionUpdate as SessionUpdate,
+)
+from .events import (
+    SessionUpdated as SessionUpdated,
+)
+from .events import (
+    TokenDetails as TokenDetails,
+)
+from .events import (
+    Tool as Tool,
+)
+from .events import (
+    TracingConfiguration as TracingConfiguration,
+)
+from .events import (
+    TranscriptionDurationUsage as TranscriptionDurationUsage,
+)
+from .events import (
+    TranscriptionError as TranscriptionError,
+)
+from .events import (
+    TranscriptionSession as TranscriptionSession,
+)
+from .events import (
+    TranscriptionSessionCreated as TranscriptionSessionCreated,
+)
+from .events import (
+    TranscriptionSessionUpdate as TranscriptionSessionUpdate,
+)
+from .events import (
+    TranscriptionSessionUpdated as TranscriptionSessionUpdated,
+)
+from .events import (
+    TranscriptionTokenUsage as TranscriptionTokenUsage,
+)
+from .events import (
+    TurnDetection as TurnDetection,
+)
+from .events import (
+    UnknownEvent as UnknownEvent,
+)
+from .events import (
+    Usage as Usage,
+)
+from .events import (
+    decode_audio as decode_audio,
+)
+from .events import (
+    encode_audio as encode_audio,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NO_EXTRA",
+    "UNSET",
+    "AnyEvent",
+    "AudioFormatError",
+    "ClientEvent",
+    "ClientSecret",
+    "ContentPart",
+    "ConversationCreated",
+    "ConversationInfo",
+    "ConversationItem",
+    "ConversationItemCreate",
+    "ConversationItemCreated",
+    "ConversationItemDelete",
+    "ConversationItemDeleted",
+    "ConversationItemRetrieve",
+    "ConversationItemRetrieved",
+    "ConversationItemTruncate",
+    "ConversationItemTruncated",
+    "ErrorDetails",
+    "ErrorEvent",
+    "Event",
+    "ExpiresAfter",
+    "InputAudioBufferAppend",
+    "InputAudioBufferClear",
+    "InputAudioBufferCleared",
+    "InputAudioBufferCommit",
+    "InputAudioBufferCommitted",
+    "InputAudioBufferSpeechStarted",
+    "InputAudioBufferSpeechStopped",
+    "InputAudioTranscription",
+    "InputAudioTranscriptionCompleted",
+    "InputAudioTranscriptionDelta",
+    "InputAudioTranscriptionFailed",
+    "Logprob",
+    "Model",
+    "NoiseReduction",
+    "OutputAudioBufferClear",
+    "OutputAudioBufferCleared",
+    "OutputAudioBufferStarted",
+    "OutputAudioBufferStopped",
+    "ProtocolError",
+    "RateLimit",
+    "RateLimitsUpdated",
+    "RealtimeError",
+    "Response",
+    "ResponseAudioDelta",
+    "ResponseAudioDone",
+    "ResponseAudioTranscriptDelta",
+    "ResponseAudioTranscriptDone",
+    "ResponseCancel",
+    "ResponseConfig",
+    "ResponseContentPartAdded",
+    "ResponseContentPartDone",
+    "ResponseCreate",
+    "ResponseCreated",
+    "ResponseDone",
+    "ResponseError",
+    "ResponseFunctionCallArgumentsDelta",
+    "ResponseFunctionCallArgumentsDone",
+    "ResponseOutputItemAdded",
+    "ResponseOutputItemDone",
+    "ResponseStatusDetails",
+    "ResponseTextDelta",
+    "ResponseTextDone",
+    "ServerEvent",
+    "Session",
+    "SessionCreated",
+    "SessionUpdate",
+    "SessionUpdated",
+    "TokenDetails",
+    "Tool",
+    "TracingConfiguration",
+    "TranscriptionDurationUsage",
+    "TranscriptionError",
+    "TranscriptionSession",
+    "TranscriptionSessionCreated",
+    "TranscriptionSessionUpdate",
+    "TranscriptionSessionUpdated",
+    "TranscriptionTokenUsage",
+    "TurnDetection",
+    "UnknownEvent",
+    "Unset",
+    "UnsetType",
+    "Usage",
+    "audio",
+    "converter",
+    "decode",
+    "decode_audio",
+    "encode",
+    "encode_audio",
+    "encode_bytes",
+    "events",
+    "to_json_dict",
+]
