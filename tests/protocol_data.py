@@ -116,6 +116,9 @@ def _relaxed_schemas() -> dict[str, Any]:
     #    schemas, so "auto" matches both and fails; any of them is what is meant.
     conversation = props("RealtimeResponseCreateParams")["conversation"]
     conversation["anyOf"] = conversation.pop("oneOf")
+    # 7. A committed user audio item carries ``transcript: null`` until its transcript exists
+    #    (server-behaviour.md 5.2 [doc, obs], checklist 21); the spec types it as a string.
+    _allow_null(content["properties"]["transcript"])
     # 4. ``client_secret`` is absent on the WebSocket.
     ts = schemas["RealtimeTranscriptionSessionCreateResponse"]
     ts["required"] = [r for r in ts.get("required", []) if r != "client_secret"]

@@ -22,6 +22,13 @@ from ._codec import (
 from ._codec import (
     to_json_dict as to_json_dict,
 )
+from ._conversation import Conversation as Conversation
+from ._conversation_stats import Anomaly as Anomaly
+from ._conversation_stats import ConversationStatistics as ConversationStatistics
+from ._conversation_stats import UsageTotals as UsageTotals
+from ._conversation_views import ContentPartView as ContentPartView
+from ._conversation_views import ItemView as ItemView
+from ._conversation_views import ResponseView as ResponseView
 from ._errors import (
     AudioFormatError as AudioFormatError,
 )
@@ -286,11 +293,14 @@ __version__ = "0.1.0"
 __all__ = [
     "NO_EXTRA",
     "UNSET",
+    "Anomaly",
     "AnyEvent",
     "AudioFormatError",
     "ClientEvent",
     "ClientSecret",
     "ContentPart",
+    "ContentPartView",
+    "Conversation",
     "ConversationCreated",
     "ConversationInfo",
     "ConversationItem",
@@ -302,6 +312,7 @@ __all__ = [
     "ConversationItemRetrieved",
     "ConversationItemTruncate",
     "ConversationItemTruncated",
+    "ConversationStatistics",
     "ErrorDetails",
     "ErrorEvent",
     "Event",
@@ -317,6 +328,7 @@ __all__ = [
     "InputAudioTranscriptionCompleted",
     "InputAudioTranscriptionDelta",
     "InputAudioTranscriptionFailed",
+    "ItemView",
     "Logprob",
     "Model",
     "NoiseReduction",
@@ -348,6 +360,7 @@ __all__ = [
     "ResponseStatusDetails",
     "ResponseTextDelta",
     "ResponseTextDone",
+    "ResponseView",
     "ServerEvent",
     "Session",
     "SessionCreated",
@@ -368,6 +381,7 @@ __all__ = [
     "Unset",
     "UnsetType",
     "Usage",
+    "UsageTotals",
     "audio",
     "converter",
     "decode",

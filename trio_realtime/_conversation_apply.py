@@ -1,0 +1,477 @@
+"""The rules of :class:`~trio_realtime.Conversation`: one handler per event type.
+
+Handlers are bound methods in a dict keyed by event class, so :meth:`Conversation.apply` costs
+one dict lookup and one call. The delta handlers are the hot path: a dict lookup for the item,
+an index for the part, one list append (text) or bytearray extend (audio).
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable
+from typing import Any, Final
+
+from ._conversation_state import ConversationState, b64_decoded_len
+from ._conversation_stats import usage_vector
+from ._conversation_views import ContentPartView, ItemView
+from ._events import (
+    ConversationCreated,
+    ConversationItemCreated,
+    ConversationItemDeleted,
+    ConversationItemRetrieved,
+    ConversationItemTruncate,
+    ConversationItemTruncated,
+    ErrorEvent,
+    InputAudioBufferAppend,
+    InputAudioBufferCleared,
+    InputAudioBufferCommitted,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    InputAudioTranscriptionCompleted,
+    InputAudioTranscriptionDelta,
+    InputAudioTranscriptionFailed,
+    OutputAudioBufferCleared,
+    OutputAudioBufferStarted,
+    OutputAudioBufferStopped,
+    RateLimitsUpdated,
+    ResponseAudioDelta,
+    ResponseAudioDone,
+    ResponseAudioTranscriptDelta,
+    ResponseAudioTranscriptDone,
+    ResponseContentPartAdded,
+    ResponseContentPartDone,
+    ResponseCreated,
+    ResponseDone,
+    ResponseFunctionCallArgumentsDelta,
+    ResponseFunctionCallArgumentsDone,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    ResponseTextDelta,
+    ResponseTextDone,
+    SessionCreated,
+    SessionUpdated,
+    TranscriptionSessionCreated,
+    TranscriptionSessionUpdated,
+    Usage,
+)
+
+__all__ = ["ConversationHandlers"]
+
+#: How many item ids may hold input transcripts that arrived before their item.
+MAX_PENDING_ITEMS: Final = 64
+#: How many early transcription events one item id may hold.
+MAX_PENDING_EVENTS: Final = 4096
+
+_InputTranscriptEvent = (
+    InputAudioTranscriptionDelta | InputAudioTranscriptionCompleted | InputAudioTranscriptionFailed
+)
+
+
+class ConversationHandlers(ConversationState):
+    """The item, response and transcript rules, and the dispatch tables."""
+
+    def _make_server_handlers(self) -> dict[type[Any], Callable[[Any], None]]:
+        ignore = self._ignore
+        return {
+            ResponseAudioDelta: self._on_audio_delta,
+            ResponseAudioTranscriptDelta: self._on_transcript_delta,
+            ResponseTextDelta: self._on_text_delta,
+            ResponseFunctionCallArgumentsDelta: self._on_arguments_delta,
+            InputAudioTranscriptionDelta: self._on_input_transcript_delta,
+            ResponseAudioDone: self._on_audio_done,
+            ResponseAudioTranscriptDone: self._on_transcript_done,
+            ResponseTextDone: self._on_text_done,
+            ResponseFunctionCallArgumentsDone: self._on_arguments_done,
+            ResponseContentPartAdded: self._on_content_part_added,
+            ResponseContentPartDone: self._on_content_part_done,
+            ResponseOutputItemAdded: self._on_output_item_added,
+            ResponseOutputItemDone: self._on_output_item_done,
+            ResponseCreated: self._on_response_created,
+            ResponseDone: self._on_response_done,
+            ConversationItemCreated: self._on_item_created,
+            ConversationItemDeleted: self._on_item_deleted,
+            ConversationItemRetrieved: self._on_item_retrieved,
+            ConversationItemTruncated: self._on_item_truncated,
+            InputAudioTranscriptionCompleted: self._on_input_transcript_completed,
+            InputAudioTranscriptionFailed: self._on_input_transcript_failed,
+            InputAudioBufferSpeechStarted: self._on_speech_started,
+            InputAudioBufferSpeechStopped: self._on_speech_stopped,
+            InputAudioBufferCommitted: self._on_committed,
+            InputAudioBufferCleared: self._on_cleared,
+            SessionCreated: self._on_session,
+            SessionUpdated: self._on_session,
+            TranscriptionSessionCreated: self._on_transcription_session,
+            TranscriptionSessionUpdated: self._on_transcription_session,
+            ConversationCreated: self._on_conversation_created,
+            RateLimitsUpdated: self._on_rate_limits,
+            ErrorEvent: self._on_error,
+            OutputAudioBufferStarted: ignore,
+            OutputAudioBufferStopped: ignore,
+            OutputAudioBufferCleared: ignore,
+        }
+
+    def _make_client_handlers(self) -> dict[type[Any], Callable[[Any], None]]:
+        return {
+            InputAudioBufferAppend: self._sent_append,
+            ConversationItemTruncate: self._sent_truncate,
+        }
+
+    # --- deltas (the hot path) ---------------------------------------------------------------
+
+    def _on_audio_delta(self, event: ResponseAudioDelta) -> None:
+        item = self._items.get(event.item_id)
+        if item is None:
+            return self._unknown_item(event, event.item_id)
+        parts = item._parts
+        index = event.content_index
+        part = (
+            parts[index]
+            if 0 <= index < len(parts)
+            else self._missing_part(item, index, "audio", event)
+        )
+        if part is None:
+            return None
+        if part._cap == 0:
+            part._count_audio(b64_decoded_len(event.delta))
+            return None
+        try:
+            data = binascii.a2b_base64(event.delta, strict_mode=True)
+        except (binascii.Error, ValueError):
+            return self._anomaly("invalid_audio", event, "audio delta is not valid base64")
+        part._add_audio(data)
+        return None
+
+    def _on_transcript_delta(self, event: ResponseAudioTranscriptDelta) -> None:
+        item = self._items.get(event.item_id)
+        if item is None:
+            return self._unknown_item(event, event.item_id)
+        parts = item._parts
+        index = event.content_index
+        part = (
+            parts[index]
+            if 0 <= index < len(parts)
+            else self._missing_part(item, index, "audio", event)
+        )
+        if part is None:
+            return None
+        transcript = part._transcript
+        if transcript is not None:
+            transcript.append(event.delta)
+        elif part._truncated_ms is None:  # a truncated part's transcript stays dropped
+            part._transcript = [event.delta]
+        return None
+
+    def _on_text_delta(self, event: ResponseTextDelta) -> None:
+        item = self._items.get(event.item_id)
+        if item is None:
+            return self._unknown_item(event, event.item_id)
+        parts = item._parts
+        index = event.content_index
+        part = (
+            parts[index]
+            if 0 <= index < len(parts)
+            else self._missing_part(item, index, "text", event)
+        )
+        if part is not None:
+            part._text.append(event.delta)
+        return None
+
+    def _on_arguments_delta(self, event: ResponseFunctionCallArgumentsDelta) -> None:
+        item = self._items.get(event.item_id)
+        if item is None:
+            return self._unknown_item(event, event.item_id)
+        item._arguments.append(event.delta)
+        return None
+
+    # --- done values -------------------------------------------------------------------------
+
+    def _part_for(self, event: Any, type: str) -> ContentPartView | None:
+        item = self._items.get(event.item_id)
+        if item is None:
+            self._unknown_item(event, event.item_id)
+            return None
+        parts = item._parts
+        index: int = event.content_index
+        if 0 <= index < len(parts):
+            return parts[index]
+        return self._missing_part(item, index, type, event)
+
+    def _on_audio_done(self, event: ResponseAudioDone) -> None:
+        self._part_for(event, "audio")
+
+    def _on_transcript_done(self, event: ResponseAudioTranscriptDone) -> None:
+        part = self._part_for(event, "audio")
+        if part is None or part._truncated_ms is not None:
+            return
+        if part._transcript is None:
+            part._transcript = []
+        self._set_final(part._transcript, event.transcript, event, "transcript")
+
+    def _on_text_done(self, event: ResponseTextDone) -> None:
+        part = self._part_for(event, "text")
+        if part is not None:
+            self._set_final(part._text, event.text, event, "text")
+
+    def _on_arguments_done(self, event: ResponseFunctionCallArgumentsDone) -> None:
+        item = self._items.get(event.item_id)
+        if item is None:
+            return self._unknown_item(event, event.item_id)
+        self._set_final(item._arguments, event.arguments, event, "arguments")
+        return None
+
+    def _on_content_part_added(self, event: ResponseContentPartAdded) -> None:
+        item = self._items.get(event.item_id)
+        if item is None:
+            return self._unknown_item(event, event.item_id)
+        parts = item._parts
+        index = event.content_index
+        kind = event.part.type if isinstance(event.part.type, str) else None
+        if index == len(parts):
+            parts.append(self._new_part(item, index, kind))
+        part = self._missing_part(item, index, kind or "text", event)
+        if part is not None:
+            self._merge_part(part, event.part, event, final=False)
+        return None
+
+    def _on_content_part_done(self, event: ResponseContentPartDone) -> None:
+        part = self._part_for(
+            event, event.part.type if isinstance(event.part.type, str) else "text"
+        )
+        if part is not None:
+            self._merge_part(part, event.part, event, final=True)
+
+    # --- items -------------------------------------------------------------------------------
+
+    def _item_for_output(
+        self, event: ResponseOutputItemAdded | ResponseOutputItemDone
+    ) -> ItemView | None:
+        response = self._responses.get(event.response_id)
+        if response is None:
+            self._anomaly("unknown_response", event, f"response {event.response_id!r} not created")
+        item_id = event.item.id
+        if not isinstance(item_id, str):
+            self._anomaly("missing_id", event, "output item without an id")
+            return None
+        item = self._items.get(item_id)
+        if item is None or item._deleted:
+            if isinstance(event, ResponseOutputItemDone):
+                self._unknown_item(event, item_id)
+            item = self._items[item_id] = ItemView(item_id)
+        if response is not None:
+            item._response = response
+            output = response._output
+            if item not in output:
+                output.insert(min(max(event.output_index, 0), len(output)), item)
+        return item
+
+    def _on_output_item_added(self, event: ResponseOutputItemAdded) -> None:
+        item = self._item_for_output(event)
+        if item is not None:
+            item._done = False
+            self._merge_item(item, event.item, event, final=False)
+
+    def _on_output_item_done(self, event: ResponseOutputItemDone) -> None:
+        item = self._item_for_output(event)
+        if item is not None:
+            self._merge_item(item, event.item, event, final=True)
+            self._finish_item(item)
+
+    def _on_item_created(self, event: ConversationItemCreated) -> None:
+        item_id = event.item.id
+        if not isinstance(item_id, str):
+            return self._anomaly("missing_id", event, "created item without an id")
+        item = self._items.get(item_id)
+        if item is not None and item._in_conversation:
+            self._anomaly(
+                "duplicate_item", event, f"item {item_id!r} is already in the conversation"
+            )
+            self._merge_item(item, event.item, event, final=False)
+            return None
+        if item is None or item._deleted:
+            item = self._items[item_id] = ItemView(item_id)
+        if item._response is None:
+            item._done = True
+        self._merge_item(item, event.item, event, final=False)
+        order = self._order
+        previous = event.previous_item_id
+        if isinstance(previous, str) and previous != "root":
+            if order and order[-1] == previous:
+                order.append(item_id)
+            else:
+                try:
+                    order.insert(order.index(previous) + 1, item_id)
+                except ValueError:
+                    self._anomaly(
+                        "unknown_previous_item", event, f"previous item {previous!r} unknown"
+                    )
+                    order.append(item_id)
+        elif previous is None or previous == "root":
+            order.insert(0, item_id)
+        else:  # previous_item_id absent: append
+            order.append(item_id)
+        item._in_conversation = True
+        pending = self._pending.pop(item_id, None)
+        if pending is not None:
+            handlers = self._server_handlers
+            for early in pending:
+                handlers[type(early)](early)
+        return None
+
+    def _on_item_deleted(self, event: ConversationItemDeleted) -> None:
+        item = self._items.get(event.item_id)
+        if item is None or not item._in_conversation:
+            return self._anomaly(
+                "unknown_item", event, f"item {event.item_id!r} is not in the conversation"
+            )
+        self._order.remove(event.item_id)
+        item._in_conversation = False
+        item._deleted = True
+        return None
+
+    def _on_item_retrieved(self, event: ConversationItemRetrieved) -> None:
+        item_id = event.item.id
+        item = self._items.get(item_id) if isinstance(item_id, str) else None
+        if item is None:
+            return self._anomaly("unknown_item", event, f"retrieved item {item_id!r} unknown")
+        self._merge_item(item, event.item, event, final=True)
+        return None
+
+    def _on_item_truncated(self, event: ConversationItemTruncated) -> None:
+        item = self._items.get(event.item_id)
+        if item is None:
+            return self._unknown_item(event, event.item_id)
+        parts = item._parts
+        index = event.content_index
+        if not 0 <= index < len(parts):
+            return self._anomaly(
+                "not_truncatable", event, f"item {event.item_id!r} has no part {index}"
+            )
+        part = parts[index]
+        if part._type != "audio":
+            self._anomaly("not_truncatable", event, f"part {index} is {part._type!r}, not audio")
+        part._truncate(max(0, event.audio_end_ms))
+        return None
+
+    # --- input transcripts -------------------------------------------------------------------
+
+    def _input_part(self, event: _InputTranscriptEvent, index: object) -> ContentPartView | None:
+        """The user part a transcript event is for; ``None`` if buffered or unplaceable."""
+        item = self._items.get(event.item_id)
+        if item is None:
+            pending = self._pending.get(event.item_id)
+            if pending is None:
+                if len(self._pending) >= MAX_PENDING_ITEMS:
+                    oldest = next(iter(self._pending))
+                    del self._pending[oldest]
+                    self._anomaly(
+                        "transcript_buffer_full", event, f"dropped early transcript of {oldest!r}"
+                    )
+                pending = self._pending[event.item_id] = []
+            if len(pending) < MAX_PENDING_EVENTS:
+                pending.append(event)
+            else:
+                self._anomaly("transcript_buffer_full", event, f"too many for {event.item_id!r}")
+            return None
+        i = index if isinstance(index, int) else 0
+        parts = item._parts
+        if 0 <= i < len(parts):
+            return parts[i]
+        return self._missing_part(item, i, "input_audio", event)
+
+    def _on_input_transcript_delta(self, event: InputAudioTranscriptionDelta) -> None:
+        part = self._input_part(event, event.content_index)
+        if part is None:
+            return
+        if part._transcription_status is None:
+            part._transcription_status = "in_progress"
+        delta = event.delta
+        if isinstance(delta, str):
+            if part._transcript is None:
+                part._transcript = [delta]
+            else:
+                part._transcript.append(delta)
+
+    def _on_input_transcript_completed(self, event: InputAudioTranscriptionCompleted) -> None:
+        part = self._input_part(event, event.content_index)
+        if part is None:
+            return
+        if part._transcript is None:
+            part._transcript = []
+        self._set_final(part._transcript, event.transcript, event, "input transcript")
+        part._transcription_status = "completed"
+        part._transcription_usage = event.usage
+
+    def _on_input_transcript_failed(self, event: InputAudioTranscriptionFailed) -> None:
+        part = self._input_part(event, event.content_index)
+        if part is not None:
+            part._transcription_status = "failed"
+            part._transcription_error = event.error
+
+    # --- responses ---------------------------------------------------------------------------
+
+    def _on_response_created(self, event: ResponseCreated) -> None:
+        wire = event.response
+        response_id = wire.id
+        if not isinstance(response_id, str):
+            return self._anomaly("missing_id", event, "response without an id")
+        response = self._responses.get(response_id)
+        if response is None:
+            response = self._new_response(response_id, wire)
+        else:
+            self._anomaly("duplicate_response", event, f"response {response_id!r} created twice")
+            response._wire = wire
+        if isinstance(wire.conversation_id, str):
+            self._conversation_id = wire.conversation_id
+        if not response.out_of_band:
+            active = self._active
+            if active is not None and active is not response:
+                self._anomaly(
+                    "overlapping_response", event, f"{response_id!r} while {active._id!r} runs"
+                )
+            self._active = response
+        return None
+
+    def _on_response_done(self, event: ResponseDone) -> None:
+        wire = event.response
+        response_id = wire.id
+        if not isinstance(response_id, str):
+            return self._anomaly("missing_id", event, "response without an id")
+        response = self._responses.get(response_id)
+        if response is None:
+            self._anomaly("unknown_response", event, f"response {response_id!r} not created")
+            response = self._new_response(response_id, wire)
+        response._wire = wire
+        response._done = True
+        usage = wire.usage if isinstance(wire.usage, Usage) else None
+        response._usage = usage
+        sums = self._usage_sums
+        if response._counted is not None:  # a repeated response.done replaces its usage
+            for k, v in enumerate(response._counted):
+                sums[k] -= v
+            self._usage_count -= 1
+            response._counted = None
+        if usage is not None:
+            counted = usage_vector(usage)
+            for k, v in enumerate(counted):
+                sums[k] += v
+            self._usage_count += 1
+            response._counted = counted
+        if isinstance(wire.output, list):
+            output = response._output
+            for wire_item in wire.output:
+                item_id = wire_item.id
+                if not isinstance(item_id, str):
+                    continue
+                item = self._items.get(item_id)
+                if item is None:
+                    self._unknown_item(event, item_id)
+                    item = self._items[item_id] = ItemView(item_id)
+                    item._response = response
+                if item not in output:
+                    output.append(item)
+                self._merge_item(item, wire_item, event, final=True)
+        for item in response._output:
+            self._finish_item(item)
+        if self._active is response:
+            self._active = None
+        return None

@@ -1,0 +1,535 @@
+"""One client connection of the reference server: handshake, auth, and the session's tasks.
+
+The protocol lives in :class:`~._state.ConnectionState`; this module only moves frames and
+events between it and trio-websocket. Per accepted connection:
+
+* the **receiver** task drains trio-websocket's (tiny) message queue into a bounded inbound
+  channel, so its reader keeps answering pings and close frames while the session works;
+* the **timer** task owns the state: it applies each inbound frame, and between frames sleeps
+  until ``state.next_deadline()`` and calls ``state.advance(now)``. Having one owner keeps the
+  events of a frame and of a deadline in the order the state produced them, with no lock;
+* the **sender** task drains a bounded outbound channel onto the socket, and performs the
+  close the state asks for (its events first, then the close frame);
+* the **keepalive** task pings every ``ping_interval`` seconds.
+
+Every hop is bounded: a client that stops reading stops the sender, which fills the outbound
+channel, which stops the timer and the receiver, which stops reading the socket. If the sender
+makes no progress for ``stuck_client_timeout`` seconds (see :mod:`._stream`) the connection is
+dropped, without slowing any other connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Final, final, overload
+
+import attrs
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    WebSocketConnection,
+    WebSocketRequest,
+    wrap_server_stream,
+)
+
+from .._codec import encode
+from .._events import ErrorDetails, ErrorEvent, ServerEvent
+from ._auth import ApiKeys
+from ._engine_api import Engine
+from ._handshake import (
+    REALTIME_PATH,
+    Handshake,
+    not_found_body,
+    read_handshake,
+    select_subprotocol,
+)
+from ._ids import IdFactory
+from ._state import ConnectionState, ServerOptions
+from ._stream import GuardedStream
+
+__all__ = [
+    "BETA_REQUIRED_CLOSE_CODE",
+    "KEEPALIVE_CLOSE_CODE",
+    "SERVER_ERROR_CLOSE_CODE",
+    "SHUTDOWN_CLOSE_CODE",
+    "STUCK_CLIENT_CLOSE_CODE",
+    "ConnectionInfo",
+    "ConnectionSettings",
+    "serve_connection",
+]
+
+_log = logging.getLogger("trio_realtime.server")
+
+STUCK_CLIENT_CLOSE_CODE: Final = 1008
+"""Recorded when a client stopped reading. Never reaches that client: half a frame is stuck in
+its buffers, so it sees the TCP connection end without a close frame (1006)."""
+KEEPALIVE_CLOSE_CODE: Final = 1011
+"""A ping went unanswered for ``ping_timeout`` seconds."""
+SERVER_ERROR_CLOSE_CODE: Final = 1011
+"""The server failed (a bug): the connection ends, the server keeps serving others."""
+SHUTDOWN_CLOSE_CODE: Final = 1001
+"""The server is shutting down ("going away")."""
+BETA_REQUIRED_CLOSE_CODE: Final = 4000
+"""Strict mode refused a connection without the beta marker."""
+MESSAGE_TOO_BIG_CLOSE_CODE: Final = 1009
+"""A frame was larger than ``max_message_size`` (sent by trio-websocket)."""
+
+#: trio-websocket's own queue: the receiver task empties it at once, so one slot per ping's
+#: worth of latency is plenty.
+_WS_QUEUE: Final = 4
+_INBOUND_QUEUE: Final = 16
+_OUTBOUND_QUEUE: Final = 64
+_RECEIVE_BUFFER: Final = 64 * 1024
+#: After a 1009, input is drained until the client has been quiet this long.
+_LINGER_QUIET: Final = 0.2
+#: Closing on shutdown, after a failure or a keepalive timeout waits this long at most for
+#: the client's answer (or ``close_timeout``, if shorter).
+_SHUTDOWN_CLOSE_TIMEOUT: Final = 1.0
+_BETA_REQUIRED_MESSAGE: Final = (
+    "This server speaks only the Realtime beta protocol: send the header "
+    "'OpenAI-Beta: realtime=v1' or the subprotocol 'openai-beta.realtime-v1'."
+)
+_PEER_GONE: Final = (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError)
+
+
+@final
+@attrs.frozen(kw_only=True)
+class ConnectionSettings:
+    """What every connection of one server shares (built by :func:`~._serve.serve`)."""
+
+    api_keys: ApiKeys
+    engine: Engine
+    options: ServerOptions
+    strict_beta_header: bool
+    drop_tcp: bool
+    stuck_client_timeout: float
+    ping_interval: float | None
+    ping_timeout: float
+    handshake_timeout: float
+    close_timeout: float
+    max_message_size: int
+
+
+@final
+@attrs.define(kw_only=True, eq=False)
+class ConnectionInfo:
+    """What the server saw of one connection, for tests and diagnostics.
+
+    The server updates it as the connection progresses; treat it as read-only. It holds no
+    credential: the handshake is redacted, and only the key's *source* is recorded.
+
+    Attributes:
+        id: Sequence number of the connection within its server, from 1.
+        remote: The client's address, ``host:port``.
+        handshake: The upgrade request (redacted), once it arrived.
+        http_status: The HTTP status of the handshake answer: 101, or 404 for another path;
+            ``None`` if none was sent.
+        subprotocol: The subprotocol selected in the 101, if any.
+        authenticated: Whether the credentials were accepted.
+        credential_source: ``"header"``, ``"subprotocol"`` or ``None`` (no key presented).
+        state: The connection's protocol state, once the session started.
+        frames_received: Frames received from the client.
+        events_sent: Events fully written to the socket.
+        close_code: How the connection ended: the code the server sent (or, with
+            ``drop_tcp``, would have sent), the code the client sent, 1006 for a TCP
+            connection that ended without a close frame, 1008 for a client that stopped
+            reading, 1009 for an oversize frame. ``None`` while open or if no WebSocket was
+            established.
+        close_reason: The close frame's reason, if any.
+        dropped: Whether the server ended the TCP connection without sending a close frame
+            (``drop_tcp`` mode, or a stuck client).
+    """
+
+    id: int
+    remote: str
+    handshake: Handshake | None = None
+    http_status: int | None = None
+    subprotocol: str | None = None
+    authenticated: bool = False
+    credential_source: str | None = None
+    state: ConnectionState | None = None
+    frames_received: int = 0
+    events_sent: int = 0
+    close_code: int | None = None
+    close_reason: str | None = None
+    dropped: bool = False
+    _ended: trio.Event = attrs.field(factory=trio.Event, init=False, repr=False)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the server is done with the connection (its TCP stream is closed)."""
+        return self._ended.is_set()
+
+    async def wait_ended(self) -> None:
+        """Wait until the server is done with the connection."""
+        await self._ended.wait()
+
+    def _record_close(self, code: int, reason: str | None, *, dropped: bool = False) -> None:
+        if self.close_code is None:  # the first account of the ending is the true one
+            self.close_code, self.close_reason, self.dropped = code, reason, dropped
+
+
+@attrs.frozen
+class _Close:
+    """Outbound marker: close with this code and reason once the events before it are sent."""
+
+    code: int
+    reason: str
+
+
+async def serve_connection(
+    tcp: trio.abc.Stream,
+    info: ConnectionInfo,
+    settings: ConnectionSettings,
+    report_bug: Callable[[Exception], None],
+) -> None:
+    """Serve one accepted TCP connection until it ends. Never raises but for cancellation.
+
+    The peer going away ends the connection quietly. Any other exception is a bug: it is
+    logged, the client gets a 1011 close, and ``report_bug`` is called with it before the
+    connection counts as ended, so one bad connection never takes the server down.
+
+    Cancellation (the server shutting down) is graceful: the client gets a 1001 close frame
+    and up to a second to answer it. That needs trio-websocket's reader task, which reads the
+    answer, to outlive the cancellation, so the connection runs in a shielded scope and a
+    watcher outside it turns the cancellation into :meth:`_Shell.shut_down`.
+    """
+    stream = GuardedStream(tcp, stall_timeout=settings.stuck_client_timeout)
+    shell = _Shell(stream, info, settings)
+    try:
+        async with trio.open_nursery() as watcher:
+            watcher.start_soon(_shut_down_when_cancelled, shell)
+            with trio.CancelScope(shield=True):
+                async with trio.open_nursery() as transport:
+                    try:
+                        await shell.run(transport)
+                    finally:
+                        transport.cancel_scope.cancel()  # trio-websocket's reader task
+            watcher.cancel_scope.cancel()
+    except* _PEER_GONE:
+        _log.debug("connection %d: peer went away", info.id)
+    except* Exception as bugs:
+        for bug in _leaves(bugs):
+            report_bug(bug)
+    finally:
+        with trio.CancelScope(shield=True):
+            if info.close_code == MESSAGE_TOO_BIG_CLOSE_CODE and not info.dropped:
+                await _linger(stream, settings.close_timeout)
+            await stream.aclose()
+        info._ended.set()
+        _log.info(
+            "connection %d ended: code=%s reason=%r%s",
+            info.id,
+            info.close_code,
+            info.close_reason,
+            " (dropped)" if info.dropped else "",
+        )
+
+
+async def _shut_down_when_cancelled(shell: _Shell) -> None:
+    try:
+        await trio.sleep_forever()
+    finally:
+        shell.shut_down()
+
+
+@final
+class _Shell:
+    """The tasks and decisions of one connection (see the module docstring)."""
+
+    def __init__(
+        self, stream: GuardedStream, info: ConnectionInfo, settings: ConnectionSettings
+    ) -> None:
+        self._stream = stream
+        self._info = info
+        self._settings = settings
+        self._transport: trio.Nursery | None = None
+        self._ws: WebSocketConnection | None = None
+        # Cancelled to end the connection early: shutdown, or a keepalive timeout.
+        self._scope = trio.CancelScope()
+        self._pending_close: _Close | None = None
+        self._done = False
+
+    def shut_down(self) -> None:
+        """End the connection soon with a 1001 close (no-op once it has ended)."""
+        if not self._done and self._pending_close is None:
+            self._pending_close = _Close(SHUTDOWN_CLOSE_CODE, "server shutting down")
+            self._scope.cancel()
+
+    async def run(self, transport: trio.Nursery) -> None:
+        """Serve the connection; ``transport`` hosts trio-websocket's reader task."""
+        self._transport = transport
+        try:
+            with self._scope:
+                await self._run()
+            if self._pending_close is not None:
+                await self._close_now(self._pending_close, grace=_SHUTDOWN_CLOSE_TIMEOUT)
+        except BaseException as exc:
+            if _is_bug(exc):
+                _log.exception("connection %d: internal error", self._info.id)
+                with trio.CancelScope(shield=True):
+                    close = _Close(SERVER_ERROR_CLOSE_CODE, "internal server error")
+                    await self._close_now(close, grace=_SHUTDOWN_CLOSE_TIMEOUT)
+            raise
+        finally:
+            self._done = True
+            if self._stream.stalled:
+                _log.warning(
+                    "connection %d: client stopped reading for %g s; dropped",
+                    self._info.id,
+                    self._settings.stuck_client_timeout,
+                )
+                self._info._record_close(
+                    STUCK_CLIENT_CLOSE_CODE, "client stopped reading", dropped=True
+                )
+            if self._ws is not None and self._ws.closed is not None:
+                self._info._record_close(self._ws.closed.code, self._ws.closed.reason)
+
+    async def _run(self) -> None:
+        settings, info = self._settings, self._info
+        request = await self._receive_handshake()
+        if request is None:
+            _log.debug("connection %d: no handshake", info.id)
+            return
+        handshake, credential = read_handshake(
+            request.path, request.headers, request.proposed_subprotocols
+        )
+        info.handshake = handshake
+        if handshake.path != REALTIME_PATH:
+            info.http_status = 404
+            _log.info("connection %d: 404 for path %r", info.id, handshake.path)
+            await request.reject(
+                404,
+                extra_headers=[(b"Content-Type", b"application/json")],
+                body=not_found_body(handshake.path),
+            )
+            return
+        info.subprotocol = select_subprotocol(request.proposed_subprotocols)
+        self._ws = ws = await request.accept(subprotocol=info.subprotocol)
+        info.http_status = 101
+        info.credential_source = credential.source if credential else None
+        _log.info(
+            "connection %d from %s: model=%r intent=%r beta=%s",
+            info.id,
+            info.remote,
+            handshake.model,
+            handshake.intent,
+            handshake.beta,
+        )
+        ids = IdFactory()
+        failure = settings.api_keys.check(credential)
+        if failure is not None:
+            _log.info("connection %d: refused, %s", info.id, failure.close_reason)
+            await self._refuse(ids, failure.code, failure.message, failure.close_code)
+            return
+        info.authenticated = True
+        if settings.strict_beta_header and not handshake.beta:
+            _log.info("connection %d: refused, no beta marker", info.id)
+            await self._refuse(
+                ids, "missing_beta_header", _BETA_REQUIRED_MESSAGE, BETA_REQUIRED_CLOSE_CODE
+            )
+            return
+        state = ConnectionState(
+            intent=handshake.intent,
+            model=handshake.model,
+            now=trio.current_time(),
+            engine=settings.engine,
+            options=settings.options,
+            ids=ids,
+        )
+        info.state = state
+        await self._run_session(ws, state)
+
+    async def _receive_handshake(self) -> WebSocketRequest | None:
+        """The upgrade request; ``None`` if it never came or was malformed.
+
+        trio-websocket answers a malformed request itself and closes the stream; waiting for
+        the stream to close spares the connection the whole handshake timeout.
+        """
+        request: WebSocketRequest | None = None
+        with trio.move_on_after(self._settings.handshake_timeout):
+            async with trio.open_nursery() as race:
+
+                async def stream_closed() -> None:
+                    await self._stream.closed.wait()
+                    race.cancel_scope.cancel()
+
+                race.start_soon(stream_closed)
+                assert self._transport is not None
+                request = await wrap_server_stream(
+                    self._transport,
+                    self._stream,
+                    message_queue_size=_WS_QUEUE,
+                    max_message_size=self._settings.max_message_size,
+                    receive_buffer_size=_RECEIVE_BUFFER,
+                )
+                race.cancel_scope.cancel()
+        return request
+
+    async def _refuse(self, ids: IdFactory, code: str | None, message: str, close: int) -> None:
+        """Send one fatal ``error`` (no client event caused it) and close."""
+        assert self._ws is not None
+        error = ErrorDetails(
+            type="invalid_request_error", code=code, message=message, param=None, event_id=None
+        )
+        await self._ws.send_message(encode(ErrorEvent(event_id=ids.new("event"), error=error)))
+        self._info.events_sent += 1
+        reason = f"invalid_request_error.{code}" if code else "invalid_request_error"
+        await self._close_now(_Close(close, reason))
+
+    async def _run_session(self, ws: WebSocketConnection, state: ConnectionState) -> None:
+        inbound_send, inbound_receive = trio.open_memory_channel[str | bytes](_INBOUND_QUEUE)
+        outbound_send, outbound_receive = trio.open_memory_channel[ServerEvent | _Close](
+            _OUTBOUND_QUEUE
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._receiver, ws, inbound_send)
+            nursery.start_soon(self._timer, state, inbound_receive, outbound_send)
+            nursery.start_soon(self._sender, ws, outbound_receive, nursery.cancel_scope)
+            if self._settings.ping_interval is not None:
+                nursery.start_soon(self._keepalive, ws)
+
+    async def _receiver(
+        self, ws: WebSocketConnection, inbound: trio.MemorySendChannel[str | bytes]
+    ) -> None:
+        session_over = False
+        with inbound:
+            while True:
+                try:
+                    message = await ws.get_message()
+                except ConnectionClosed:
+                    return  # the timer sees the end of the channel
+                self._info.frames_received += 1
+                if session_over:
+                    continue
+                try:
+                    await inbound.send(message)
+                except trio.BrokenResourceError:
+                    # The timer is done (the state asked for a close) and the sender is closing.
+                    # Frames sent meanwhile are dropped, but reading goes on so trio-websocket
+                    # still sees the client's answer to the close frame.
+                    session_over = True
+
+    async def _timer(
+        self,
+        state: ConnectionState,
+        inbound: trio.MemoryReceiveChannel[str | bytes],
+        outbound: trio.MemorySendChannel[ServerEvent | _Close],
+    ) -> None:
+        # Channels close synchronously here: an async close checkpoints, and a cancellation
+        # arriving there would replace an exception on its way out of this task.
+        with inbound, outbound:
+            events = state.open()
+            while True:
+                try:
+                    for event in events:
+                        await outbound.send(event)
+                    if state.close is not None:
+                        await outbound.send(_Close(*state.close))
+                        return
+                except trio.BrokenResourceError:
+                    return  # the sender stopped: the client is gone
+                deadline = state.next_deadline()
+                message: str | bytes | None = None
+                with trio.move_on_at(math.inf if deadline is None else deadline):
+                    try:
+                        message = await inbound.receive()
+                    except trio.EndOfChannel:
+                        return  # the client is gone: nothing more to say
+                now = trio.current_time()
+                if message is None:
+                    events = state.advance(now)
+                elif isinstance(message, str):
+                    events = state.receive_text(message, now)
+                else:
+                    events = state.receive_binary(message, now)
+
+    async def _sender(
+        self,
+        ws: WebSocketConnection,
+        outbound: trio.MemoryReceiveChannel[ServerEvent | _Close],
+        session: trio.CancelScope,
+    ) -> None:
+        try:
+            with outbound:
+                async for item in outbound:
+                    if isinstance(item, _Close):
+                        await self._close_now(item)
+                        return
+                    await ws.send_message(encode(item))
+                    self._info.events_sent += 1
+        except ConnectionClosed:
+            pass  # the client left, or its socket broke: either way the session is over
+        finally:
+            session.cancel()
+
+    async def _keepalive(self, ws: WebSocketConnection) -> None:
+        assert self._settings.ping_interval is not None
+        count = 0
+        while True:
+            await trio.sleep(self._settings.ping_interval)
+            count += 1
+            with trio.move_on_after(self._settings.ping_timeout) as ping_scope:
+                try:
+                    await ws.ping(b"trio-realtime-%d" % count)
+                except ConnectionClosed:
+                    return
+            if ping_scope.cancelled_caught:
+                _log.info("connection %d: ping unanswered, closing", self._info.id)
+                self._pending_close = _Close(KEEPALIVE_CLOSE_CODE, "keepalive ping timeout")
+                self._scope.cancel()
+                return
+
+    async def _close_now(self, close: _Close, *, grace: float | None = None) -> None:
+        """Close the WebSocket with ``close`` if it is still open (or drop TCP, in that mode).
+
+        Bounded by ``close_timeout``: a client that does not answer the close frame is cut off.
+        """
+        ws = self._ws
+        if ws is None or ws.closed is not None:
+            return
+        if self._settings.drop_tcp or self._stream.torn:
+            self._info._record_close(close.code, close.reason, dropped=True)
+            await self._stream.aclose()
+            return
+        self._info._record_close(close.code, close.reason)
+        limit = self._settings.close_timeout
+        with trio.move_on_after(limit if grace is None else min(limit, grace)):
+            await ws.aclose(close.code, close.reason)
+
+
+async def _linger(stream: GuardedStream, limit: float) -> None:
+    """Read and discard until the client is quiet, so closing does not reset the connection.
+
+    After a 1009 the client is usually still sending the oversize frame. Closing a socket
+    with unread input sends a TCP reset, which can destroy the close frame in the client's
+    buffers before it reads it; draining first lets the client see why it was cut off.
+    """
+    with trio.move_on_after(limit):
+        while True:
+            with trio.move_on_after(_LINGER_QUIET) as quiet:
+                try:
+                    data = await stream.receive_some(_RECEIVE_BUFFER)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return
+            if quiet.cancelled_caught or not data:
+                return
+
+
+@overload
+def _leaves(exc: Exception) -> list[Exception]: ...
+@overload
+def _leaves(exc: BaseException) -> list[BaseException]: ...
+def _leaves(exc: BaseException) -> list[BaseException] | list[Exception]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _is_bug(exc: BaseException) -> bool:
+    """Whether ``exc`` holds an exception other than cancellation or the peer going away."""
+    return any(
+        isinstance(leaf, Exception) and not isinstance(leaf, _PEER_GONE) for leaf in _leaves(exc)
+    )

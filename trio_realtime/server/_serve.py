@@ -1,0 +1,224 @@
+"""``serve()``: the reference server's listener, and the handle it reports when listening."""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+from collections.abc import Iterable
+from typing import Final, NoReturn, final
+from urllib.parse import urlencode
+
+import trio
+
+from ._auth import ApiKeys
+from ._connection import ConnectionInfo, ConnectionSettings, serve_connection
+from ._engine import SimulatedEngine
+from ._engine_api import Engine
+from ._handshake import REALTIME_PATH
+from ._state import ServerOptions
+
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "ServerHandle", "serve"]
+
+_log = logging.getLogger("trio_realtime.server")
+
+DEFAULT_MAX_MESSAGE_SIZE: Final = 32 * 1024 * 1024
+"""Largest frame accepted, in characters: a maximal append (15 MiB of audio, about 20 MiB of
+base64) fits with room to spare. Larger frames close the connection with 1009."""
+#: Finished connections a handle remembers; a long-running server must not grow forever.
+_HISTORY: Final = 1024
+
+
+@final
+class ServerHandle:
+    """A running server, as reported by :func:`serve` once it listens.
+
+    Made by :func:`serve`; not constructible. It remembers the last 1024 connections.
+
+    Attributes:
+        host: The host the server was asked to bind.
+        port: The port it listens on (the real one when ``0`` was asked for).
+    """
+
+    host: str
+    port: int
+    _ids: itertools.count[int]
+    _connections: collections.deque[ConnectionInfo]
+    _errors: list[Exception]
+
+    def __init__(self) -> None:
+        raise TypeError("ServerHandle is made by serve(), not constructed")
+
+    @classmethod
+    def _create(cls, host: str, port: int) -> ServerHandle:
+        self = object.__new__(cls)
+        self.host = host
+        self.port = port
+        self._ids = itertools.count(1)
+        self._connections = collections.deque(maxlen=_HISTORY)
+        self._errors = []
+        return self
+
+    def __repr__(self) -> str:
+        return f"<ServerHandle {self.url}>"
+
+    @property
+    def url(self) -> str:
+        """``ws://HOST:PORT/v1/realtime``, ready for ``?model=...`` (IPv6 hosts bracketed)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}{REALTIME_PATH}"
+
+    def url_for(self, *, model: str | None = None, intent: str | None = None) -> str:
+        """:attr:`url` with a query: ``url_for(model="gpt-realtime")`` or
+        ``url_for(intent="transcription")``."""
+        query = urlencode(
+            [(k, v) for k, v in (("model", model), ("intent", intent)) if v is not None]
+        )
+        return f"{self.url}?{query}" if query else self.url
+
+    @property
+    def connections(self) -> tuple[ConnectionInfo, ...]:
+        """The connections seen so far, oldest first (the last 1024)."""
+        return tuple(self._connections)
+
+    @property
+    def active(self) -> int:
+        """How many connections are being served right now."""
+        return sum(not c.ended for c in self._connections)
+
+    @property
+    def errors(self) -> tuple[Exception, ...]:
+        """Unexpected exceptions (server bugs) that ended a connection, oldest first.
+
+        Each was logged, and its connection closed with 1011; the server kept serving.
+        """
+        return tuple(self._errors)
+
+    def _new_connection(self, remote: str) -> ConnectionInfo:
+        info = ConnectionInfo(id=next(self._ids), remote=remote)
+        self._connections.append(info)
+        return info
+
+
+async def serve(
+    host: str,
+    port: int,
+    *,
+    api_keys: Iterable[str] | None = None,
+    engine: Engine | None = None,
+    options: ServerOptions | None = None,
+    strict_beta_header: bool = False,
+    drop_tcp: bool = False,
+    stuck_client_timeout: float = 10.0,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float = 20.0,
+    handshake_timeout: float = 10.0,
+    close_timeout: float = 5.0,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    handler_nursery: trio.Nursery | None = None,
+    task_status: trio.TaskStatus[ServerHandle] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Serve the Realtime API beta protocol over WebSocket until cancelled.
+
+    Upgrades ``GET /v1/realtime?model=M`` (a conversation session) and
+    ``GET /v1/realtime?intent=transcription`` (a transcription session); any other path gets
+    HTTP 404. Credentials come from ``Authorization: Bearer KEY`` or, for browsers, the
+    subprotocols ``realtime``, ``openai-insecure-api-key.KEY``, ``openai-beta.realtime-v1``
+    (the 101 then selects ``realtime``, never the key). As on the live service, credentials
+    are checked after the upgrade: a missing key gets an ``error`` (code null) and close 3000
+    ``invalid_request_error``; a wrong one an ``invalid_api_key`` error showing only the
+    key's last four characters, and close 3000 ``invalid_request_error.invalid_api_key``.
+
+    Cancelling it shuts down gracefully: open connections get a 1001 close frame and up to a
+    second to answer it. A bug in one connection is logged, closes that connection with 1011
+    and is kept in :attr:`ServerHandle.errors`; the server goes on serving.
+
+    Use it with ``nursery.start``::
+
+        handle = await nursery.start(serve, "127.0.0.1", 0)
+        print(handle.url)
+
+    Args:
+        host: Interface to bind, e.g. ``"127.0.0.1"``.
+        port: Port to bind; ``0`` picks a free one (see :attr:`ServerHandle.port`).
+        api_keys: Accepted keys, compared in constant time; ``None`` accepts any non-empty
+            key (keys never appear in logs or exceptions).
+        engine: What answers and transcribes; a default :class:`SimulatedEngine` if ``None``.
+        options: Protocol options (session length and the like).
+        strict_beta_header: Refuse clients that send neither ``OpenAI-Beta: realtime=v1``
+            nor the ``openai-beta.realtime-v1`` subprotocol: error ``missing_beta_header``,
+            close 4000. By default they are served, and
+            :attr:`ConnectionInfo.handshake` records the omission.
+        drop_tcp: Fault mode: whenever the server would close a connection (session expiry,
+            refusals, shutdown), it ends the TCP connection without a close frame, as the
+            live service was seen to do.
+        stuck_client_timeout: A client that accepts no data for this many seconds while the
+            server has something to send (its outbound queue is then full) is cut off. The
+            server records close code 1008; the client cannot be sent a close frame, since
+            half a frame sits unread in its buffers, and sees the connection end (1006).
+            Other connections are not slowed meanwhile.
+        ping_interval: Seconds between server pings (the live service pinged about every
+            20 s); ``None`` sends none. Client pings are always answered.
+        ping_timeout: A ping unanswered for this long closes the connection with 1011.
+        handshake_timeout: Seconds a client may take to send its upgrade request.
+        close_timeout: Seconds to wait for the client's answer to a close frame.
+        max_message_size: Largest frame accepted; larger ones close the connection with 1009.
+            Keep it above 21 MiB so a maximal ``input_audio_buffer.append`` fits.
+        handler_nursery: Run connection tasks there instead of in a nursery of their own.
+        task_status: Reports the :class:`ServerHandle` once the server listens.
+
+    Raises:
+        ValueError: An argument is out of range (``api_keys`` empty or holding ``""``,
+            a non-positive timeout or size).
+        OSError: The address cannot be bound.
+    """
+    for name, value in (
+        ("stuck_client_timeout", stuck_client_timeout),
+        ("ping_timeout", ping_timeout),
+        ("handshake_timeout", handshake_timeout),
+        ("close_timeout", close_timeout),
+        ("ping_interval", 1.0 if ping_interval is None else ping_interval),
+    ):
+        if not value > 0:  # also refuses NaN
+            raise ValueError(f"{name} must be > 0, got {value!r}")
+    if max_message_size < 1:
+        raise ValueError(f"max_message_size must be >= 1, got {max_message_size!r}")
+    settings = ConnectionSettings(
+        api_keys=ApiKeys(api_keys),
+        engine=SimulatedEngine() if engine is None else engine,
+        options=ServerOptions() if options is None else options,
+        strict_beta_header=strict_beta_header,
+        drop_tcp=drop_tcp,
+        stuck_client_timeout=stuck_client_timeout,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        handshake_timeout=handshake_timeout,
+        close_timeout=close_timeout,
+        max_message_size=max_message_size,
+    )
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    try:
+        bound_port = listeners[0].socket.getsockname()[1]
+        handle = ServerHandle._create(host, bound_port)
+
+        async def handler(stream: trio.SocketStream) -> None:
+            info = handle._new_connection(_peer(stream))
+            # A bug in one connection must not take the others down: it is logged, the client
+            # gets a 1011, and the handle keeps it where tests can find it.
+            await serve_connection(stream, info, settings, handle._errors.append)
+
+        _log.info("listening on %s", handle.url)
+        task_status.started(handle)
+        await trio.serve_listeners(handler, listeners, handler_nursery=handler_nursery)
+    finally:
+        for listener in listeners:
+            await trio.aclose_forcefully(listener)
+
+
+def _peer(stream: trio.SocketStream) -> str:
+    try:
+        address = stream.socket.getpeername()
+    except OSError:  # the client left before we asked
+        return "?"
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
