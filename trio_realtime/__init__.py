@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import audio as audio
 from . import events as events
+from ._client import connect as connect
 from ._codec import (
     converter as converter,
 )
@@ -22,6 +23,7 @@ from ._codec import (
 from ._codec import (
     to_json_dict as to_json_dict,
 )
+from ._connection import DEFAULT_URL as DEFAULT_URL
 from ._conversation import Conversation as Conversation
 from ._conversation_stats import Anomaly as Anomaly
 from ._conversation_stats import ConversationStatistics as ConversationStatistics
@@ -33,11 +35,33 @@ from ._errors import (
     AudioFormatError as AudioFormatError,
 )
 from ._errors import (
+    AuthenticationError as AuthenticationError,
+)
+from ._errors import (
+    ConnectionClosed as ConnectionClosed,
+)
+from ._errors import (
+    ConnectionRejected as ConnectionRejected,
+)
+from ._errors import (
+    ConnectTimeout as ConnectTimeout,
+)
+from ._errors import (
+    HandshakeError as HandshakeError,
+)
+from ._errors import (
     ProtocolError as ProtocolError,
 )
 from ._errors import (
     RealtimeError as RealtimeError,
 )
+from ._pump import AudioSource as AudioSource
+from ._pump import AudioStream as AudioStream
+from ._session import RealtimeSession as RealtimeSession
+from ._session_types import DecodeFailure as DecodeFailure
+from ._session_types import ReceivedEvent as ReceivedEvent
+from ._session_types import SessionStatistics as SessionStatistics
+from ._session_waiters import EventMatch as EventMatch
 from ._unset import (
     UNSET as UNSET,
 )
@@ -291,13 +315,20 @@ from .events import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_URL",
     "NO_EXTRA",
     "UNSET",
     "Anomaly",
     "AnyEvent",
     "AudioFormatError",
+    "AudioSource",
+    "AudioStream",
+    "AuthenticationError",
     "ClientEvent",
     "ClientSecret",
+    "ConnectTimeout",
+    "ConnectionClosed",
+    "ConnectionRejected",
     "ContentPart",
     "ContentPartView",
     "Conversation",
@@ -313,10 +344,13 @@ __all__ = [
     "ConversationItemTruncate",
     "ConversationItemTruncated",
     "ConversationStatistics",
+    "DecodeFailure",
     "ErrorDetails",
     "ErrorEvent",
     "Event",
+    "EventMatch",
     "ExpiresAfter",
+    "HandshakeError",
     "InputAudioBufferAppend",
     "InputAudioBufferClear",
     "InputAudioBufferCleared",
@@ -340,6 +374,8 @@ __all__ = [
     "RateLimit",
     "RateLimitsUpdated",
     "RealtimeError",
+    "RealtimeSession",
+    "ReceivedEvent",
     "Response",
     "ResponseAudioDelta",
     "ResponseAudioDone",
@@ -364,6 +400,7 @@ __all__ = [
     "ServerEvent",
     "Session",
     "SessionCreated",
+    "SessionStatistics",
     "SessionUpdate",
     "SessionUpdated",
     "TokenDetails",
@@ -383,6 +420,7 @@ __all__ = [
     "Usage",
     "UsageTotals",
     "audio",
+    "connect",
     "converter",
     "decode",
     "decode_audio",

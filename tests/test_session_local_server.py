@@ -1,0 +1,79 @@
+"""Whole sessions: the real client against the local reference server over loopback.
+
+Both URL forms (``?model=`` and ``?intent=transcription``) and both auth modes (headers and
+browser-style subprotocols), as an application would use them.
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+import trio_realtime as rt
+from trio_realtime._connection import Auth
+from trio_realtime.audio import silence, speech_like
+from trio_realtime.testing import open_local_server
+
+
+@pytest.mark.parametrize("auth", ["header", "subprotocol"])
+async def test_a_speech_to_speech_session_runs_a_text_turn(auth: Auth) -> None:
+    async with open_local_server(api_keys=["sk-right"]) as server:
+        with trio.fail_after(10):
+            async with rt.connect(
+                model="gpt-4o-realtime-preview", url=server.url, api_key="sk-right", auth=auth
+            ) as session:
+                created = await session.receive()
+                assert isinstance(created, rt.SessionCreated)
+                await session.update_session(rt.Session(modalities=["text"], turn_detection=None))
+                updated = await session.wait_for(rt.SessionUpdated, timeout=5)
+                assert updated.session.turn_detection is None
+                await session.create_item(rt.ConversationItem.user_text("good morning"))
+                await session.create_response()
+                text = []
+                async for event in session:
+                    if isinstance(event, rt.ResponseTextDelta):
+                        text.append(event.delta)
+                    elif isinstance(event, rt.ResponseDone):
+                        assert event.response.status == "completed"
+                        break
+                assert "".join(text) == "You said: good morning"
+        (connection,) = server.connections
+        assert connection.handshake.beta
+
+
+@pytest.mark.parametrize("auth", ["header", "subprotocol"])
+async def test_a_transcription_session_gets_transcripts(auth: Auth) -> None:
+    async with open_local_server() as server:
+        with trio.fail_after(10):
+            async with rt.connect(
+                intent="transcription", url=server.url, api_key="sk-any", auth=auth
+            ) as session:
+                created = await session.receive()
+                assert isinstance(created, rt.TranscriptionSessionCreated)
+                await session.update_transcription_session(
+                    rt.TranscriptionSession(
+                        input_audio_transcription=rt.InputAudioTranscription(
+                            model="gpt-4o-transcribe"
+                        )
+                    )
+                )
+                await session.wait_for(rt.TranscriptionSessionUpdated, timeout=5)
+                stream = await session.stream_audio(
+                    silence(300) + speech_like(1200) + silence(800), realtime=False
+                )
+                await stream.wait()
+                completed = await session.wait_for(rt.InputAudioTranscriptionCompleted, timeout=5)
+                assert completed.transcript
+                assert completed.content_index == 0
+        assert session.statistics().audio_ms_sent == pytest.approx(2300, abs=1)
+
+
+async def test_a_wrong_key_raises_authentication_error_without_the_key_in_it() -> None:
+    async with open_local_server(api_keys=["sk-right"]) as server:
+        with trio.fail_after(10), pytest.raises(rt.AuthenticationError) as info:
+            async with rt.connect(
+                model="m", url=server.url, api_key="sk-wrong-secret-value"
+            ) as session:
+                await session.receive()
+        assert "sk-wrong-secret-value" not in str(info.value)
+        assert "sk-wrong-secret-value" not in repr(info.value)
