@@ -6,6 +6,8 @@ browser-style subprotocols), as an application would use them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import trio
 
@@ -77,3 +79,48 @@ async def test_a_wrong_key_raises_authentication_error_without_the_key_in_it() -
                 await session.receive()
         assert "sk-wrong-secret-value" not in str(info.value)
         assert "sk-wrong-secret-value" not in repr(info.value)
+
+
+async def test_the_session_keeps_the_conversation_and_records_both_directions(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "session.jsonl"
+    async with open_local_server() as server:
+        with trio.fail_after(10):
+            async with rt.connect(
+                model="m", url=server.url, api_key="sk-secret-key-1234", record=path
+            ) as session:
+                await session.update_session(rt.Session(modalities=["text"], turn_detection=None))
+                await session.wait_for(rt.SessionUpdated, timeout=5)
+                await session.create_item(rt.ConversationItem.user_text("hello"))
+                await session.create_response()
+                await session.wait_for(rt.ResponseDone, timeout=5)
+                items = session.conversation.items
+                assert [item.role for item in items] == ["user", "assistant"]
+                assert items[1].text == "You said: hello"
+                assert session.conversation.usage_totals.total_tokens > 0
+    text = path.read_text()
+    assert "sk-secret-key-1234" not in text
+    recording = rt.read_recording(path)
+    assert recording.header["url"].startswith("ws://127.0.0.1")
+    directions = {event.direction for event in recording.events}
+    assert directions == {"client", "server"}
+    times = [event.t for event in recording.events]
+    assert times == sorted(times)
+    replayed = rt.Conversation()
+    for event in recording.events:
+        if event.direction == "server":
+            replayed.apply(event.event)  # type: ignore[arg-type]
+    assert [(item.role, item.text) for item in replayed.items][1] == (
+        "assistant",
+        "You said: hello",
+    )
+
+
+async def test_conversation_tracking_can_be_turned_off() -> None:
+    async with (
+        open_local_server() as server,
+        rt.connect(model="m", url=server.url, api_key="k", track_conversation=False) as session,
+    ):
+        with pytest.raises(RuntimeError, match="track_conversation=False"):
+            _ = session.conversation

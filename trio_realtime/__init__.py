@@ -57,6 +57,9 @@ from ._errors import (
 )
 from ._pump import AudioSource as AudioSource
 from ._pump import AudioStream as AudioStream
+from ._recording import RecordedEvent as RecordedEvent
+from ._recording import Recording as Recording
+from ._recording import read_recording as read_recording
 from ._session import RealtimeSession as RealtimeSession
 from ._session_types import DecodeFailure as DecodeFailure
 from ._session_types import ReceivedEvent as ReceivedEvent
@@ -376,6 +379,8 @@ __all__ = [
     "RealtimeError",
     "RealtimeSession",
     "ReceivedEvent",
+    "RecordedEvent",
+    "Recording",
     "Response",
     "ResponseAudioDelta",
     "ResponseAudioDone",
@@ -428,5 +433,6 @@ __all__ = [
     "encode_audio",
     "encode_bytes",
     "events",
+    "read_recording",
     "to_json_dict",
 ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import NoReturn
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import trio
 
@@ -20,6 +23,7 @@ from ._connection import (
 )
 from ._errors import ConnectTimeout
 from ._events._server import SessionCreated, TranscriptionSessionCreated
+from ._recording import Recorder
 from ._session import RealtimeSession, SessionOptions
 
 __all__ = ["connect"]
@@ -43,6 +47,9 @@ def connect(
     receive_buffer_size: int | None = RECEIVE_BUFFER_SIZE,
     max_message_size: int = MAX_MESSAGE_SIZE,
     open_stream: Callable[[], Awaitable[trio.abc.Stream]] | None = None,
+    track_conversation: bool = True,
+    keep_audio_seconds: float | None = None,
+    record: str | os.PathLike[str] | None = None,
 ) -> AbstractAsyncContextManager[RealtimeSession]:
     """Open a Realtime session; use as ``async with connect(...) as session:``.
 
@@ -85,6 +92,12 @@ def connect(
             TCP/TLS to the URL's host (tests over ``trio.testing.memory_stream_pair``, Unix
             sockets, proxies). The URL still gives the ``Host`` header and the path. The
             session owns the stream and closes it.
+        track_conversation: Keep :attr:`RealtimeSession.conversation` up to date from every
+            event (on by default; about a microsecond per event). Off, the property raises.
+        keep_audio_seconds: How much assistant audio the conversation keeps per item (the
+            last N seconds; ``None`` keeps all, ``0`` none). Input audio is never kept.
+        record: Write every event, both directions, to this file as JSON lines with monotonic
+            timestamps (see :func:`trio_realtime.read_recording`). Keys are never written.
 
     Raises:
         ValueError: Both or neither of ``model`` and ``intent``, no API key, a bad URL,
@@ -118,18 +131,30 @@ def connect(
         inbound_queue_size=inbound_queue_size,
         close_timeout=close_timeout,
         keepalive=keepalive,
+        track_conversation=track_conversation,
+        keep_audio_seconds=keep_audio_seconds,
     )
-    return _open_session(config, options, connect_timeout)
+    return _open_session(config, options, connect_timeout, record)
 
 
 @asynccontextmanager
 async def _open_session(
-    config: ConnectionConfig, options: SessionOptions, connect_timeout: float
+    config: ConnectionConfig,
+    options: SessionOptions,
+    connect_timeout: float,
+    record: str | os.PathLike[str] | None,
 ) -> AsyncIterator[RealtimeSession]:
+    recorder = None
+    if record is not None:
+        recorder = Recorder.open(
+            record,
+            clock=trio.current_time,
+            metadata={"url": redacted_url(config.url)},
+        )
     try:
         deadline = trio.current_time() + connect_timeout
         async with open_transport(config, deadline) as transport, trio.open_nursery() as nursery:
-            session = RealtimeSession._create(transport, nursery, options)
+            session = RealtimeSession._create(transport, nursery, options, recorder)
             session._start()
             try:
                 try:
@@ -149,6 +174,22 @@ async def _open_session(
             session._raise_unreported_failure()
     except BaseExceptionGroup as group:
         _raise_single(group)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with the values of query parameters that may hold credentials removed."""
+    parts = urlsplit(url)
+    query = [
+        (name, "<redacted>" if _SECRET_PARAM.search(name) else value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+_SECRET_PARAM = re.compile(r"key|token|secret|auth|sig", re.IGNORECASE)
 
 
 def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:

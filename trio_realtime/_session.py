@@ -33,8 +33,9 @@ import trio
 from ._audio import FORMATS, PCM16, AudioFormat, audio_format
 from ._codec import decode
 from ._connection import Transport, WebSocketClosed, redact
+from ._conversation import Conversation
 from ._errors import ConnectionClosed, ProtocolError
-from ._events import ClientEvent, ErrorDetails, UnknownEvent
+from ._events import SERVER_EVENTS, ClientEvent, ErrorDetails, UnknownEvent
 from ._events._client import InputAudioBufferAppend
 from ._events._server import (
     ErrorEvent,
@@ -50,6 +51,7 @@ from ._pump import (
     run_pump,
     split_for_appends,
 )
+from ._recording import Recorder
 from ._session_api import ClientEventMethods
 from ._session_keepalive import ReceiverStalls, keepalive
 from ._session_support import (
@@ -107,9 +109,19 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
     """
 
     def __init__(
-        self, transport: Transport, nursery: trio.Nursery, options: SessionOptions
+        self,
+        transport: Transport,
+        nursery: trio.Nursery,
+        options: SessionOptions,
+        recorder: Recorder | None = None,
     ) -> None:
         self._transport = transport
+        self._recorder = recorder
+        self._conversation = (
+            Conversation(keep_audio_seconds=options.keep_audio_seconds)
+            if options.track_conversation
+            else None
+        )
         self._ws = transport.ws
         self._nursery = nursery
         self._options = options
@@ -320,6 +332,7 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
 
     async def _sender(self) -> None:
         send_message = self._ws.send_message
+        conversation, recorder = self._conversation, self._recorder
         receive = self._out_recv.receive
         receive_nowait = self._out_recv.receive_nowait
         try:
@@ -332,9 +345,11 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
                 await send_message(text)
                 self._events_sent += 1
                 self._audio_ms_sent += audio_ms
-                # Hook for the next issues: every event written to the socket passes here
-                # once, in order. Feed the Conversation (conversation.sent(_event)) and the
-                # record= writer (text) here.
+                # Every event written to the socket passes here once, in order.
+                if conversation is not None:
+                    conversation.sent(_event)
+                if recorder is not None:
+                    recorder.record("client", _event.type, text)
         except trio.EndOfChannel:
             pass  # aclose() closed the channel and everything queued has been written
         except WebSocketClosed:
@@ -352,6 +367,8 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
         special = _SPECIAL
         waiting = self._waiters.pending
         dispatch = self._waiters.dispatch
+        conversation, recorder = self._conversation, self._recorder
+        tracked = _TRACKED
         try:
             while True:
                 message = await get_message()
@@ -361,9 +378,11 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
                     event = decode(message)
                 except ProtocolError as exc:
                     event = self._on_decode_failure(message, exc)
-                # Hook for the next issues: every received frame passes here once, in order.
-                # Feed the Conversation (conversation.received(event)) and the record= writer
-                # (message) here.
+                # Every received frame passes here once, in order.
+                if recorder is not None:
+                    recorder.record("server", getattr(event, "type", ""), message)
+                if conversation is not None and type(event) in tracked:
+                    conversation.apply(event)  # type: ignore[arg-type]
                 handler = special.get(type(event))
                 if handler is not None:
                     event = handler(self, event)
@@ -625,10 +644,24 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
         )
 
     @property
+    def conversation(self) -> Conversation:
+        """The conversation so far, kept up to date from every event sent and received.
+
+        Raises:
+            RuntimeError: The session was opened with ``track_conversation=False``.
+        """
+        if self._conversation is None:
+            raise RuntimeError("this session was opened with track_conversation=False")
+        return self._conversation
+
+    @property
     def input_format(self) -> AudioFormat:
         """The input audio format, as the server last reported it (pcm16 until then)."""
         return self._input_format
 
+
+# What the Conversation is fed: server events and unknown ones (not client-typed oddities).
+_TRACKED: Final = frozenset([*SERVER_EVENTS.values(), UnknownEvent])
 
 # The few event types the receiver looks at, by exact type: one dict lookup per event.
 _SPECIAL: Final[dict[type, Callable[[RealtimeSession, Any], ReceivedEvent]]] = {

@@ -42,6 +42,8 @@ class SessionOptions:
     keepalive: float | None = 20.0
     sent_log_events: int = 1024
     sent_log_bytes: int = 1024 * 1024
+    track_conversation: bool = True
+    keep_audio_seconds: float | None = None
 
     def __attrs_post_init__(self) -> None:
         for name in (
