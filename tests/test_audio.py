@@ -431,17 +431,6 @@ def test_empty_file_is_refused(tmp_path: Path) -> None:
         read_wav(tmp_path / "empty.wav")
 
 
-def test_compressed_wav_is_refused(tmp_path: Path) -> None:
-    # A well-formed IEEE-float WAV header (format tag 3), which is not plain PCM.
-    fmt_chunk = struct.pack("<HHIIHH", 3, 1, 8000, 32000, 4, 32)
-    data = np.zeros(8, dtype="<f4").tobytes()
-    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt_chunk
-    body += b"data" + struct.pack("<I", len(data)) + data
-    (tmp_path / "float.wav").write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
-    with pytest.raises(AudioFormatError, match="unknown format: 3"):
-        load_wav_for_protocol(tmp_path / "float.wav")
-
-
 def test_missing_wav_raises_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_wav(tmp_path / "nope.wav")

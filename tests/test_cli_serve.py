@@ -6,6 +6,7 @@ what a user sees: the ``listening on`` line, the exit status after Ctrl-C, and s
 
 from __future__ import annotations
 
+import gc
 import re
 import signal
 import socket
@@ -110,6 +111,19 @@ def test_a_busy_port_is_reported_with_exit_status_1(capsys: pytest.CaptureFixtur
         port = busy.getsockname()[1]
         assert main(["serve", "--port", str(port)]) == 1
     assert capsys.readouterr().err.startswith("trio-realtime serve: ")
+
+
+def test_serving_tunes_the_garbage_collector_only_while_it_runs() -> None:
+    before = gc.get_threshold(), gc.get_freeze_count()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--gc-threshold", "5000"]) == 1
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--gc-threshold", "0"])
+    assert exited.value.code == 2
 
 
 def test_no_subcommand_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

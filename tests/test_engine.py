@@ -30,6 +30,7 @@ def request(
     tool_choice: str = "auto",
     voice: str = "alloy",
     fmt: str = "pcm16",
+    audio_ms: tuple[float, ...] = (),
 ) -> ResponseRequest:
     return ResponseRequest(
         items=tuple(items),
@@ -42,6 +43,7 @@ def request(
         temperature=0.8,
         max_output_tokens=None,
         metadata=None,
+        audio_ms=audio_ms,
     )
 
 
@@ -113,6 +115,24 @@ def test_audio_without_a_transcript_is_described_by_its_duration() -> None:
         "I heard 1.5 seconds of audio."
     )
     assert reply(ENGINE.respond(request([user_audio()]))) == "I heard some audio."
+
+
+def test_untranscribed_audio_takes_its_duration_from_the_request() -> None:
+    # The server's item views carry no audio bytes; it reports each item's duration instead.
+    items = [user_audio(), user("hi"), user_audio()]
+    assert reply(ENGINE.respond(request(items, audio_ms=(500.0, 0.0, 2340.0)))) == (
+        "I heard 2.3 seconds of audio."
+    )
+    # The request's duration wins over bytes (it knows the format); a transcript wins over both.
+    pcm = bytes(bytes_for_ms(1500, "pcm16"))
+    assert reply(ENGINE.respond(request([user_audio(audio=pcm)], audio_ms=(800.0,)))) == (
+        "I heard 0.8 seconds of audio."
+    )
+    assert reply(ENGINE.respond(request([user_audio("hello")], audio_ms=(800.0,)))) == (
+        "You said: hello"
+    )
+    # A duration list that does not match the items is ignored.
+    assert reply(ENGINE.respond(request(items, audio_ms=(1.0,)))) == "I heard some audio."
 
 
 def test_an_empty_message_and_an_empty_context_get_fixed_replies() -> None:

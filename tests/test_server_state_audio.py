@@ -17,6 +17,7 @@ import pytest
 from server_helpers import FakeEngine, Harness, error_of, only, types
 
 from trio_realtime._audio import silence, speech_like, tone
+from trio_realtime.server import SimulatedEngine
 
 TURN = silence(1000) + tone(1000) + silence(1000)
 VAD_TURN_EVENTS = [
@@ -412,3 +413,25 @@ def test_the_engine_hears_the_turn_it_answers() -> None:
     (request,) = engine.requests
     assert request.items[-1].content[0].transcript == "what is the weather"  # type: ignore[index]
     assert engine.transcriptions[0].audio == TURN[700 * 48 : 2200 * 48]
+
+
+def test_the_engine_is_told_how_long_each_audio_item_is() -> None:
+    engine = FakeEngine()
+    h = Harness(engine=engine)
+    h.append(TURN)  # a turn of 700 .. 2200 ms, no transcription
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    h.send({"type": "conversation.item.create", "item": item})
+    h.send({"type": "response.create"})
+    first, second = engine.requests
+    assert first.audio_ms == (1500.0,)
+    assert not isinstance(first.items[0].content[0].audio, str)  # type: ignore[index]
+    assert second.audio_ms == (1500.0, 0.0, 0.0)  # the turn, the assistant reply, the text
+
+
+def test_an_untranscribed_turn_is_answered_with_its_duration() -> None:
+    h = Harness(engine=SimulatedEngine())
+    events = h.append(TURN)
+    done = [e for e in events if e["type"] == "response.done"]
+    assert done[0]["response"]["output"][0]["content"][0]["transcript"] == (
+        "I heard 1.5 seconds of audio."
+    )

@@ -55,16 +55,33 @@ from ._errors import (
 from ._errors import (
     RealtimeError as RealtimeError,
 )
+from ._playback import Playback as Playback
+from ._playback import PlaybackInterrupted as PlaybackInterrupted
 from ._pump import AudioSource as AudioSource
 from ._pump import AudioStream as AudioStream
 from ._recording import RecordedEvent as RecordedEvent
 from ._recording import Recording as Recording
 from ._recording import read_recording as read_recording
+from ._replay import TurnLatency as TurnLatency
+from ._replay import TurnTimer as TurnTimer
+from ._replay import conversation_from_recording as conversation_from_recording
+from ._replay import resend_recording as resend_recording
+from ._replay import turn_latencies as turn_latencies
+from ._response_handles import HandleOverflow as HandleOverflow
+from ._response_handles import ResponseDelta as ResponseDelta
+from ._response_handles import ResponseHandle as ResponseHandle
+from ._response_handles import ResponseRefused as ResponseRefused
+from ._response_handles import ResponseResult as ResponseResult
+from ._response_handles import ResponseWatch as ResponseWatch
 from ._session import RealtimeSession as RealtimeSession
 from ._session_types import DecodeFailure as DecodeFailure
 from ._session_types import ReceivedEvent as ReceivedEvent
 from ._session_types import SessionStatistics as SessionStatistics
 from ._session_waiters import EventMatch as EventMatch
+from ._tool_calls import ToolCall as ToolCall
+from ._tools import FunctionTool as FunctionTool
+from ._tools import ToolArgumentsError as ToolArgumentsError
+from ._tools import tool as tool
 from ._unset import (
     UNSET as UNSET,
 )
@@ -353,6 +370,8 @@ __all__ = [
     "Event",
     "EventMatch",
     "ExpiresAfter",
+    "FunctionTool",
+    "HandleOverflow",
     "HandshakeError",
     "InputAudioBufferAppend",
     "InputAudioBufferClear",
@@ -373,6 +392,8 @@ __all__ = [
     "OutputAudioBufferCleared",
     "OutputAudioBufferStarted",
     "OutputAudioBufferStopped",
+    "Playback",
+    "PlaybackInterrupted",
     "ProtocolError",
     "RateLimit",
     "RateLimitsUpdated",
@@ -392,16 +413,21 @@ __all__ = [
     "ResponseContentPartDone",
     "ResponseCreate",
     "ResponseCreated",
+    "ResponseDelta",
     "ResponseDone",
     "ResponseError",
     "ResponseFunctionCallArgumentsDelta",
     "ResponseFunctionCallArgumentsDone",
+    "ResponseHandle",
     "ResponseOutputItemAdded",
     "ResponseOutputItemDone",
+    "ResponseRefused",
+    "ResponseResult",
     "ResponseStatusDetails",
     "ResponseTextDelta",
     "ResponseTextDone",
     "ResponseView",
+    "ResponseWatch",
     "ServerEvent",
     "Session",
     "SessionCreated",
@@ -410,6 +436,8 @@ __all__ = [
     "SessionUpdated",
     "TokenDetails",
     "Tool",
+    "ToolArgumentsError",
+    "ToolCall",
     "TracingConfiguration",
     "TranscriptionDurationUsage",
     "TranscriptionError",
@@ -419,6 +447,8 @@ __all__ = [
     "TranscriptionSessionUpdated",
     "TranscriptionTokenUsage",
     "TurnDetection",
+    "TurnLatency",
+    "TurnTimer",
     "UnknownEvent",
     "Unset",
     "UnsetType",
@@ -426,6 +456,7 @@ __all__ = [
     "UsageTotals",
     "audio",
     "connect",
+    "conversation_from_recording",
     "converter",
     "decode",
     "decode_audio",
@@ -434,5 +465,8 @@ __all__ = [
     "encode_bytes",
     "events",
     "read_recording",
+    "resend_recording",
     "to_json_dict",
+    "tool",
+    "turn_latencies",
 ]

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from ._errors import AudioFormatError
 from ._g711 import ALAW_TO_PCM16, ULAW_TO_PCM16, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from ._wav import WavEncoding, decode_wav
 
 # fmt: off
 __all__ = [
@@ -344,12 +345,15 @@ class WavAudio:
     Attributes:
         samples: float32 samples in ``[-1, 1)``, always of shape ``(frames, channels)``.
         sample_rate: Frames per second.
-        sample_width: Bytes per sample in the file (1, 2, 3 or 4).
+        sample_width: Bytes per sample in the file (1, 2, 3 or 4; 8 for 64-bit float).
+        encoding: How the file coded its samples: ``"pcm"`` (integer PCM), ``"float"``
+            (IEEE float), ``"ulaw"`` or ``"alaw"`` (G.711).
     """
 
     samples: Float32Array
     sample_rate: int
     sample_width: int
+    encoding: WavEncoding = "pcm"
 
     @property
     def channels(self) -> int:
@@ -367,48 +371,24 @@ class WavAudio:
         return mixed.astype(np.float32)
 
 
-def _decode_wav_frames(raw: bytes, width: int, channels: int) -> Float32Array:
-    usable = len(raw) - len(raw) % (width * channels)  # drop a torn last frame
-    buf = np.frombuffer(raw, dtype=np.uint8, count=usable)
-    if width == 1:  # 8-bit WAV is unsigned, centred on 128
-        out = (buf.astype(np.float32) - 128.0) / 128.0
-    elif width == 2:
-        out = buf.view("<i2").astype(np.float32) / 32768.0
-    elif width == 3:  # place the three bytes in the top of a little-endian int32
-        wide = np.zeros((usable // 3, 4), dtype=np.uint8)
-        wide[:, 1:] = buf.reshape(-1, 3)
-        out = (wide.reshape(-1).view("<i4").astype(np.float64) / 2.0**31).astype(np.float32)
-    else:
-        out = (buf.view("<i4").astype(np.float64) / 2.0**31).astype(np.float32)
-    return out.reshape(-1, channels)
-
-
 def read_wav(path: _PathLike) -> WavAudio:
-    """Read an uncompressed PCM WAV file of any rate, width (8/16/24/32-bit) and channel count.
+    """Read a WAV file of any rate and channel count, in any common uncompressed encoding.
+
+    Reads 8-bit unsigned and 16/24/32-bit signed PCM, 32/64-bit IEEE float and 8-bit G.711
+    (mu-law, A-law), with the basic or the ``WAVE_FORMAT_EXTENSIBLE`` header (see
+    :mod:`trio_realtime._wav`).
 
     Returns:
         The audio, as float32 of shape ``(frames, channels)``; use :meth:`WavAudio.mono` to
         mix down. A torn last frame is dropped.
 
     Raises:
-        AudioFormatError: Not a WAV file, or a WAV file that is not plain PCM (float,
-            A-law, ADPCM, ..., and on Python 3.11 WAVE_FORMAT_EXTENSIBLE) or is truncated.
+        AudioFormatError: Not a WAV file, a compressed one (ADPCM, MP3, ...), or a malformed
+            header. The message is one line and names the file.
         OSError: The file cannot be opened (``FileNotFoundError`` if it does not exist).
     """
-    name = os.fspath(path)
-    try:
-        with wave.open(name, "rb") as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            raw = w.readframes(w.getnframes())
-    except wave.Error as exc:
-        raise AudioFormatError(f"{name}: not a supported WAV file: {exc}") from None
-    except EOFError:
-        raise AudioFormatError(f"{name}: not a supported WAV file: truncated header") from None
-    if width not in (1, 2, 3, 4):
-        raise AudioFormatError(f"{name}: unsupported WAV sample width {8 * width} bits")
-    if rate <= 0:
-        raise AudioFormatError(f"{name}: invalid WAV sample rate {rate}")
-    return WavAudio(_decode_wav_frames(raw, width, channels), rate, width)
+    layout, samples = decode_wav(path)
+    return WavAudio(samples, layout.sample_rate, layout.sample_width, layout.encoding)
 
 
 def load_wav_for_protocol(path: _PathLike, fmt: str | AudioFormat = "pcm16") -> bytes:

@@ -1,22 +1,41 @@
 """The ``trio-realtime`` command: one subcommand per job, dispatched from :data:`SUBCOMMANDS`.
 
 Each subcommand is a :class:`Subcommand`: a help line, a function that adds its arguments to
-its parser, and a function that runs it and returns the exit status. Adding one (``transcribe``,
-``talk``, ``replay``, ``bench``) is adding an entry to :data:`SUBCOMMANDS`.
+its parser, and a function that runs it and returns the exit status. Adding one (``bench``,
+say) is adding an entry to :data:`SUBCOMMANDS`; each lives in its own ``_cli_<name>`` module.
+
+* ``serve``: the local reference server.
+* ``transcribe FILE...``: live transcripts of WAV files (:mod:`._cli_transcribe`).
+* ``talk [FILE]``: speech to speech, with the reply saved and per-turn latencies
+  (:mod:`._cli_talk`); with no FILE it speaks the bundled example.
+* ``replay RECORDING``: a recorded session rebuilt offline, or re-sent with ``--send``
+  (:mod:`._cli_replay`).
+
+The client commands use an embedded reference server unless given ``--url``.
+
+Exit status, the same for every subcommand (see :mod:`._cli_common`): 0 success; 1 the
+session went wrong (server error, dropped connection, no answer in time); 2 usage error;
+3 input or output file problem; 4 could not connect or authenticate; 130 interrupted.
+``serve`` exits 0 when stopped by Ctrl-C or SIGTERM and 1 if it cannot listen.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Final
 
 import attrs
 import trio
+
+from . import _cli_replay, _cli_talk, _cli_transcribe
+from ._cli_common import EXIT_CODES_HELP
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "main"]
 
@@ -43,6 +62,43 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+SERVE_GC_THRESHOLD: Final = 10_000
+"""``trio-realtime serve``'s first garbage-collector threshold (see :func:`_tuned_gc`)."""
+
+
+@contextlib.contextmanager
+def _tuned_gc(threshold: int) -> Iterator[None]:
+    """Tune the garbage collector for a server holding many connections, while serving.
+
+    Each open connection keeps a few hundred tracked objects (tasks, coroutines, cancel
+    scopes, WebSocket state), and every frame of a streaming session allocates more, some of
+    them alive when a young collection runs. With Python's default threshold (700) those
+    survivors reach the oldest generation so fast that it is collected every few seconds,
+    and a full collection stops the event loop for about 0.25 s per thousand connections:
+    every session's audio and replies stall (benchmarks/bench_server_load.py measured 1,200
+    connections, 200 of them streaming: a 250-320 ms pause every 4-11 s). A larger first
+    threshold makes young collections rarer, so far fewer objects are promoted and full
+    collections become rare; the objects that exist once the server is imported are frozen
+    out of collection altogether. Both are undone on exit (``main`` may run in a process
+    that goes on, such as a test).
+    """
+    previous = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(threshold, *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
     return value
 
 
@@ -77,6 +133,14 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         "--drop-tcp",
         action="store_true",
         help="fault mode: end connections without a WebSocket close frame",
+    )
+    parser.add_argument(
+        "--gc-threshold",
+        type=_positive_int,
+        default=SERVE_GC_THRESHOLD,
+        metavar="N",
+        help=f"allocations between young garbage collections ({SERVE_GC_THRESHOLD}; Python's "
+        "default is 700): with many connections, full collections (pauses) become rare",
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log connections (-vv: debug)"
@@ -121,7 +185,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     status = 0
     try:
-        trio.run(run)
+        with _tuned_gc(args.gc_threshold):
+            trio.run(run)
     except* KeyboardInterrupt:
         pass  # Ctrl-C is how this command is meant to stop
     except* OSError as group:  # e.g. the address is in use
@@ -139,6 +204,21 @@ SUBCOMMANDS: Final[dict[str, Subcommand]] = {
         configure=_configure_serve,
         run=_run_serve,
     ),
+    "transcribe": Subcommand(
+        help="transcribe WAV files live (a transcription session)",
+        configure=_cli_transcribe.configure,
+        run=_cli_transcribe.run,
+    ),
+    "talk": Subcommand(
+        help="speak a WAV file to a speech-to-speech session; save the reply, show latencies",
+        configure=_cli_talk.configure,
+        run=_cli_talk.run,
+    ),
+    "replay": Subcommand(
+        help="rebuild a recorded session offline, or re-send it to a server (--send)",
+        configure=_cli_replay.configure,
+        run=_cli_replay.run,
+    ),
 }
 """The subcommands, by name, in the order ``--help`` lists them."""
 
@@ -146,7 +226,13 @@ SUBCOMMANDS: Final[dict[str, Subcommand]] = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trio-realtime",
-        description="Tools for the Realtime API beta protocol v1, built on trio.",
+        description="Tools for the Realtime API beta protocol v1, built on trio.\n\n"
+        "The client commands (transcribe, talk, replay --send) talk to a local reference\n"
+        "server started for the run, or with --url to any server, with the key in API_KEY\n"
+        "(or OPENAI_API_KEY).",
+        epilog=f"{EXIT_CODES_HELP}\n\nexample:\n  trio-realtime talk    "
+        "# the bundled example, offline: transcripts, latencies, reply.wav",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, command in SUBCOMMANDS.items():
@@ -158,8 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``trio-realtime`` with ``argv`` (default: the process's arguments).
 
     Returns:
-        The exit status: 0 on success (Ctrl-C included, for servers), 1 on failure, 2 for a
-        usage error.
+        The exit status: 0 on success (Ctrl-C included, for servers), 1 for a failed session,
+        2 for a usage error, 3 for a file problem, 4 for a connection or authentication
+        problem, 130 when interrupted.
     """
     parser = _parser()
     args = parser.parse_args(argv)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import trio
@@ -25,6 +25,7 @@ from ._errors import ConnectTimeout
 from ._events._server import SessionCreated, TranscriptionSessionCreated
 from ._recording import Recorder
 from ._session import RealtimeSession, SessionOptions
+from ._tools import FunctionTool, tool_registry
 
 __all__ = ["connect"]
 
@@ -50,6 +51,10 @@ def connect(
     track_conversation: bool = True,
     keep_audio_seconds: float | None = None,
     record: str | os.PathLike[str] | None = None,
+    tools: Iterable[FunctionTool | Callable[..., Any]] | None = None,
+    tool_timeout: float = 30.0,
+    handle_interruptions: bool | None = None,
+    max_queued_responses: int = 32,
 ) -> AbstractAsyncContextManager[RealtimeSession]:
     """Open a Realtime session; use as ``async with connect(...) as session:``.
 
@@ -98,10 +103,32 @@ def connect(
             last N seconds; ``None`` keeps all, ``0`` none). Input audio is never kept.
         record: Write every event, both directions, to this file as JSON lines with monotonic
             timestamps (see :func:`trio_realtime.read_recording`). Keys are never written.
+        tools: Functions the model may call (:func:`trio_realtime.tool` objects, or plain
+            callables, wrapped with it). Entering the block then also sends them in a
+            ``session.update`` and waits for ``session.updated`` (which the event stream
+            still yields, after ``session.created``). When a default-conversation response
+            finishes with function calls, the session runs them concurrently in its nursery,
+            sends one ``function_call_output`` per call (an unknown tool, bad arguments, an
+            exception or a timeout become an output saying so) and then asks for exactly one
+            follow-up response; calls of a cancelled response are answered "not run", without
+            a follow-up. Sync tools run inline and must be quick (see
+            :class:`trio_realtime.FunctionTool`). :meth:`RealtimeSession.set_tools` changes
+            them later.
+        tool_timeout: Seconds a tool call may take (a tool's own ``timeout`` wins).
+        handle_interruptions: Barge-in handling: when server VAD hears the user start
+            speaking over assistant audio, cancel the running response (unless the server's
+            ``interrupt_response`` does it), truncate the item at what
+            :attr:`RealtimeSession.playback` says was heard, and yield a
+            :class:`trio_realtime.PlaybackInterrupted`. ``None`` (default): on whenever the
+            conversation is tracked, which it needs.
+        max_queued_responses: How many ``create_response`` requests may wait for the
+            conversation to be free before ``create_response`` itself waits.
 
     Raises:
         ValueError: Both or neither of ``model`` and ``intent``, no API key, a bad URL,
-            header or size. Raised by the call itself.
+            header or size, a bad tool, tools for a transcription session,
+            ``handle_interruptions=True`` without ``track_conversation``. Raised by the call
+            itself; also when entering, if the server refuses the tools.
         ConnectTimeout: Not connected within ``connect_timeout`` (a ``trio.TooSlowError``).
         ConnectionRejected: The server refused the upgrade with an HTTP status; has
             ``status_code`` and ``body``.
@@ -126,6 +153,9 @@ def connect(
     )
     if not connect_timeout > 0:
         raise ValueError(f"connect_timeout must be positive, got {connect_timeout!r}")
+    registry = tool_registry(tools or ())
+    if registry and intent is not None:
+        raise ValueError("a transcription session has no responses, hence no tools")
     options = SessionOptions(
         outbound_queue_size=outbound_queue_size,
         inbound_queue_size=inbound_queue_size,
@@ -133,6 +163,10 @@ def connect(
         keepalive=keepalive,
         track_conversation=track_conversation,
         keep_audio_seconds=keep_audio_seconds,
+        tools=tuple(registry.values()),
+        tool_timeout=tool_timeout,
+        handle_interruptions=handle_interruptions,
+        max_queued_responses=max_queued_responses,
     )
     return _open_session(config, options, connect_timeout, record)
 
@@ -160,9 +194,12 @@ async def _open_session(
                 try:
                     with trio.fail_at(deadline):
                         await session.wait_for((SessionCreated, TranscriptionSessionCreated))
+                        if options.tools:
+                            await session._install_tools()
                 except trio.TooSlowError:
                     raise ConnectTimeout(
-                        f"{config.url}: no session.created before the connect timeout"
+                        f"{config.url}: no session.created (or, with tools, session.updated) "
+                        "before the connect timeout"
                     ) from None
                 yield session
             finally:

@@ -4,7 +4,12 @@
 
     send(event) --> outbound channel (bounded) --> sender --> WebSocket
     audio pump  -->        ^
-    WebSocket --> receiver --> decode --> waiters (one-shot slots)
+    control     -->        ^   (queued response.create, barge-in cancel and truncate)
+    tool calls  -->        ^   (function_call_output, follow-up response.create)
+    WebSocket --> receiver --> decode --> Conversation
+                                      --> response layer (4 event types) --> control
+                                      --> response handles (deltas, copied)
+                                      --> waiters (one-shot slots)
                                       --> inbound channel (bounded) --> receive() / async for
 
 Every hop is bounded. A slow application fills the inbound channel, the receiver waits, and
@@ -15,22 +20,25 @@ How the session ends is recorded once, first cause wins, as an ``Ending``. A nor
 close (1000 from the server, or our own) ends iteration after the buffered events; any other
 ending makes every operation raise its exception. Background tasks never raise for the
 connection's sake: only bugs, and errors from an audio source, escape into the nursery.
+
+The audio methods are in :mod:`._session_audio`, the client-event methods in
+:mod:`._session_api`, response handles, tools and playback in :mod:`._session_conversation`
+(run by :mod:`._session_layer`).
 """
 
 from __future__ import annotations
 
-import binascii
 import functools
 import itertools
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any, Final, TypeAlias, TypeVar, final, overload
+from typing import Any, Final, TypeVar, final
 
 import attrs
 import trio
 
-from ._audio import FORMATS, PCM16, AudioFormat, audio_format
+from ._audio import FORMATS, PCM16, AudioFormat
 from ._codec import decode
 from ._connection import Transport, WebSocketClosed, redact
 from ._conversation import Conversation
@@ -39,24 +47,27 @@ from ._events import SERVER_EVENTS, ClientEvent, ErrorDetails, UnknownEvent
 from ._events._client import InputAudioBufferAppend
 from ._events._server import (
     ErrorEvent,
+    InputAudioBufferSpeechStarted,
+    ResponseCreated,
+    ResponseDone,
     SessionCreated,
     SessionUpdated,
     TranscriptionSessionCreated,
     TranscriptionSessionUpdated,
 )
-from ._pump import (
-    AudioSource,
-    AudioStream,
-    frame_size,
-    run_pump,
-    split_for_appends,
-)
+from ._playback import PlaybackInterrupted
+from ._pump import AudioStream
 from ._recording import Recorder
+from ._response_handles import DELTA_TYPES
 from ._session_api import ClientEventMethods
+from ._session_audio import AudioMethods
+from ._session_conversation import ConversationMethods
 from ._session_keepalive import ReceiverStalls, keepalive
+from ._session_layer import ResponseLayer
 from ._session_support import (
     Ending,
     NoPublicConstructor,
+    Outgoing,
     SentLog,
     SessionOptions,
     ending_for_close,
@@ -64,19 +75,14 @@ from ._session_support import (
     prepare_outgoing,
 )
 from ._session_types import DecodeFailure, ReceivedEvent, SessionStatistics
-from ._session_waiters import EventMatch, Waiters, compile_match
+from ._session_waiters import Waiters, WaitMethods
+from ._tools import tool_registry
 
 __all__ = ["RealtimeSession", "SessionOptions"]
 
 logger = logging.getLogger("trio_realtime")
 
-_E = TypeVar("_E")
 _C = TypeVar("_C", bound=ClientEvent | UnknownEvent)
-# One outbound item: the event, its encoded text frame, and the milliseconds of audio it carries.
-_Outgoing: TypeAlias = tuple[ClientEvent | UnknownEvent, str, float]
-
-_APPEND_HEAD: Final = '{"type":"input_audio_buffer.append","event_id":"'
-_APPEND_MIDDLE: Final = '","audio":"'
 _SESSION_CONFIG_EVENTS: Final = (
     SessionCreated,
     SessionUpdated,
@@ -86,15 +92,21 @@ _SESSION_CONFIG_EVENTS: Final = (
 
 
 @final
-class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
+class RealtimeSession(
+    ClientEventMethods,
+    AudioMethods,
+    ConversationMethods,
+    WaitMethods,
+    metaclass=NoPublicConstructor,
+):
     """A live Realtime session: typed events in, typed events out, over one WebSocket.
 
     Created only by :func:`trio_realtime.connect`, whose ``async with`` block is its
-    lifetime. It is one nursery running a sender task, a receiver task, a keepalive task and
-    any audio pumps, joined by bounded memory channels.
+    lifetime. It is one nursery running a sender task, a receiver task, a keepalive task, a
+    control task, any audio pumps and any tool calls, joined by bounded memory channels.
 
     Sending: :meth:`send` and the methods named after the client events
-    (:meth:`update_session`, :meth:`create_response`, ...) queue an event and wait while the
+    (:meth:`update_session`, :meth:`cancel_response`, ...) queue an event and wait while the
     outbound channel is full. They return once the event is queued; the sender writes
     queued events in order, and leaving the block still sends what was queued.
 
@@ -103,6 +115,12 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
     once the buffered events are read; an abnormal one raises
     :class:`~trio_realtime.ConnectionClosed` (or :class:`~trio_realtime.AuthenticationError`)
     after them. :meth:`wait_for` watches for an event without taking it.
+
+    The conversation layer: :meth:`create_response` returns a
+    :class:`~trio_realtime.ResponseHandle` and queues requests so that they never collide;
+    ``connect(tools=...)`` runs the model's function calls; :attr:`playback` takes playback
+    progress, and a ``speech_started`` over assistant audio cancels and truncates it and
+    yields a :class:`~trio_realtime.PlaybackInterrupted`.
 
     If the session fails and no operation has raised that failure by the time the block
     ends normally, leaving the block raises it: failures never pass silently.
@@ -126,7 +144,7 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
         self._nursery = nursery
         self._options = options
         self._api_key = transport.config.api_key
-        self._out_send, self._out_recv = trio.open_memory_channel[_Outgoing](
+        self._out_send, self._out_recv = trio.open_memory_channel[Outgoing](
             options.outbound_queue_size
         )
         self._in_send, self._in_recv = trio.open_memory_channel[ReceivedEvent](
@@ -149,6 +167,14 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
         self._audio_ms_sent = 0.0
         self._decode_failures = 0
         self._stalls = ReceiverStalls()
+        self._layer = ResponseLayer(
+            self,
+            self._conversation,
+            tools=tool_registry(options.tools),
+            tool_timeout=options.tool_timeout,
+            handle_interruptions=options.handle_interruptions is not False,
+            max_queued_responses=options.max_queued_responses,
+        )
 
     def __repr__(self) -> str:
         state = "open" if self._ending is None and not self._closing else "closed"
@@ -157,6 +183,7 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
     def _start(self) -> None:
         self._nursery.start_soon(self._sender, name="trio_realtime.sender")
         self._nursery.start_soon(self._receiver, name="trio_realtime.receiver")
+        self._nursery.start_soon(self._layer.control, name="trio_realtime.control")
         if self._options.keepalive is not None:
             self._nursery.start_soon(
                 keepalive,
@@ -179,7 +206,7 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
         if self._closing:
             raise trio.ClosedResourceError("the session is closing")
 
-    async def _put(self, item: _Outgoing) -> None:
+    async def _put(self, item: Outgoing) -> None:
         try:
             await self._out_send.send(item)
         except (trio.ClosedResourceError, trio.BrokenResourceError):
@@ -215,120 +242,19 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
         await self._put((sent, text, audio_ms))
         return sent  # type: ignore[return-value]  # same class as event (attrs.evolve)
 
-    def _append_item(
-        self, pcm: bytes, bytes_per_ms: int
-    ) -> tuple[InputAudioBufferAppend, str, float]:
-        """The hot path for audio: one append, its frame and its duration.
-
-        The frame is written by hand: our ids and base64 need no JSON escaping, and skipping
-        the converter saves about 2 us of the 7.7 us an append costs (base64 itself is 5 us
-        for 100 ms of pcm16). A test checks the text equals ``encode(event)``.
-        """
-        audio = binascii.b2a_base64(pcm, newline=False).decode("ascii")
-        event_id = self._next_id()
-        text = _APPEND_HEAD + event_id + _APPEND_MIDDLE + audio + '"}'
-        return (
-            InputAudioBufferAppend(audio=audio, event_id=event_id),
-            text,
-            len(pcm) / bytes_per_ms,
-        )
-
-    async def _pump_frame(self, pcm: bytes, bytes_per_ms: int) -> bool:
-        """The audio pump's ``send_frame``: False once the session can take no more."""
+    async def _send_quietly(self, event: ClientEvent) -> bool:
+        """The library's own sends (control task, tool calls): False once the session can
+        take no more, without reporting the ending (that is the application's to see)."""
         if self._ending is not None or self._closing:
             return False
-        item = self._append_item(pcm, bytes_per_ms)
+        sent, text, audio_ms = prepare_outgoing(event, self._next_id, self._input_format)
+        if isinstance(sent.event_id, str):
+            self._sent_log.add(sent.event_id, sent, len(text))
         try:
-            # No checkpoint of its own when there is room: the pump checkpoints while pacing,
-            # and in fast mode it may queue a burst before the sender runs.
-            self._out_send.send_nowait(item)
-        except trio.WouldBlock:
-            try:
-                await self._out_send.send(item)
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                return False
+            await self._out_send.send((sent, text, audio_ms))
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             return False
         return True
-
-    async def append_audio(
-        self, pcm: bytes | bytearray | memoryview
-    ) -> list[InputAudioBufferAppend]:
-        """Send raw audio in the session's input format as ``input_audio_buffer.append``.
-
-        Audio larger than one append may carry (15 MiB of event, about 245 s of pcm16) is
-        split into several appends; empty audio sends nothing.
-
-        Returns:
-            The appends queued, in order.
-
-        Raises:
-            AudioFormatError: ``pcm`` is not a whole number of samples of the input format.
-            ConnectionClosed: The connection has ended.
-            trio.ClosedResourceError: The session was closed by this side.
-        """
-        self._raise_closed()
-        fmt = self._input_format
-        sent: list[InputAudioBufferAppend] = []
-        for piece in split_for_appends(pcm, fmt):
-            item = self._append_item(piece, fmt.bytes_per_ms)
-            await self._put(item)
-            sent.append(item[0])
-        return sent
-
-    async def stream_audio(
-        self,
-        source: AudioSource,
-        *,
-        realtime: bool = True,
-        chunk_ms: float = 100,
-        input_format: str | AudioFormat | None = None,
-    ) -> AudioStream:
-        """Start an audio pump: a task in the session's nursery that streams ``source``.
-
-        The pump re-chunks the audio (pieces of any size) into frames of ``chunk_ms``, the
-        last one possibly shorter, and queues each as an ``input_audio_buffer.append`` through
-        the same bounded channel as :meth:`send`. It returns at once with an
-        :class:`~trio_realtime.AudioStream` handle: ``await stream.wait()`` to wait until all
-        of it is queued, ``stream.cancel()`` to stop it. Leaving the session block stops any
-        pump still running (what it queued is still sent).
-
-        An exception from the source (or audio ending mid-sample) is not swallowed: like any
-        failing task it cancels the session block and propagates out of it.
-
-        Args:
-            source: Raw audio: ``bytes``, or an async iterable of ``bytes`` pieces (an async
-                generator, a ``trio.MemoryReceiveChannel``). An async generator is closed when
-                the pump stops; a channel is left to its owner.
-            realtime: Pace frames at real time against an absolute schedule: the frame that
-                starts at audio offset *t* is sent at *start + t*; a late frame goes at once and
-                lateness does not add up. False sends as fast as backpressure allows (use it for
-                a live microphone, which paces itself).
-            chunk_ms: Duration of each frame in milliseconds (rounded down to whole samples).
-            input_format: The audio format of ``source``; default: the session's current
-                ``input_audio_format`` (pcm16 until the server says otherwise).
-
-        Raises:
-            ValueError: ``chunk_ms`` is shorter than a sample or longer than one append allows.
-            AudioFormatError: Unknown ``input_format``.
-        """
-        self._raise_closed()
-        fmt = self._input_format if input_format is None else audio_format(input_format)
-        frame_bytes = frame_size(chunk_ms, fmt)
-        stream = AudioStream()
-        send_frame = functools.partial(self._pump_frame, bytes_per_ms=fmt.bytes_per_ms)
-        await self._nursery.start(
-            run_pump,
-            stream,
-            source,
-            send_frame,
-            fmt,
-            frame_bytes,
-            realtime,
-            self._pumps,
-            name="trio_realtime.audio_pump",
-        )
-        return stream
 
     async def _sender(self) -> None:
         send_message = self._ws.send_message
@@ -369,6 +295,9 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
         dispatch = self._waiters.dispatch
         conversation, recorder = self._conversation, self._recorder
         tracked = _TRACKED
+        routes = self._layer.routes
+        followups = self._layer.followups
+        delta_types = DELTA_TYPES
         try:
             while True:
                 message = await get_message()
@@ -385,13 +314,23 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
                     conversation.apply(event)  # type: ignore[arg-type]
                 handler = special.get(type(event))
                 if handler is not None:
-                    event = handler(self, event)
+                    handled = handler(self, event)
+                    if handled is None:
+                        continue  # an error the library caused and handled
+                    event = handled
+                if routes and type(event) in delta_types:  # copy deltas into live handles
+                    ref = routes.get(event.response_id)  # type: ignore[union-attr, arg-type]
+                    handle = None if ref is None else ref()
+                    if handle is not None:
+                        handle._delta(event)  # type: ignore[arg-type]
                 if waiting:
                     dispatch(event)
                 try:
                     put_nowait(event)
                 except trio.WouldBlock:
                     await self._put_inbound_blocking(event)
+                if followups:
+                    await self._after_event(followups)
         except WebSocketClosed:
             self._on_websocket_closed()
         except trio.ClosedResourceError:
@@ -407,17 +346,53 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
         finally:
             self._stalls.stalled = False
 
+    async def _after_event(self, followups: list[Any]) -> None:
+        """Deliver notices and hand the layer's decisions to the control task, in order."""
+        items = followups[:]
+        followups.clear()  # in place: the receiver holds this list
+        for item in items:
+            if isinstance(item, PlaybackInterrupted):
+                if self._waiters.pending:
+                    self._waiters.dispatch(item)
+                try:
+                    self._in_send.send_nowait(item)
+                except trio.WouldBlock:
+                    await self._put_inbound_blocking(item)
+            elif not self._layer.hand_over_nowait(item):
+                # The control task is behind (the network is slow): like a full inbound
+                # channel, this stops the socket reads, which the keepalive must know.
+                self._stalls.stalled = True
+                self._stalls.count += 1
+                try:
+                    await self._layer.hand_over(item)
+                finally:
+                    self._stalls.stalled = False
+
     def _on_decode_failure(self, message: str | bytes, exc: ProtocolError) -> DecodeFailure:
         self._decode_failures += 1
         logger.debug("undecodable frame from %s: %s", self._transport.config.url, exc)
         return DecodeFailure(raw=message, error=exc)
 
-    def _on_error_event(self, event: ErrorEvent) -> ErrorEvent:
+    def _on_error_event(self, event: ErrorEvent) -> ErrorEvent | None:
         details = event.error
         if self._api_key and self._api_key in details.message:
             redacted = attrs.evolve(details, message=redact(details.message, self._api_key))
             event = attrs.evolve(event, error=redacted)
         self._last_error = (self._events_received, event)
+        return None if self._layer.error(event) else event
+
+    def _on_response_created(self, event: ResponseCreated) -> ResponseCreated:
+        self._layer.response_created(event)
+        return event
+
+    def _on_response_done(self, event: ResponseDone) -> ResponseDone:
+        self._layer.response_done(event)
+        return event
+
+    def _on_speech_started(
+        self, event: InputAudioBufferSpeechStarted
+    ) -> InputAudioBufferSpeechStarted:
+        self._layer.speech_started(event)
         return event
 
     def _on_session_event(self, event: SessionCreated | SessionUpdated) -> ReceivedEvent:
@@ -456,6 +431,7 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
         self._in_send.close()  # readers get the buffered events, then the ending
         self._out_recv.close()  # blocked senders wake up
         self._waiters.fail_all(ending.error)
+        self._layer.terminate(ending.error, ending.ends_iteration)
         for stream in self._pumps:
             stream.cancel()
 
@@ -482,6 +458,7 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
         try:
             for stream in tuple(self._pumps):
                 stream.cancel()
+            self._layer.closing()  # the library queues nothing more of its own
             self._out_send.close()  # the sender drains what is queued, then stops
             with trio.move_on_after(self._options.close_timeout) as scope:
                 await self._sender_done.wait()
@@ -538,75 +515,6 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
         if ending is not None and not ending.ends_iteration:
             raise ending.error()
 
-    # A timeout argument (ASYNC109) because the issue asks for one, and because it can do what
-    # an enclosing fail_after cannot: return an event that matched just as time ran out.
-    @overload
-    async def wait_for(  # type: ignore[overload-overlap]
-        self,
-        match: type[_E],
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> _E: ...
-    @overload
-    async def wait_for(
-        self,
-        match: EventMatch,
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> ReceivedEvent: ...
-
-    async def wait_for(
-        self,
-        match: EventMatch,
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> Any:
-        """Wait for the next received event that matches, without taking it from anyone.
-
-        Semantics, precisely:
-
-        * The waiter is registered when the call starts, before it first yields; it sees
-          events the receiver handles from then on, never earlier ones (even if they are
-          still buffered unread). Calling it right after the ``send`` that provokes the reply
-          is safe: the reply cannot be received within the same scheduling step.
-        * It returns the first matching event. The event is *also* delivered to the inbound
-          channel as usual (``receive`` / ``async for``): waiting never consumes, steals,
-          reorders or drops events, and any number of concurrent waiters may match the same
-          event, each getting it.
-        * Each waiter holds one slot, filled once, so waiters never block the receiver. The
-          inbound channel still does: if nothing reads the session and the channel fills up,
-          the receiver stops (that is the backpressure) and the wait can end only by its
-          timeout. Keep a reader running, or read events yourself until the one you want.
-
-        Args:
-            match: A wire type (``"session.updated"``), an event class
-                (:class:`~trio_realtime.SessionUpdated`), a tuple of those (any matches), or a
-                predicate called with each event (an exception it raises is raised here).
-            timeout: Seconds to wait; ``None`` waits as long as the session lives.
-
-        Returns:
-            The matching event (typed as the class when ``match`` is a class).
-
-        Raises:
-            trio.TooSlowError: ``timeout`` passed first.
-            ConnectionClosed: The connection ended first (after a normal close too, since the
-                event can no longer come).
-            trio.ClosedResourceError: The session was closed by this side.
-        """
-        self._raise_closed()
-        waiter = self._waiters.add(compile_match(match))
-        try:
-            with trio.fail_after(float("inf") if timeout is None else timeout):
-                await waiter.done.wait()
-        except trio.TooSlowError:
-            if waiter.event is None and waiter.error is None:
-                raise
-        finally:
-            self._waiters.discard(waiter)
-        if waiter.error is not None:
-            raise waiter.error
-        return waiter.event
-
     def cause_of(self, error: ErrorEvent | ErrorDetails) -> ClientEvent | UnknownEvent | None:
         """The client event a server ``error`` refers to, if it is known.
 
@@ -641,6 +549,10 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
             receiver_stalls=self._stalls.count,
             waiters=len(self._waiters.pending),
             audio_streams=len(self._pumps),
+            queued_responses=len(self._layer.queue.waiting),
+            response_handles=self._layer.live_handles,
+            tool_calls_running=self._layer.tool_calls_running,
+            errors_handled=self._layer.errors_handled,
         )
 
     @property
@@ -664,7 +576,11 @@ class RealtimeSession(ClientEventMethods, metaclass=NoPublicConstructor):
 _TRACKED: Final = frozenset([*SERVER_EVENTS.values(), UnknownEvent])
 
 # The few event types the receiver looks at, by exact type: one dict lookup per event.
-_SPECIAL: Final[dict[type, Callable[[RealtimeSession, Any], ReceivedEvent]]] = {
+# A handler returns the event to deliver, or None for an error the library handled.
+_SPECIAL: Final[dict[type, Callable[[RealtimeSession, Any], ReceivedEvent | None]]] = {
     ErrorEvent: RealtimeSession._on_error_event,
+    ResponseCreated: RealtimeSession._on_response_created,
+    ResponseDone: RealtimeSession._on_response_done,
+    InputAudioBufferSpeechStarted: RealtimeSession._on_speech_started,
     **dict.fromkeys(_SESSION_CONFIG_EVENTS, RealtimeSession._on_session_event),
 }

@@ -3,6 +3,9 @@
 Each builds the event, queues it with ``send`` (which assigns the ``event_id``), and returns
 the event as queued, so the caller can match a later ``error`` to it. Each takes an optional
 keyword ``event_id`` to choose the id (``None`` sends an explicit ``null``).
+
+``create_response`` is not here: it returns a response handle and queues
+(:mod:`._session_conversation`).
 """
 
 from __future__ import annotations
@@ -19,11 +22,10 @@ from ._events._client import (
     InputAudioBufferCommit,
     OutputAudioBufferClear,
     ResponseCancel,
-    ResponseCreate,
     SessionUpdate,
     TranscriptionSessionUpdate,
 )
-from ._events._objects import ConversationItem, ResponseConfig, Session, TranscriptionSession
+from ._events._objects import ConversationItem, Session, TranscriptionSession
 from ._unset import UNSET, Unset
 
 __all__ = ["ClientEventMethods"]
@@ -122,19 +124,6 @@ class ClientEventMethods:
                 event_id=event_id,
             )
         )
-
-    async def create_response(
-        self,
-        response: ResponseConfig | Unset | None = UNSET,
-        *,
-        event_id: str | Unset | None = UNSET,
-    ) -> ResponseCreate:
-        """Send ``response.create``: ask for a response, configured by ``response`` if given.
-
-        One response runs at a time; a second gets a
-        ``conversation_already_has_active_response`` error.
-        """
-        return await self.send(ResponseCreate(response=response, event_id=event_id))
 
     async def cancel_response(
         self,

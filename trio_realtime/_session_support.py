@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import collections
 import functools
+import math
 from collections.abc import Callable
-from typing import Any, TypeVar, final
+from typing import Any, TypeAlias, TypeVar, final
 
 import attrs
 import trio
@@ -16,11 +17,13 @@ from ._connection import close_error
 from ._events import ClientEvent, ErrorDetails, UnknownEvent
 from ._events._client import InputAudioBufferAppend
 from ._pump import MAX_APPEND_EVENT_CHARS
+from ._tools import FunctionTool
 from ._unset import UNSET
 
 __all__ = [
     "Ending",
     "NoPublicConstructor",
+    "Outgoing",
     "SentLog",
     "SessionOptions",
     "base64_payload_bytes",
@@ -30,6 +33,10 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+
+#: One outbound item: the event, its encoded text frame, and the milliseconds of audio it
+#: carries.
+Outgoing: TypeAlias = tuple[ClientEvent | UnknownEvent, str, float]
 
 
 @attrs.frozen(kw_only=True)
@@ -44,6 +51,11 @@ class SessionOptions:
     sent_log_bytes: int = 1024 * 1024
     track_conversation: bool = True
     keep_audio_seconds: float | None = None
+    tools: tuple[FunctionTool, ...] = ()
+    tool_timeout: float = 30.0
+    #: ``None``: on when the conversation is tracked (barge-in needs it).
+    handle_interruptions: bool | None = None
+    max_queued_responses: int = 32
 
     def __attrs_post_init__(self) -> None:
         for name in (
@@ -51,6 +63,7 @@ class SessionOptions:
             "inbound_queue_size",
             "sent_log_events",
             "sent_log_bytes",
+            "max_queued_responses",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -59,6 +72,13 @@ class SessionOptions:
             raise ValueError(f"close_timeout must be positive, got {self.close_timeout!r}")
         if self.keepalive is not None and not self.keepalive > 0:
             raise ValueError(f"keepalive must be positive or None, got {self.keepalive!r}")
+        if not (math.isfinite(self.tool_timeout) and self.tool_timeout > 0):
+            raise ValueError(f"tool_timeout must be positive, got {self.tool_timeout!r}")
+        if self.handle_interruptions and not self.track_conversation:
+            raise ValueError(
+                "handle_interruptions=True needs track_conversation=True (barge-in truncates "
+                "at the audio the conversation received)"
+            )
 
 
 @final

@@ -8,6 +8,7 @@ import attrs
 
 from ._errors import ProtocolError
 from ._events import Event, UnknownEvent
+from ._playback import PlaybackInterrupted
 
 __all__ = ["DecodeFailure", "ReceivedEvent", "SessionStatistics"]
 
@@ -43,9 +44,10 @@ class DecodeFailure:
 
 
 #: What :meth:`RealtimeSession.receive` and ``async for`` yield: a typed event (a server
-#: event, in practice), an :class:`UnknownEvent` for a type this library does not know, or a
-#: :class:`DecodeFailure` for a frame that is not a valid event.
-ReceivedEvent: TypeAlias = Event | UnknownEvent | DecodeFailure
+#: event, in practice), an :class:`UnknownEvent` for a type this library does not know, a
+#: :class:`DecodeFailure` for a frame that is not a valid event, or the session's own
+#: :class:`PlaybackInterrupted` notice after a barge-in.
+ReceivedEvent: TypeAlias = Event | UnknownEvent | DecodeFailure | PlaybackInterrupted
 
 
 @final
@@ -69,6 +71,12 @@ class SessionStatistics:
         receiver_stalls: Times the receiver found the inbound channel full and waited.
         waiters: Calls to ``wait_for`` currently waiting.
         audio_streams: Audio pumps currently running.
+        queued_responses: ``response.create`` requests waiting for the conversation to be
+            free.
+        response_handles: Handles waiting for their response to start or finish.
+        tool_calls_running: Tool calls running now.
+        errors_handled: Errors the library caused and handled without delivering them
+            (a refused request it sent again, a cancel that raced ``response.done``).
     """
 
     outbound_buffer_used: int
@@ -84,3 +92,7 @@ class SessionStatistics:
     receiver_stalls: int
     waiters: int
     audio_streams: int
+    queued_responses: int
+    response_handles: int
+    tool_calls_running: int
+    errors_handled: int

@@ -92,9 +92,11 @@ class SimulatedEngine:
          with ``"required"`` and no tool named, the first tool is called with ``{}``.
        * **Text**: with nothing to call, the reply is ``"You said: <text>"`` (the user text
          cut to ``max_echo_chars`` characters plus ``"…"``). A message of audio with no
-         transcript gets ``"I heard <x.x> seconds of audio."`` when its parts carry the audio
-         (read as pcm16), else ``"I heard some audio."``; an empty message gets
-         ``"I didn't catch that."``; a context without a user message ``"How can I help?"``.
+         transcript gets ``"I heard <x.x> seconds of audio."``, the duration taken from the
+         request's ``audio_ms`` (which the server fills for every item, committed turns
+         included), or else from audio bytes its parts carry (read as pcm16); with neither,
+         ``"I heard some audio."``. An empty message gets ``"I didn't catch that."``; a
+         context without a user message ``"How can I help?"``.
 
     **Modality**: with ``"audio"`` among the modalities a message is spoken: the transcript is
     the reply and the audio is ``ms_per_char`` milliseconds per character (at least one
@@ -163,12 +165,10 @@ class SimulatedEngine:
 
     def respond(self, request: ResponseRequest) -> ResponsePlan:
         """Plan one response by the rules in the class docstring."""
-        outputs: tuple[PlannedOutput, ...]
         calls = self._function_calls(request)
-        if calls:
-            outputs = tuple(calls)
-        else:
-            outputs = (self._message(self._reply_text(request.items), request),)
+        outputs: tuple[PlannedOutput, ...] = (
+            tuple(calls) if calls else (self._message(self._reply_text(request), request),)
+        )
         return ResponsePlan(
             outputs=outputs,
             first_delta_delay=self.first_delta_delay,
@@ -218,15 +218,18 @@ class SimulatedEngine:
             PlannedFunctionCall(name=name, arguments=_arguments(span)) for name, span in mentions
         ]
 
-    def _reply_text(self, items: Sequence[ConversationItem]) -> str:
+    def _reply_text(self, request: ResponseRequest) -> str:
+        items = request.items
         if _last_is_tool_output(items):
             return _describe_tool_outputs(items)
-        user = _last_user_message(items)
-        if user is None:
+        index = _last_user_index(items)
+        if index is None:
             return "How can I help?"
+        user = items[index]
         text = _user_text(user)
         if not text:
-            return _untranscribed_audio(user) or "I didn't catch that."
+            known = request.audio_ms[index] if len(request.audio_ms) == len(items) else None
+            return _untranscribed_audio(user, known) or "I didn't catch that."
         if len(text) > self.max_echo_chars:
             text = text[: self.max_echo_chars] + "…"
         return f"You said: {text}"
@@ -253,11 +256,17 @@ def _last_is_tool_output(items: Sequence[ConversationItem]) -> bool:
     return False
 
 
-def _last_user_message(items: Sequence[ConversationItem]) -> ConversationItem | None:
-    for item in reversed(items):
+def _last_user_index(items: Sequence[ConversationItem]) -> int | None:
+    for index in range(len(items) - 1, -1, -1):
+        item = items[index]
         if item.type == "message" and item.role == "user":
-            return item
+            return index
     return None
+
+
+def _last_user_message(items: Sequence[ConversationItem]) -> ConversationItem | None:
+    index = _last_user_index(items)
+    return None if index is None else items[index]
 
 
 def _user_text(item: ConversationItem | None) -> str:
@@ -277,11 +286,16 @@ def _parts(item: ConversationItem | None) -> list[ContentPart]:
     return item.content
 
 
-def _untranscribed_audio(item: ConversationItem | None) -> str | None:
-    """How a message of audio the model has no words for is described, if it has audio."""
+def _untranscribed_audio(item: ConversationItem | None, known_ms: float | None) -> str | None:
+    """How a message of audio the model has no words for is described, if it has audio.
+
+    ``known_ms`` is the duration the request reports for the item, if it reports one.
+    """
     audio = [p for p in _parts(item) if p.type in ("input_audio", "audio")]
     if not audio:
         return None
+    if known_ms is not None:
+        return f"I heard {known_ms / 1000:.1f} seconds of audio."
     nbytes = 0
     for part in audio:
         if not (isinstance(part.audio, str) and part.audio):

@@ -39,8 +39,9 @@ class ResponseRequest:
 
     Attributes:
         items: The context, in order: the default conversation's items (the server's view:
-            user audio items carry their transcript once known, never audio bytes), or the
-            ``response.create`` ``input`` items with every ``item_reference`` resolved.
+            user audio items carry their transcript once known, never audio bytes; see
+            ``audio_ms`` for their duration), or the ``response.create`` ``input`` items with
+            every ``item_reference`` resolved.
         instructions: The effective instructions for this response.
         modalities: ``("text",)`` or ``("text", "audio")`` (order as configured).
         tools: The function tools the model may call.
@@ -51,6 +52,11 @@ class ResponseRequest:
         max_output_tokens: Output token limit; ``None`` means ``"inf"``. The state machine
             enforces it (the engine need not).
         metadata: The response's metadata, if any.
+        audio_ms: Milliseconds of input audio in each item of ``items``, in order (the sum
+            over its ``input_audio`` parts; 0 for an item without any). The item views carry
+            no audio bytes, so this is how an engine learns how long a user spoke, whether
+            or not a transcript exists. The server always fills it; a request built by hand
+            may leave it empty (unknown).
     """
 
     items: tuple[ConversationItem, ...]
@@ -63,6 +69,7 @@ class ResponseRequest:
     temperature: float
     max_output_tokens: int | None
     metadata: Mapping[str, str] | None
+    audio_ms: tuple[float, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

@@ -140,6 +140,10 @@ def start_response(
         temperature=options.temperature,
         max_output_tokens=options.max_output_tokens,
         metadata=options.metadata,
+        audio_ms=tuple(
+            sum((part.audio_ms for part in item.parts if part.type == "input_audio"), 0.0)
+            for item in context
+        ),
     )
     plan: ResponsePlan | None = None
     failure = None
