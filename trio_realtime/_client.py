@@ -98,7 +98,8 @@ def connect(
             sockets, proxies). The URL still gives the ``Host`` header and the path. The
             session owns the stream and closes it.
         track_conversation: Keep :attr:`RealtimeSession.conversation` up to date from every
-            event (on by default; about a microsecond per event). Off, the property raises.
+            event (on by default; a few microseconds per event: audio deltas are kept as
+            their base64 text and decoded only when read). Off, the property raises.
         keep_audio_seconds: How much assistant audio the conversation keeps per item (the
             last N seconds; ``None`` keeps all, ``0`` none). Input audio is never kept.
         record: Write every event, both directions, to this file as JSON lines with monotonic

@@ -14,7 +14,7 @@ from typing import Any
 
 from ._audio import FORMATS, bytes_for_ms
 from ._conversation_stats import USAGE_FIELD_COUNT, Anomaly
-from ._conversation_views import ContentPartView, ItemView, ResponseView, _joined
+from ._conversation_views import ContentPartView, ItemView, ResponseView, _joined, b64_decoded_len
 from ._events import (
     ClientEvent,
     ContentPart,
@@ -43,12 +43,6 @@ from ._events import (
 )
 
 __all__ = ["ConversationState", "b64_decoded_len"]
-
-
-def b64_decoded_len(text: str) -> int:
-    """Bytes a base64 string decodes to, computed without decoding it."""
-    pad = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
-    return max(0, len(text) * 3 // 4 - pad)
 
 
 def _b64decode(text: str) -> bytes | None:

@@ -9,6 +9,7 @@ so a delta costs one list append, never a string concatenation.
 
 from __future__ import annotations
 
+import binascii
 from collections import deque
 from collections.abc import Mapping
 from typing import Any, TypeAlias, final
@@ -37,6 +38,29 @@ def _joined(chunks: list[str]) -> str:
     text = "".join(chunks)
     chunks[:] = [text] if text else []
     return text
+
+
+def b64_decoded_len(text: str) -> int:
+    """Bytes a base64 string decodes to, computed without decoding it."""
+    pad = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
+    return max(0, len(text) * 3 // 4 - pad)
+
+
+def _chunk_len(chunk: bytes | str) -> int:
+    return len(chunk) if isinstance(chunk, bytes) else b64_decoded_len(chunk)
+
+
+def _decode_chunk(text: str) -> bytes:
+    """Decode a held base64 delta; one that proves invalid reads as silence of its length.
+
+    The conversation screens deltas cheaply when they arrive (their length); a delta that
+    passes that screen but is not base64 is so rare a server fault that keeping the item's
+    duration right matters more than its bytes.
+    """
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return bytes(b64_decoded_len(text))
 
 
 @final
@@ -72,7 +96,10 @@ class ContentPartView:
         self._type = type
         self._text: list[str] = []
         self._transcript: list[str] | None = None
-        self._chunks: deque[bytes] = deque()  # audio held; only the last ``_cap`` bytes are kept
+        # Audio held: raw bytes, or base64 text not decoded yet (deltas are decoded only when
+        # the audio is read: most sessions never read most of it). Only the last ``_cap``
+        # bytes are kept.
+        self._chunks: deque[bytes | str] = deque()
         self._held = 0  # bytes in ``_chunks``
         self._audio_end = 0  # bytes of audio the server holds for this part (after truncation)
         self._audio_received = 0  # bytes of audio received by deltas, ever
@@ -93,9 +120,13 @@ class ContentPartView:
 
     # --- internal mutation (used by the conversation) ----------------------------------------
 
-    def _add_audio(self, data: bytes) -> None:
-        """Add a decoded audio delta: one deque append, whole chunks dropped past the cap."""
-        n = len(data)
+    def _add_audio(self, data: bytes | str, n: int | None = None) -> None:
+        """Add an audio delta, raw or as base64 text of ``n`` bytes: one deque append.
+
+        Whole chunks are dropped once the rest still holds the last ``_cap`` bytes.
+        """
+        if n is None:
+            n = len(data)
         self._audio_received += n
         self._audio_end += n
         cap = self._cap
@@ -105,11 +136,11 @@ class ContentPartView:
         chunks.append(data)
         held = self._held + n
         if cap is not None and held > cap:
-            first = len(chunks[0])
+            first = _chunk_len(chunks[0])
             while held - first >= cap:  # the other chunks still hold the last ``cap`` bytes
                 chunks.popleft()
                 held -= first
-                first = len(chunks[0])
+                first = _chunk_len(chunks[0])
         self._held = held
 
     def _count_audio(self, nbytes: int) -> None:
@@ -122,9 +153,9 @@ class ContentPartView:
         chunks = self._chunks
         if not chunks:
             return b""
-        if len(chunks) == 1:
+        if len(chunks) == 1 and type(chunks[0]) is bytes:
             return chunks[0]
-        data = b"".join(chunks)
+        data = b"".join([c if isinstance(c, bytes) else _decode_chunk(c) for c in chunks])
         chunks.clear()
         chunks.append(data)
         return data
