@@ -27,32 +27,17 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Final
 
-import attrs
 import trio
 
 from . import _cli_replay, _cli_talk, _cli_transcribe
-from ._cli_common import EXIT_CODES_HELP
+from ._cli_bench import BENCH
+from ._cli_common import EXIT_CODES_HELP, Subcommand
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "main"]
-
-
-@attrs.frozen(kw_only=True)
-class Subcommand:
-    """One ``trio-realtime`` subcommand.
-
-    Attributes:
-        help: One line for ``trio-realtime --help``.
-        configure: Adds the subcommand's arguments to its parser.
-        run: Runs it with the parsed arguments; returns the exit status.
-    """
-
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
 
 
 # --- serve ---------------------------------------------------------------------------------------
@@ -219,6 +204,7 @@ SUBCOMMANDS: Final[dict[str, Subcommand]] = {
         configure=_cli_replay.configure,
         run=_cli_replay.run,
     ),
+    "bench": BENCH,
 }
 """The subcommands, by name, in the order ``--help`` lists them."""
 

@@ -60,6 +60,7 @@ __all__ = [
     "EXIT_SESSION",
     "EXIT_USAGE",
     "CliError",
+    "Subcommand",
     "Target",
     "add_server_arguments",
     "check_output_path",
@@ -362,3 +363,18 @@ def save_wav(path: str, pcm16: bytes, what: str) -> None:
         write_wav(path, pcm16, 24000)
     except OSError as exc:
         fail(EXIT_INPUT, f"cannot write the {what} to {path}: {exc.strerror or exc}")
+
+
+@attrs.frozen(kw_only=True)
+class Subcommand:
+    """One ``trio-realtime`` subcommand.
+
+    Attributes:
+        help: One line for ``trio-realtime --help``.
+        configure: Adds the subcommand's arguments to its parser.
+        run: Runs it with the parsed arguments; returns the exit status.
+    """
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]

@@ -1,0 +1,281 @@
+"""Turning worker results into one report: merged figures, tables, ratios, verdicts.
+
+Sans-I/O: dictionaries in (the workers' JSON, the server's counters), dictionaries and text
+out. Histograms merge bucket by bucket (:mod:`._stats`), counters add up, CPU seconds add up,
+memory adds up before dividing by the sessions connected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from ._meter import TURN_METRICS
+from ._stats import Histogram, merge_counts
+from ._workload import Workload
+
+__all__ = [
+    "LABELS",
+    "merge_run",
+    "passes",
+    "ratio_rows",
+    "render_ratios",
+    "render_run",
+]
+
+#: How each client is named in tables.
+LABELS: Final = {
+    "ours": "trio_realtime",
+    "openai-sdk": "openai SDK (peer)",
+    "bare-trio": "bare trio-websocket",
+}
+#: A run keeps up when it receives at least this share of the expected events.
+KEEP_UP: Final = 0.98
+
+
+def _hist(parts: Sequence[Mapping[str, Any]], key: str) -> Histogram:
+    return Histogram.merged(Histogram.from_json(p[key]) for p in parts)
+
+
+def merge_run(
+    workload: Workload,
+    client: str,
+    processes: int,
+    workers: Sequence[Mapping[str, Any]],
+    server: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One client's run at one size: the workers' results merged into plain figures.
+
+    Args:
+        workload: The run's settings.
+        client: ``"ours"`` or ``"openai-sdk"``.
+        processes: Worker processes used.
+        workers: Each worker's ``result`` JSON.
+        server: ``cpu_percent`` and, for the load server, its window counters.
+
+    Returns:
+        A JSON-ready dict; histograms appear as summaries and, under ``histograms``, in full.
+    """
+    connected = sum(w["connected"] for w in workers)
+    window = max((w["window_s"] for w in workers), default=0.0) or workload.window
+    events = sum(w["events"] for w in workers)
+    # Cores busy, per worker: its CPU seconds over the wall time between its two readings.
+    rates = [
+        w["cpu_window_s"] / (w.get("cpu_wall_s") or window)
+        for w in workers
+        if w["cpu_window_s"] is not None
+    ]
+    cores = sum(rates) if rates else None
+    cpu = None if cores is None else cores * window
+    hists = {
+        "connect_ms": _hist(workers, "connect_ms"),
+        "delivery_ms": _hist(workers, "delivery_ms"),
+        "lateness_ms": _hist(workers, "lateness_ms"),
+        "session_events_per_s": _hist(workers, "session_events_per_s"),
+        "session_max_ms": _hist(workers, "session_max_ms"),
+    }
+    for name in TURN_METRICS:
+        hists[name] = Histogram.merged(Histogram.from_json(w["turn_ms"][name]) for w in workers)
+    idle_kib = sum(w["rss_idle_kib"] - w["rss_base_kib"] for w in workers)
+    growth_kib = sum(w["rss_end_kib"] - w["rss_idle_kib"] for w in workers)
+    traced = [w["traced_idle_bytes"] for w in workers if w["traced_idle_bytes"] is not None]
+    minutes = connected * window / 60.0
+    expected = workload.expected_events_per_second
+    out: dict[str, Any] = {
+        "client": client,
+        "label": LABELS.get(client, client),
+        "scenario": workload.scenario,
+        "sessions": workload.sessions,
+        "processes": processes,
+        "connected": connected,
+        "connect_failures": merge_counts(w["connect_failures"] for w in workers),
+        "ended_early": merge_counts(w["ended_early"] for w in workers),
+        "errors": merge_counts(w["errors"] for w in workers),
+        "window_s": window,
+        "events": events,
+        "events_per_s": events / window,
+        "expected_events_per_s": expected,
+        "stamped": sum(w["stamped"] for w in workers),
+        "appends": sum(w["appends"] for w in workers),
+        "cpu_s": cpu,
+        "cpu_percent": None if cpu is None else 100.0 * cpu / window,
+        "cpu_s_per_session_minute": None if cpu is None or not minutes else cpu / minutes,
+        "events_per_cpu_s": None if not cpu else events / cpu,
+        "rss_per_session_kib": idle_kib / connected if connected else None,
+        "rss_growth_per_session_kib": growth_kib / connected if connected else None,
+        "rss_total_kib": sum(w["rss_end_kib"] for w in workers),
+        "traced_per_session_bytes": sum(traced) / connected if traced and connected else None,
+        "traced_top": [line for w in workers for line in w["traced_top"]][:8],
+        "turns_ended": sum(w["turns_ended"] for w in workers),
+        "turns_answered": sum(w["turns_answered"] for w in workers),
+        "server": dict(server or {}),
+    }
+    out.update({name: h.summary() for name, h in hists.items()})
+    out["histograms"] = {name: h.to_json() for name, h in hists.items()}
+    return out
+
+
+def passes(run: Mapping[str, Any], p99_ms: float) -> bool:
+    """Whether a run sustained its load: all connected, none dropped, events kept up, and
+    (where events are stamped) p99 delivery latency under ``p99_ms``."""
+    if run["connected"] < run["sessions"] or run["ended_early"]:
+        return False
+    expected = run["expected_events_per_s"]
+    if expected and run["events_per_s"] < KEEP_UP * expected:
+        return False
+    p99 = run["delivery_ms"]["p99"]
+    if run["scenario"] == "standard":
+        return p99 is not None and p99 < p99_ms
+    return True
+
+
+# --- formatting ----------------------------------------------------------------------------------
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _ms_row(summary: Mapping[str, Any]) -> str:
+    if not summary["count"]:
+        return "-"
+    return " / ".join(_num(summary[k], 1) for k in ("p50", "p90", "p99", "max"))
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in counts.items()) or "none"
+
+
+def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
+    expected = run["expected_events_per_s"]
+    rows = [
+        ("sessions connected", f"{run['connected']}/{run['sessions']} ({run['processes']} proc)"),
+        ("connect ms p50/p90/p99/max", _ms_row(run["connect_ms"])),
+        (
+            "events/s received" + (" (expected)" if expected else ""),
+            _num(run["events_per_s"], 0) + (f" ({expected:,.0f})" if expected else ""),
+        ),
+        ("events/s per session min/p50", _per_session(run)),
+    ]
+    if run["scenario"] == "standard":
+        rows.append(("delivery ms p50/p90/p99/max", _ms_row(run["delivery_ms"])))
+        rows.append(("worst session's max ms p50", _num(run["session_max_ms"]["p50"], 1)))
+    else:
+        names = {
+            "speech_stopped_ms": "end of speech -> speech_stopped",
+            "first_audio_ms": "  -> first audio delta",
+            "first_transcript_ms": "  -> first transcript delta",
+            "turn_ms": "  -> response.done (turn)",
+        }
+        if run["scenario"] == "transcription":
+            names["turn_ms"] = "  -> transcription completed"
+        for key, label in names.items():
+            if run[key]["count"]:
+                rows.append((label + " ms p50/p90/p99/max", _ms_row(run[key])))
+        rows.append(("turns answered/ended", f"{run['turns_answered']}/{run['turns_ended']}"))
+    rows += [
+        ("send lateness ms p50/p99", _lateness(run)),
+        ("client CPU, % of one core", _num(run["cpu_percent"], 1)),
+        ("CPU s per session-minute", _num(run["cpu_s_per_session_minute"], 3)),
+        ("events per CPU-second", _num(run["events_per_cpu_s"], 0)),
+        ("RSS per session, idle (KiB)", _num(run["rss_per_session_kib"], 1)),
+        ("RSS growth per session, run (KiB)", _num(run["rss_growth_per_session_kib"], 1)),
+    ]
+    if run["traced_per_session_bytes"] is not None:
+        rows.append(
+            ("traced per session, idle (KiB)", _num(run["traced_per_session_bytes"] / 1024))
+        )
+    server = run["server"]
+    rows.append(("server CPU, % of one core", _num(server.get("cpu_percent"), 1)))
+    if run["scenario"] == "standard":
+        rows.append(("server tick lateness p99 (ms)", _num(server.get("tick_lateness_p99_ms"), 2)))
+    rows.append(("other load on the machine, %", _num(run.get("foreign_cpu_percent"), 1)))
+    rows += [
+        ("connect failures", _counts(run["connect_failures"])),
+        ("sessions ended early", _counts(run["ended_early"])),
+        ("error events by code", _counts(run["errors"])),
+    ]
+    return rows
+
+
+def _per_session(run: Mapping[str, Any]) -> str:
+    rates = run["session_events_per_s"]
+    if not rates["count"]:
+        return "-"
+    low = Histogram.from_json(run["histograms"]["session_events_per_s"]).min
+    return f"{low:.1f} / {rates['p50']:.1f}"
+
+
+def _lateness(run: Mapping[str, Any]) -> str:
+    late = run["lateness_ms"]
+    return "-" if not late["count"] else f"{late['p50']:.2f} / {late['p99']:.2f}"
+
+
+def render_run(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The side-by-side table of one size: one column per client."""
+    per = [_rows(run) for run in runs]
+    labels = [label for label, _ in per[0]]
+    width = max(len(label) for label in labels) + 2
+    cols = [
+        max(len(run["label"]), *(len(v) for _, v in rows)) + 2
+        for run, rows in zip(runs, per, strict=True)
+    ]
+    lines = [
+        " " * width + "".join(run["label"].rjust(c) for run, c in zip(runs, cols, strict=True))
+    ]
+    for i, label in enumerate(labels):
+        cells = []
+        for rows, c in zip(per, cols, strict=True):
+            value = rows[i][1] if i < len(rows) and rows[i][0] == label else "-"
+            cells.append(value.rjust(c))
+        lines.append(label.ljust(width) + "".join(cells))
+    return "\n".join(lines)
+
+
+def ratio_rows(ours: Mapping[str, Any], peer: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Ours against the peer, each ratio oriented so that above 1 is in our favour."""
+
+    def ratio(better: float | None, worse: float | None) -> float | None:
+        return None if better is None or worse is None or worse == 0 else better / worse
+
+    rows = [
+        ("events/s received", ours["events_per_s"], peer["events_per_s"], True),
+        ("events per CPU-second", ours["events_per_cpu_s"], peer["events_per_cpu_s"], True),
+        (
+            "CPU s per session-minute",
+            ours["cpu_s_per_session_minute"],
+            peer["cpu_s_per_session_minute"],
+            False,
+        ),
+        (
+            "RSS per session, idle (KiB)",
+            ours["rss_per_session_kib"],
+            peer["rss_per_session_kib"],
+            False,
+        ),
+    ]
+    for q in ("p50", "p99"):
+        key = "delivery_ms" if ours["scenario"] == "standard" else "turn_ms"
+        name = "delivery latency" if key == "delivery_ms" else "turn latency"
+        rows.append((f"{name} {q} (ms)", ours[key][q], peer[key][q], False))
+    rows.append(
+        ("connect time p50 (ms)", ours["connect_ms"]["p50"], peer["connect_ms"]["p50"], False)
+    )
+    out = []
+    for name, a, b, higher_is_better in rows:
+        value = ratio(a, b) if higher_is_better else ratio(b, a)
+        out.append({"metric": name, "ours": a, "peer": b, "ratio": value})
+    return out
+
+
+def render_ratios(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The ratio table (above 1.00x: in our favour)."""
+    lines = [
+        f"{'ours vs peer (above 1.00x: ours better)':36}{'trio_realtime':>15}{'openai SDK':>13}{'ratio':>9}"
+    ]
+    for row in rows:
+        ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}x"
+        lines.append(
+            f"{row['metric']:36}{_num(row['ours'], 3):>15}{_num(row['peer'], 3):>13}{ratio:>9}"
+        )
+    return "\n".join(lines)
