@@ -5,8 +5,11 @@ so it runs on any machine where the package is installed. This script only names
 that ``benchmarks/README.rst`` records:
 
 * ``python benchmarks/bench_harness.py`` (no arguments): the standard workload swept for both
-  clients, 4 s warm-up and 20 s window per size, refined by bisection to 25 sessions, with the
-  JSON report in ``harness.json``. Several minutes.
+  clients from 150 to 350 sessions, 4 s warm-up and 20 s window per size, refined by bisection
+  to 25 sessions, with the JSON report in ``harness.json``. About ten minutes on a quiet
+  machine (a window disturbed by other processes is run again, up to twice).
+* ``python benchmarks/bench_harness.py --scaling``: our client swept over 2 worker processes
+  and over 1, for the 1 -> 2 scaling table (``harness-scaling.json``).
 * ``python benchmarks/bench_harness.py --quick``: the default ``trio-realtime bench`` run with
   the peer beside it (under a minute).
 * ``python benchmarks/bench_harness.py ARGS...``: any ``trio-realtime bench`` arguments.
@@ -20,13 +23,23 @@ from trio_realtime._cli import main
 
 RECORD = [
     "--sweep",
-    "200,300,400,500,600,700",
+    "150,200,250,300,350",
     "--refine",
     "25",
     "--peer",
     "openai-sdk",
     "--json",
     "harness.json",
+]
+SCALING = [
+    "--sweep",
+    "200,250,300,350,400",
+    "--refine",
+    "25",
+    "--processes",
+    "2",
+    "--json",
+    "harness-scaling.json",
 ]
 QUICK = ["--peer", "openai-sdk"]
 
@@ -37,6 +50,8 @@ def run(argv: list[str]) -> int:
         argv = RECORD
     elif argv == ["--quick"]:
         argv = QUICK
+    elif argv == ["--scaling"]:
+        argv = SCALING
     return main(["bench", *argv])
 
 

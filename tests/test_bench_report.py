@@ -60,7 +60,7 @@ def test_workloads_refuse_nonsense_and_round_trip_through_json() -> None:
     workload = Workload(scenario="turns", sessions=7, keep_audio_seconds=None)
     assert Workload.from_json(json.loads(json.dumps(workload.to_json()))) == workload
     assert workload.interval == pytest.approx(0.1)
-    assert Workload(sessions=10).expected_events_per_second == 150.0
+    assert Workload(sessions=10).expected_events_per_second == pytest.approx(168.0)
     assert workload.expected_events_per_second is None
 
 
@@ -113,13 +113,14 @@ def test_meter_counts_only_the_window_and_stamped_events() -> None:
 
 
 def test_shards_merge_into_one_run_with_per_session_figures() -> None:
-    workload = Workload(sessions=5, window=10.0)
+    # Responses too long to end in the window: 15 events per session-second expected.
+    workload = Workload(sessions=5, window=10.0, response_seconds=1e9)
     workers = [_worker("ours", 0, 3, 1.0, cpu=1.5), _worker("ours", 1, 2, 3.0, cpu=1.0)]
     run = merge_run(workload, "ours", 2, workers, {"cpu_percent": 40.0})
     assert run["connected"] == 5
     assert run["events"] == 750
     assert run["events_per_s"] == pytest.approx(75.0)
-    assert run["expected_events_per_s"] == 75.0
+    assert run["expected_events_per_s"] == pytest.approx(75.0)
     assert run["cpu_percent"] == pytest.approx(25.0)  # 2.5 CPU-seconds over 10 s
     assert run["cpu_s_per_session_minute"] == pytest.approx(2.5 / (5 * 10 / 60))
     assert run["rss_per_session_kib"] == pytest.approx(40.0)
@@ -148,7 +149,7 @@ def test_failure_names_show_the_class_and_close_code_of_the_first_leaf() -> None
 
 
 def _pair(n: int = 4) -> tuple[dict, dict]:
-    workload = Workload(sessions=n)
+    workload = Workload(sessions=n, response_seconds=1e9)
     ours = merge_run(workload, "ours", 1, [_worker("ours", 0, n, 1.0, cpu=0.5)])
     peer = merge_run(workload, "openai-sdk", 1, [_worker("openai-sdk", 0, n, 4.0, cpu=1.0)])
     for run in (ours, peer):

@@ -205,6 +205,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         model=args.model,
         track_conversation=not args.no_conversation,
         keep_audio_seconds=args.keep_audio_seconds,
+        response_seconds=args.response_seconds,
     )
     if args.peer_only and args.peer is None:
         raise ValueError("--peer-only needs --peer openai-sdk")
@@ -234,7 +235,6 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         p99_ms=args.p99_ms,
         url=args.url,
         api_key=_api_key(args),
-        response_seconds=args.response_seconds,
         profile=os.path.abspath(args.profile) if args.profile else None,
         trace_memory=args.tracemalloc,
         progress=not args.quiet,

@@ -45,7 +45,6 @@ class BenchOptions:
         p99_ms: The delivery latency p99 a size must stay under to pass.
         url: An external server (no embedded one).
         api_key: The key sent to the server.
-        response_seconds: Length of the load server's responses.
         profile: The first worker of each client writes a cProfile to ``PROFILE.CLIENT``
             (the last run's, when there are several).
         trace_memory: Trace allocations until sessions are idle (memory figures; slow).
@@ -66,7 +65,6 @@ class BenchOptions:
     p99_ms: float = 20.0
     url: str | None = None
     api_key: str = "sk-bench-local"
-    response_seconds: float = 5.0
     profile: str | None = None
     trace_memory: bool = False
     progress: bool = True
@@ -183,7 +181,7 @@ async def run_size(
     kind = "load" if workload.scenario == "standard" else "reference"
     server = None
     if options.url is None:
-        server = await ServerProcess.start(kind, options.response_seconds)
+        server = await ServerProcess.start(kind, workload.response_seconds)
     url = options.url if options.url is not None else server.url  # type: ignore[union-attr]
     shards = shard(sessions, processes)
     per_worker = max(1, math.ceil(workload.handshakes / len(shards)))

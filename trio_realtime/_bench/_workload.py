@@ -59,6 +59,9 @@ CLIENTS: Final = ("ours", "openai-sdk", "bare-trio")
 TRANSCRIPTION_MODEL: Final = "gpt-4o-transcribe"
 #: Expected server events per session-second in the standard scenario (10 audio + 5 text).
 STANDARD_EVENTS_PER_SECOND: Final = 15.0
+#: Events that open and close each streamed response (created, item added, item created,
+#: part added; audio done, transcript done, part done, item done, response done).
+LIFECYCLE_EVENTS: Final = 9
 
 
 def _positive(_instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -98,6 +101,8 @@ class Workload:
         keep_audio_seconds: Assistant audio the conversation keeps (ours only; ``0`` counts
             it without keeping it, as the peer does; ``None`` keeps all of it).
         connect_timeout: Seconds allowed for one connection, handshake slot wait excluded.
+        response_seconds: Length of each response the load server streams (``standard``);
+            each adds nine lifecycle events to the 15 deltas per second.
     """
 
     scenario: Scenario = attrs.field(default="standard", validator=_scenario)
@@ -115,6 +120,7 @@ class Workload:
     track_conversation: bool = True
     keep_audio_seconds: float | None = 0.0
     connect_timeout: float = attrs.field(default=30.0, validator=_positive)
+    response_seconds: float = attrs.field(default=5.0, validator=_positive)
 
     @property
     def interval(self) -> float:
@@ -125,7 +131,8 @@ class Workload:
     def expected_events_per_second(self) -> float | None:
         """Server events per second over all sessions, where the scenario fixes it."""
         if self.scenario == "standard":
-            return STANDARD_EVENTS_PER_SECOND * self.sessions
+            lifecycle = LIFECYCLE_EVENTS / self.response_seconds
+            return (STANDARD_EVENTS_PER_SECOND + lifecycle) * self.sessions
         return None
 
     def to_json(self) -> dict[str, Any]:
