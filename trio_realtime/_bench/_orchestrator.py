@@ -52,6 +52,8 @@ class BenchOptions:
         retries: Repeat a run whose window saw other processes use more than
             ``foreign_limit`` % of a core, up to this many times; the quietest run is kept.
         foreign_limit: See ``retries``.
+        quiet_wait: With retries on, wait up to this long before each run for the machine
+            to be quiet.
         gc_threshold: Every worker's first GC threshold (and a freeze once connected);
             ``None`` keeps Python's defaults.
     """
@@ -70,6 +72,7 @@ class BenchOptions:
     progress: bool = True
     retries: int = 2
     foreign_limit: float = 10.0
+    quiet_wait: float = 120.0
     gc_threshold: int | None = None
 
     @property
@@ -296,6 +299,20 @@ def _server_window(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _wait_for_quiet(options: BenchOptions) -> None:
+    """Wait (at most ``options.quiet_wait`` s) for 2 s in which other processes keep under
+    ``options.foreign_limit`` % of a core: nothing of ours runs between two runs."""
+    deadline = trio.current_time() + options.quiet_wait
+    while trio.current_time() < deadline:
+        before, start = machine_busy_seconds(), time.monotonic()
+        await trio.sleep(2.0)
+        after = machine_busy_seconds()
+        if before is None or after is None:
+            return
+        if 100.0 * (after - before) / (time.monotonic() - start) < options.foreign_limit:
+            return
+
+
 async def run_quiet(
     options: BenchOptions,
     client: str,
@@ -307,6 +324,8 @@ async def run_quiet(
     :attr:`BenchOptions.retries`); returns the quietest attempt, with ``attempts`` set."""
     best: dict[str, Any] | None = None
     for attempt in range(1 + max(0, options.retries)):
+        if options.retries:
+            await _wait_for_quiet(options)
         run = await run_size(options, client, sessions, processes)
         run["attempts"] = attempt + 1
         foreign = run.get("foreign_cpu_percent")

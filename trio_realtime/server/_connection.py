@@ -431,20 +431,10 @@ class _Shell:
                         return
                 except trio.BrokenResourceError:
                     return  # the sender stopped: the client is gone
-                deadline = state.next_deadline()
-                message: str | bytes | None = None
-                with trio.move_on_at(math.inf if deadline is None else deadline):
-                    try:
-                        message = await inbound.receive()
-                    except trio.EndOfChannel:
-                        return  # the client is gone: nothing more to say
-                now = trio.current_time()
-                if message is None:
-                    events = state.advance(now)
-                elif isinstance(message, str):
-                    events = state.receive_text(message, now)
-                else:
-                    events = state.receive_binary(message, now)
+                next_events = await _next_events(state, inbound)
+                if next_events is None:
+                    return  # the client is gone: nothing more to say
+                events = next_events
 
     async def _sender(
         self,
@@ -498,6 +488,35 @@ class _Shell:
         limit = self._settings.close_timeout
         with trio.move_on_after(limit if grace is None else min(limit, grace)):
             await ws.aclose(close.code, close.reason)
+
+
+async def _next_events(
+    state: ConnectionState, inbound: trio.MemoryReceiveChannel[str | bytes]
+) -> list[ServerEvent] | None:
+    """Apply inbound frames until some produce events or the state's next deadline comes.
+
+    Returns the events to send (those of a frame, or those the deadline released, which may
+    be none), or ``None`` once the client is gone. Most frames (appends) produce nothing, so
+    frames are applied in a loop inside one deadline scope, moved when the state's deadline
+    moves: a frame costs no cancel scope of its own.
+    """
+    deadline = state.next_deadline()
+    with trio.move_on_at(math.inf if deadline is None else deadline) as wait:
+        while True:
+            try:
+                message = await inbound.receive()
+            except trio.EndOfChannel:
+                return None
+            now = trio.current_time()
+            if isinstance(message, str):
+                events = state.receive_text(message, now)
+            else:
+                events = state.receive_binary(message, now)
+            if events or state.close is not None:
+                return events
+            deadline = state.next_deadline()
+            wait.deadline = math.inf if deadline is None else deadline
+    return state.advance(trio.current_time())
 
 
 async def _linger(stream: GuardedStream, limit: float) -> None:
