@@ -183,7 +183,7 @@ async def test_ctrl_c_is_exit_130(tmp_path: Path) -> None:
             process.send_signal(signal.SIGINT)
             async for chunk in process.stderr:
                 errors += chunk
-            assert await process.wait() == 130
+            assert await process.wait() == 130, errors.decode(errors="replace")
         finally:
             if process.returncode is None:
                 process.kill()

@@ -1,20 +1,14 @@
 """Opening the WebSocket: URL, credentials, transport settings, and a stream the session owns.
 
-This module is the boundary with trio-websocket. Everything it hands upward is either a
-:class:`Transport` (an open WebSocket over a stream we own and close ourselves) or one of the
-library's own exceptions; trio-websocket's exceptions do not escape, except its
-``ConnectionClosed`` which the session catches on its hot path (re-exported as
-:data:`WebSocketClosed` and translated by :func:`close_error`).
+Everything this module hands upward is either a :class:`Transport` (an open
+:class:`~trio_realtime._websocket.ClientWebSocket` over a stream we open and close
+ourselves) or one of the library's own exceptions; the only lower-level exception that
+passes is :class:`WebSocketClosed`, which the session catches on its hot path and
+translates with :func:`close_error`.
 
-Three trio-websocket 0.12.2 behaviours shape it (see ``shared/protocol/client-pitfalls.md``):
-
-* The socket leaks (a ``ResourceWarning``) after a rejected handshake or a server-initiated
-  close, because the library only closes streams it is asked to close. We open the TCP (and
-  TLS) stream ourselves, hand it to ``wrap_client_stream`` and close it in ``finally``.
-* ``wrap_client_stream`` waits for the handshake forever when the connection ends before the
-  server answers (its reader task just stops). :class:`WireStream` turns end-of-stream during
-  the handshake into an exception in that reader task, which ends the wait at once.
-* The defaults (4 KiB reads, 1 MiB messages) are wrong for audio; see :data:`RECEIVE_BUFFER_SIZE`.
+Owning the stream is what keeps sockets from leaking (a ``ResourceWarning``) after a
+rejected handshake or a server-initiated close, the trap trio-websocket users fall into
+(``shared/protocol/client-pitfalls.md``): whatever happens, ``open_transport`` closes it.
 """
 
 from __future__ import annotations
@@ -31,8 +25,6 @@ from typing import Final, Literal, TypeAlias, final
 
 import attrs
 import trio
-import trio_websocket
-from trio_websocket import WebSocketConnection
 
 from ._errors import (
     AuthenticationError,
@@ -42,6 +34,13 @@ from ._errors import (
     HandshakeError,
 )
 from ._events import ErrorDetails
+from ._websocket import (
+    ClientWebSocket,
+    HandshakeFailed,
+    HandshakeRefused,
+    WebSocketClosed,
+    client_handshake,
+)
 
 __all__ = [
     "API_KEY_ENV_VARS",
@@ -52,7 +51,6 @@ __all__ = [
     "ConnectionConfig",
     "Transport",
     "WebSocketClosed",
-    "WireStream",
     "build_config",
     "close_error",
     "open_transport",
@@ -65,25 +63,18 @@ logger = logging.getLogger("trio_realtime")
 DEFAULT_URL: Final = "wss://api.openai.com/v1/realtime"
 #: Environment variables read, in order, when ``api_key`` is not given.
 API_KEY_ENV_VARS: Final = ("API_KEY", "OPENAI_API_KEY")
-#: Bytes asked of the socket per read. trio-websocket's 4 KiB default costs about twice the
+#: Bytes asked of the socket per read. 4 KiB (trio-websocket's default) costs about twice the
 #: CPU per 6.6 KB audio delta (52 us against 25 us per message, client side, measured over
 #: loopback); 256 KiB and 1 MiB were no better than 64 KiB, which is also trio's own default.
 RECEIVE_BUFFER_SIZE: Final = 64 * 1024
-#: Largest message accepted from the server. trio-websocket's 1 MiB closes the connection
-#: (1009) on a ``conversation.item.retrieved`` carrying a long user turn: 60 s of pcm16 is
+#: Largest message accepted from the server. 1 MiB (trio-websocket's default) would close
+#: the connection (1009) on a ``conversation.item.retrieved`` carrying a long user turn: 60 s of pcm16 is
 #: 3.8 MB of base64. 64 MiB holds about 11 minutes.
 MAX_MESSAGE_SIZE: Final = 64 * 1024 * 1024
-#: Frames trio-websocket buffers before its reader stops. One: the session's receiver drains
-#: it at once into the session's own bounded channel, where the depth is visible; a deeper
-#: queue measured no faster and would hide events from the backpressure accounting.
-_MESSAGE_QUEUE_SIZE: Final = 1
 
 #: How credentials travel: ``"header"`` (``Authorization: Bearer``), ``"subprotocol"`` (the
 #: browser form, ``openai-insecure-api-key.<KEY>``), or ``None`` (none at all).
 Auth: TypeAlias = Literal["header", "subprotocol"] | None
-
-#: trio-websocket's exception for I/O on a closed connection; the session catches it directly.
-WebSocketClosed: Final = trio_websocket.ConnectionClosed
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # RFC 9110 token
 _BAD_HEADER_VALUE = re.compile(r"[\x00\r\n]")
@@ -274,83 +265,19 @@ def build_config(
     )
 
 
-class _HandshakeEnded(Exception):
-    """Raised inside trio-websocket's reader task when the stream ends during the handshake."""
-
-
-@final
-class WireStream(trio.abc.Stream):
-    """The byte stream under the WebSocket: owned by the session, counting bytes each way.
-
-    During the handshake it turns end-of-stream and broken-stream errors into
-    :class:`_HandshakeEnded`, so trio-websocket's reader task fails (and the handshake wait
-    with it) instead of stopping silently. Afterwards it only counts.
-
-    Attributes:
-        inner: The stream it wraps (TCP, TLS, or whatever ``open_stream`` returned).
-        handshaking: True until the WebSocket handshake has completed.
-        bytes_sent: Bytes written to ``inner``, framing and handshake included.
-        bytes_received: Bytes read from ``inner``.
-    """
-
-    def __init__(self, inner: trio.abc.Stream) -> None:
-        self.inner = inner
-        self.handshaking = True
-        self.bytes_sent = 0
-        self.bytes_received = 0
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        """Write ``data`` to the inner stream and count it."""
-        try:
-            await self.inner.send_all(data)
-        except trio.BrokenResourceError as exc:
-            if self.handshaking:
-                raise _HandshakeEnded(
-                    "the connection broke during the WebSocket handshake"
-                ) from exc
-            raise
-        self.bytes_sent += len(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        """Delegate to the inner stream."""
-        await self.inner.wait_send_all_might_not_block()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        """Read from the inner stream and count it."""
-        try:
-            data = await self.inner.receive_some(max_bytes)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            # ClosedResourceError here means trio-websocket closed the stream itself after
-            # the server answered with something that is not a WebSocket upgrade.
-            if self.handshaking:
-                raise _HandshakeEnded(
-                    "the WebSocket handshake failed: the server's answer was not a valid "
-                    "upgrade, or the connection broke"
-                ) from exc
-            raise
-        if not data and self.handshaking:
-            raise _HandshakeEnded("the server closed the connection during the WebSocket handshake")
-        self.bytes_received += len(data)
-        return data
-
-    async def aclose(self) -> None:
-        """Close the inner stream (idempotent, like every trio stream)."""
-        await self.inner.aclose()
-
-
 @final
 @attrs.define(eq=False)
 class Transport:
     """An open WebSocket and the stream under it.
 
     Attributes:
-        ws: The trio-websocket connection, after a successful handshake.
+        ws: The WebSocket, after a successful handshake.
         stream: The stream it runs on; :func:`open_transport` closes it on exit.
         config: What was asked for.
     """
 
-    ws: WebSocketConnection
-    stream: WireStream
+    ws: ClientWebSocket
+    stream: trio.abc.Stream
     config: ConnectionConfig
 
     async def abort(self) -> None:
@@ -367,8 +294,7 @@ async def _open_stream(config: ConnectionConfig) -> trio.abc.Stream:
         config.host, config.port, ssl_context=config.ssl_context, https_compatible=True
     )
     try:
-        # Handshake now, so a refused certificate is an error here rather than a silent stop
-        # of trio-websocket's reader task.
+        # Handshake now, so a refused certificate is reported as such, not as a broken stream.
         await stream.do_handshake()
     except trio.BrokenResourceError as exc:
         await trio.aclose_forcefully(stream)
@@ -381,47 +307,23 @@ async def _open_stream(config: ConnectionConfig) -> trio.abc.Stream:
     return stream
 
 
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    leaf: BaseException = group
-    while isinstance(leaf, BaseExceptionGroup):
-        leaf = leaf.exceptions[0]
-    return leaf
-
-
-def _handshake_failure(
-    group: BaseExceptionGroup[BaseException], config: ConnectionConfig
-) -> Exception | None:
-    """The library's exception for a failed handshake, or None if ``group`` is something else."""
-    rejected = group.subgroup(trio_websocket.ConnectionRejected)
-    if rejected is not None:
-        exc = _first_leaf(rejected)
-        assert isinstance(exc, trio_websocket.ConnectionRejected)
-        body = exc.body or b""
-        text = redact(body[:300].decode("utf-8", "replace").strip(), config.api_key)
-        message = (
-            f"{config.url}: the server rejected the WebSocket handshake: HTTP {exc.status_code}"
-        )
-        return ConnectionRejected(
-            exc.status_code,
-            tuple(exc.headers),
-            body,
-            message=message + (f": {text}" if text else ""),
-        )
-    ended = group.subgroup(_HandshakeEnded)
-    if ended is not None:
-        return HandshakeError(f"{config.url}: {_first_leaf(ended)}")
-    if group.subgroup(trio.TooSlowError) is not None:
-        return ConnectTimeout(f"{config.url}: no WebSocket handshake before the connect timeout")
-    return None
+def _rejected(refused: HandshakeRefused, config: ConnectionConfig) -> ConnectionRejected:
+    text = redact(refused.body[:300].decode("utf-8", "replace").strip(), config.api_key)
+    message = f"{config.url}: the server rejected the WebSocket handshake: HTTP {refused.status_code}"
+    return ConnectionRejected(
+        refused.status_code,
+        refused.headers,
+        refused.body,
+        message=message + (f": {text}" if text else ""),
+    )
 
 
 @asynccontextmanager
 async def open_transport(config: ConnectionConfig, deadline: float) -> AsyncIterator[Transport]:
     """Connect, run the WebSocket handshake by ``deadline``, and yield the :class:`Transport`.
 
-    trio-websocket's reader task runs in a nursery of this context manager. On exit the stream
-    is closed whatever happened (no close frame is sent here: that is the session's graceful
-    close), which also ends the reader task.
+    On exit the stream is closed whatever happened (no close frame is sent here: that is the
+    session's graceful close).
 
     Raises:
         ConnectTimeout: ``deadline`` passed before the handshake completed.
@@ -431,39 +333,33 @@ async def open_transport(config: ConnectionConfig, deadline: float) -> AsyncIter
     """
     try:
         with trio.fail_at(deadline):
-            inner = await _open_stream(config)
+            stream = await _open_stream(config)
     except trio.TooSlowError:
         raise ConnectTimeout(
             f"{config.url}: could not connect before the connect timeout"
         ) from None
-    stream = WireStream(inner)
-    handshake_done = False
     try:
-        async with trio.open_nursery() as nursery:
+        try:
             with trio.fail_at(deadline):
-                ws = await trio_websocket.wrap_client_stream(
-                    nursery,
-                    stream,  # type: ignore[arg-type]  # any trio Stream works at run time
-                    config.host_header,
-                    config.resource,
+                ws = await client_handshake(
+                    stream,
+                    host=config.host_header,
+                    target=config.resource,
                     subprotocols=config.subprotocols,
-                    extra_headers=list(config.headers),
-                    message_queue_size=_MESSAGE_QUEUE_SIZE,
-                    max_message_size=config.max_message_size,
+                    headers=config.headers,
                     receive_buffer_size=config.receive_buffer_size,
+                    max_message_size=config.max_message_size,
                 )
-            handshake_done = True
-            stream.handshaking = False
-            logger.debug("connected to %s", config.url)
-            try:
-                yield Transport(ws, stream, config)
-            finally:
-                nursery.cancel_scope.cancel()  # trio-websocket's reader; the stream closes below
-    except BaseExceptionGroup as group:
-        failure = None if handshake_done else _handshake_failure(group, config)
-        if failure is None:
-            raise
-        raise failure from None
+        except trio.TooSlowError:
+            raise ConnectTimeout(
+                f"{config.url}: no WebSocket handshake before the connect timeout"
+            ) from None
+        except HandshakeRefused as exc:
+            raise _rejected(exc, config) from None
+        except HandshakeFailed as exc:
+            raise HandshakeError(f"{config.url}: {redact(str(exc), config.api_key)}") from None
+        logger.debug("connected to %s", config.url)
+        yield Transport(ws, stream, config)
     finally:
         await trio.aclose_forcefully(stream)
 

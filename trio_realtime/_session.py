@@ -288,7 +288,7 @@ class RealtimeSession(
     # -- receiving ----------------------------------------------------------------------------
 
     async def _receiver(self) -> None:
-        get_message = self._ws.get_message
+        receive_messages = self._ws.receive_messages
         put_nowait = self._in_send.send_nowait
         special = _SPECIAL
         waiting = self._waiters.pending
@@ -300,45 +300,46 @@ class RealtimeSession(
         delta_types = DELTA_TYPES
         try:
             while True:
-                message = await get_message()
-                self._events_received += 1
-                event: ReceivedEvent
-                try:
-                    event = decode(message)
-                except ProtocolError as exc:
-                    event = self._on_decode_failure(message, exc)
-                # Every received frame passes here once, in order.
-                if recorder is not None:
-                    recorder.record("server", getattr(event, "type", ""), message)
-                if conversation is not None and type(event) in tracked:
-                    conversation.apply(event)  # type: ignore[arg-type]
-                handler = special.get(type(event))
-                if handler is not None:
-                    handled = handler(self, event)
-                    if handled is None:
-                        continue  # an error the library caused and handled
-                    event = handled
-                if routes and type(event) in delta_types:  # copy deltas into live handles
-                    ref = routes.get(event.response_id)  # type: ignore[union-attr, arg-type]
-                    handle = None if ref is None else ref()
-                    if handle is not None:
-                        handle._delta(event)  # type: ignore[arg-type]
-                if waiting:
-                    dispatch(event)
-                try:
-                    put_nowait(event)
-                except trio.WouldBlock:
-                    await self._put_inbound_blocking(event)
-                if followups:
-                    await self._after_event(followups)
+                # One socket read: every message it completed, then the next read.
+                for message in await receive_messages():
+                    self._events_received += 1
+                    event: ReceivedEvent
+                    try:
+                        event = decode(message)
+                    except ProtocolError as exc:
+                        event = self._on_decode_failure(message, exc)
+                    # Every received frame passes here once, in order.
+                    if recorder is not None:
+                        recorder.record("server", getattr(event, "type", ""), message)
+                    if conversation is not None and type(event) in tracked:
+                        conversation.apply(event)  # type: ignore[arg-type]
+                    handler = special.get(type(event))
+                    if handler is not None:
+                        handled = handler(self, event)
+                        if handled is None:
+                            continue  # an error the library caused and handled
+                        event = handled
+                    if routes and type(event) in delta_types:  # copy deltas into live handles
+                        ref = routes.get(event.response_id)  # type: ignore[union-attr, arg-type]
+                        handle = None if ref is None else ref()
+                        if handle is not None:
+                            handle._delta(event)  # type: ignore[arg-type]
+                    if waiting:
+                        dispatch(event)
+                    try:
+                        put_nowait(event)
+                    except trio.WouldBlock:
+                        await self._put_inbound_blocking(event)
+                    if followups:
+                        await self._after_event(followups)
         except WebSocketClosed:
             self._on_websocket_closed()
         except trio.ClosedResourceError:
             pass  # _terminate closed the inbound channel while we waited on it
 
     async def _put_inbound_blocking(self, event: ReceivedEvent) -> None:
-        # The application is behind: wait here, so trio-websocket's reader stops reading the
-        # socket and the server's sends block. The keepalive knows pongs cannot arrive now.
+        # The application is behind: wait here, so nothing reads the socket and the server's
+        # sends block. The keepalive knows pongs cannot arrive now.
         self._stalls.stalled = True
         self._stalls.count += 1
         try:
@@ -534,7 +535,7 @@ class RealtimeSession(
         """A snapshot of the queues and counters (plain numbers; cheap to call)."""
         out = self._out_send.statistics()
         inbound = self._in_send.statistics()
-        stream = self._transport.stream
+        ws = self._ws
         return SessionStatistics(
             outbound_buffer_used=out.current_buffer_used,
             outbound_max_buffer_size=self._options.outbound_queue_size,
@@ -542,8 +543,8 @@ class RealtimeSession(
             inbound_max_buffer_size=self._options.inbound_queue_size,
             events_sent=self._events_sent,
             events_received=self._events_received,
-            bytes_sent=stream.bytes_sent,
-            bytes_received=stream.bytes_received,
+            bytes_sent=ws.bytes_sent,
+            bytes_received=ws.bytes_received,
             audio_ms_sent=self._audio_ms_sent,
             decode_failures=self._decode_failures,
             receiver_stalls=self._stalls.count,

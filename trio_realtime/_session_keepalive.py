@@ -13,9 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import final
 
 import trio
-from trio_websocket import WebSocketConnection
 
-from ._connection import WebSocketClosed
+from ._websocket import ClientWebSocket, WebSocketClosed
 
 __all__ = ["ReceiverStalls", "keepalive"]
 
@@ -37,7 +36,7 @@ class ReceiverStalls:
 
 
 async def keepalive(
-    ws: WebSocketConnection,
+    ws: ClientWebSocket,
     keepalive: float,
     stalls: ReceiverStalls,
     peer_gone: Callable[[str], Awaitable[None]],

@@ -1,0 +1,423 @@
+"""The client's WebSocket: an h11 upgrade and our own framing, driven by the session's tasks.
+
+Why not trio-websocket here (the server still uses it): its connection runs a reader task of
+its own that hands every message through a queue to whoever calls ``get_message``. Under the
+session's receiver that is a second task hop per message, and those hops, with wsproto's
+framing under them, were most of the receive path's cost (``benchmarks/README.rst``). Here
+nothing runs by itself: the session's receiver calls :meth:`ClientWebSocket.receive_messages`,
+which reads the socket once and returns every message the read completed, so a 64 KiB read
+full of audio deltas costs one checkpoint and one hand-off to the application per event.
+
+The HTTP upgrade is h11's (the parser under wsproto and trio-websocket); the frames are
+:mod:`._frames`. Writes come from several tasks (the sender, the receiver answering pings
+and closes, the keepalive); a flag and a parking lot keep them one at a time without a
+checkpoint of their own when nobody else is writing. A write cancelled half-way may leave
+part of a frame on the wire, so it ends the connection (``client-pitfalls.md``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import os
+from typing import Final, final
+
+import attrs
+import h11
+import trio
+
+from ._frames import (
+    BINARY,
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    ControlFrame,
+    FrameError,
+    FrameReader,
+    close_payload,
+    encode_frame,
+    parse_close,
+)
+
+__all__ = [
+    "ClientWebSocket",
+    "CloseInfo",
+    "HandshakeFailed",
+    "HandshakeRefused",
+    "WebSocketClosed",
+    "client_handshake",
+]
+
+#: Close code when the connection ended without a close frame (RFC 6455 7.1.5).
+ABNORMAL_CLOSURE: Final = 1006
+#: Bytes of a rejection's body kept; the rest is read and dropped.
+_MAX_REJECT_BODY: Final = 64 * 1024
+_ACCEPT_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+@attrs.frozen
+class CloseInfo:
+    """How the WebSocket ended.
+
+    Attributes:
+        code: The close code (the peer's, ours if we closed first, 1006 without a close frame).
+        reason: The close reason, or ``None``.
+    """
+
+    code: int
+    reason: str | None
+
+
+class WebSocketClosed(Exception):
+    """An operation on a WebSocket that has closed; ``closed`` says how it ended.
+
+    Args:
+        closed: How the connection ended.
+    """
+
+    def __init__(self, closed: CloseInfo) -> None:
+        super().__init__(f"the WebSocket is closed: {closed.code} {closed.reason or ''}".strip())
+        self.closed = closed
+
+
+class HandshakeRefused(Exception):
+    """The server answered the upgrade with an HTTP status other than 101.
+
+    Attributes:
+        status_code: The HTTP status.
+        headers: The response headers (names lower-cased, as h11 gives them).
+        body: The response body, at most 64 KiB of it.
+    """
+
+    def __init__(
+        self, status_code: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes
+    ) -> None:
+        super().__init__(f"HTTP {status_code}")
+        self.status_code = status_code
+        self.headers = headers
+        self.body = body
+
+
+class HandshakeFailed(Exception):
+    """The upgrade failed without an HTTP answer: the stream ended, or the answer was invalid."""
+
+
+def _check_upgrade(
+    response: h11.InformationalResponse, key: bytes, subprotocols: tuple[str, ...]
+) -> str | None:
+    """The chosen subprotocol, once the 101 is checked (RFC 6455 4.2.2 / 4.1 step 5)."""
+    headers: dict[bytes, list[bytes]] = {}
+    for name, value in response.headers:
+        headers.setdefault(name, []).append(value)
+
+    def one(name: bytes) -> bytes:
+        values = headers.get(name, [])
+        if len(values) != 1:
+            raise HandshakeFailed(f"the upgrade answer has {len(values)} {name.decode()} headers")
+        return values[0]
+
+    if one(b"upgrade").strip().lower() != b"websocket":
+        raise HandshakeFailed("the upgrade answer does not upgrade to websocket")
+    tokens = {t.strip().lower() for v in headers.get(b"connection", []) for t in v.split(b",")}
+    if b"upgrade" not in tokens:
+        raise HandshakeFailed("the upgrade answer has no 'Connection: Upgrade'")
+    expected = base64.b64encode(hashlib.sha1(key + _ACCEPT_GUID).digest())
+    if one(b"sec-websocket-accept").strip() != expected:
+        raise HandshakeFailed("the upgrade answer has a wrong Sec-WebSocket-Accept")
+    if headers.get(b"sec-websocket-extensions"):
+        raise HandshakeFailed("the server chose an extension that was not offered")
+    chosen = headers.get(b"sec-websocket-protocol")
+    if not chosen:
+        return None
+    protocol = one(b"sec-websocket-protocol").strip().decode("latin-1")
+    if protocol not in subprotocols:
+        # Named only when it is not the credential-bearing one we offered.
+        raise HandshakeFailed("the server chose a subprotocol that was not offered")
+    return protocol
+
+
+async def client_handshake(
+    stream: trio.abc.Stream,
+    *,
+    host: str,
+    target: str,
+    subprotocols: tuple[str, ...],
+    headers: tuple[tuple[bytes, bytes], ...],
+    receive_buffer_size: int | None,
+    max_message_size: int,
+) -> ClientWebSocket:
+    """Run the client side of the HTTP upgrade on ``stream``.
+
+    Returns:
+        The open WebSocket; bytes the server sent after its ``101`` are already in it.
+
+    Raises:
+        HandshakeRefused: The server answered with another HTTP status.
+        HandshakeFailed: The stream ended or broke first, or the answer was not a valid
+            upgrade (bad accept token, a subprotocol not offered, malformed HTTP).
+    """
+    key = base64.b64encode(os.urandom(16))
+    fields = [
+        (b"Host", host.encode("ascii")),
+        (b"Upgrade", b"websocket"),
+        (b"Connection", b"Upgrade"),
+        (b"Sec-WebSocket-Key", key),
+        (b"Sec-WebSocket-Version", b"13"),
+    ]
+    if subprotocols:
+        fields.append((b"Sec-WebSocket-Protocol", ", ".join(subprotocols).encode("latin-1")))
+    fields.extend(headers)
+    http = h11.Connection(h11.CLIENT)
+    request = http.send(h11.Request(method=b"GET", target=target.encode("ascii"), headers=fields))
+    assert request is not None
+    received = 0
+    refused: HandshakeRefused | None = None
+    try:
+        await stream.send_all(request)
+        while True:
+            data = await stream.receive_some(receive_buffer_size)
+            received += len(data)
+            http.receive_data(bytes(data))
+            while True:
+                try:
+                    event = http.next_event()
+                except h11.RemoteProtocolError as exc:
+                    if not data:  # h11 calls an answer cut short malformed
+                        raise HandshakeFailed(
+                            "the server closed the connection during the handshake"
+                        ) from None
+                    raise HandshakeFailed(f"the server's answer is not valid HTTP: {exc}") from None
+                if event is h11.NEED_DATA:
+                    break
+                if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
+                    protocol = _check_upgrade(event, key, subprotocols)
+                    ws = ClientWebSocket(stream, receive_buffer_size, max_message_size)
+                    ws.bytes_sent, ws.bytes_received = len(request), received
+                    ws.subprotocol = protocol
+                    trailing, _closed = http.trailing_data
+                    ws._take(trailing)
+                    return ws
+                if isinstance(event, h11.Response | h11.InformationalResponse):
+                    refused = HandshakeRefused(event.status_code, tuple(event.headers), b"")
+                    if isinstance(event, h11.InformationalResponse):
+                        raise refused
+                elif isinstance(event, h11.Data) and refused is not None:
+                    room = _MAX_REJECT_BODY - len(refused.body)
+                    refused.body += bytes(event.data[:room])
+                elif isinstance(event, h11.EndOfMessage) and refused is not None:
+                    raise refused
+                elif event is h11.PAUSED or isinstance(event, h11.ConnectionClosed):
+                    break
+            if not data:
+                if refused is not None:
+                    raise refused
+                raise HandshakeFailed("the server closed the connection during the handshake")
+    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        raise HandshakeFailed(f"the connection broke during the handshake: {exc}") from exc
+
+
+@final
+class ClientWebSocket:
+    """An open client WebSocket over a stream it does not own (the caller closes the stream).
+
+    Attributes:
+        closed: How the connection ended, or ``None`` while it is open.
+        subprotocol: The subprotocol the server chose, if any.
+        bytes_sent: Bytes written, handshake and framing included.
+        bytes_received: Bytes read, handshake and framing included.
+    """
+
+    def __init__(
+        self, stream: trio.abc.Stream, receive_buffer_size: int | None, max_message_size: int
+    ) -> None:
+        self._stream = stream
+        self._reader = FrameReader(max_message_size)
+        self._receive_buffer_size = receive_buffer_size
+        self._ready: list[str | bytes | ControlFrame] = []  # frames that came with the 101
+        self._ready_error: FrameError | None = None  # ... or how they broke the protocol
+        self._close_sent = False
+        self._writing = False
+        self._write_lot = trio.lowlevel.ParkingLot()
+        self._pings: dict[int, trio.Event] = {}
+        self._ping_ids = itertools.count(1)
+        self._close_seen = trio.Event()
+        self.closed: CloseInfo | None = None
+        self.subprotocol: str | None = None
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    def __repr__(self) -> str:
+        state = "open" if self.closed is None else f"closed {self.closed.code}"
+        return f"<ClientWebSocket {state}>"
+
+    def _take(self, trailing: bytes) -> None:
+        """Bytes that arrived with the 101: parsed now, returned by the first read."""
+        if trailing:
+            try:
+                self._ready = self._reader.feed(trailing)
+            except FrameError as exc:
+                self._ready_error = exc
+
+    # -- writing -------------------------------------------------------------------------------
+
+    async def _write(self, data: bytes, *, control: bool = False) -> None:
+        while self._writing:
+            await self._write_lot.park()
+        if self.closed is not None and not control:
+            raise WebSocketClosed(self.closed)
+        self._writing = True
+        done = False
+        try:
+            await self._stream.send_all(data)
+            done = True
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._ended(ABNORMAL_CLOSURE, None)
+            if control:
+                return
+            raise WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, None)) from None
+        finally:
+            self._writing = False
+            self._write_lot.unpark()
+            if not done and self.closed is None:
+                # Cancelled mid-write: part of a frame may be on the wire, so no frame after
+                # it could be trusted.
+                self._ended(ABNORMAL_CLOSURE, "a write was cancelled")
+        self.bytes_sent += len(data)
+
+    async def send_message(self, message: str | bytes) -> None:
+        """Send one text (``str``) or binary (``bytes``) message, as one frame.
+
+        Raises:
+            WebSocketClosed: The connection has closed (or is closing).
+        """
+        if self._close_sent or self.closed is not None:
+            raise WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, "closing"))
+        if isinstance(message, str):
+            await self._write(encode_frame(TEXT, message.encode()))
+        else:
+            await self._write(encode_frame(BINARY, message))
+
+    async def ping(self) -> None:
+        """Send a ping and wait for its pong (or a later one).
+
+        Raises:
+            WebSocketClosed: The connection closed first.
+        """
+        if self._close_sent or self.closed is not None:
+            raise WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, "closing"))
+        number = next(self._ping_ids)
+        answered = self._pings[number] = trio.Event()
+        try:
+            await self._write(encode_frame(PING, number.to_bytes(8, "big")))
+            await answered.wait()
+        finally:
+            self._pings.pop(number, None)
+        if self.closed is not None:
+            raise WebSocketClosed(self.closed)
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        """Start the close handshake and wait for the peer's close frame.
+
+        The peer's answer is read by whoever calls :meth:`receive_messages`, so a task must be
+        doing that; bound the wait with a timeout. The stream itself is the caller's to close.
+        """
+        if not self._close_sent and self.closed is None:
+            self._close_sent = True
+            try:
+                await self._write(encode_frame(CLOSE, close_payload(code, reason)))
+            except WebSocketClosed:
+                return
+        await self._close_seen.wait()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def receive_messages(self) -> list[str | bytes]:
+        """Read the socket once; return the messages that read completed (maybe none).
+
+        Pings are answered, pongs wake :meth:`ping`, a close frame is answered and recorded
+        in :attr:`closed`. Messages completed before the end are returned first; the next
+        call raises.
+
+        Raises:
+            WebSocketClosed: The connection has closed: by a close frame either way, a message
+                over the size limit (1009, sent to the peer), a protocol violation by the peer
+                (1002 or 1007, sent to the peer), or the stream ending without a close frame
+                (1006).
+        """
+        if self.closed is not None:
+            raise WebSocketClosed(self.closed)
+        if self._ready_error is not None:
+            exc, self._ready_error = self._ready_error, None
+            await self._fail(exc)
+            raise WebSocketClosed(self.closed or CloseInfo(exc.code, exc.reason))
+        if self._ready:
+            frames, self._ready = self._ready, []
+            await trio.lowlevel.checkpoint()
+        else:
+            try:
+                data = await self._stream.receive_some(self._receive_buffer_size)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            if not data:
+                self._ended(ABNORMAL_CLOSURE, None)
+                raise WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, None))
+            self.bytes_received += len(data)
+            try:
+                frames = self._reader.feed(data)  # type: ignore[arg-type]  # bytearray works
+            except FrameError as exc:
+                await self._fail(exc)
+                raise WebSocketClosed(self.closed or CloseInfo(exc.code, exc.reason)) from None
+        messages: list[str | bytes] = []
+        for frame in frames:
+            if type(frame) is not ControlFrame:
+                messages.append(frame)
+            elif not await self._control(frame):
+                break
+        if not messages and self.closed is not None:
+            raise WebSocketClosed(self.closed)
+        return messages
+
+    async def _control(self, frame: ControlFrame) -> bool:
+        """Act on a control frame; False once the connection is over."""
+        if frame.opcode == PING:
+            if not self._close_sent and self.closed is None:
+                await self._write(encode_frame(PONG, frame.payload), control=True)
+            return True
+        if frame.opcode == PONG:
+            # A pong answers its ping and every earlier one (a peer may skip some).
+            number = int.from_bytes(frame.payload, "big") if len(frame.payload) == 8 else 0
+            for key, event in list(self._pings.items()):
+                if key <= number:
+                    event.set()
+            return True
+        try:
+            code, reason = parse_close(frame.payload)
+        except FrameError as exc:
+            await self._fail(exc)
+            return False
+        if not self._close_sent:  # the peer closes first: echo its code (RFC 6455 5.5.1)
+            self._close_sent = True
+            self._ended(code, reason)
+            await self._write(encode_frame(CLOSE, close_payload(code, None)), control=True)
+        self._ended(code, reason)
+        return False
+
+    async def _fail(self, exc: FrameError) -> None:
+        """The peer broke the protocol: close with the error's code, stop reading."""
+        self._ended(exc.code, exc.reason)
+        if not self._close_sent:
+            self._close_sent = True
+            await self._write(
+                encode_frame(CLOSE, close_payload(exc.code, exc.reason)), control=True
+            )
+
+    def _ended(self, code: int, reason: str | None) -> None:
+        """Record the first ending and wake everyone waiting on the connection."""
+        if self.closed is None:
+            self.closed = CloseInfo(code, reason)
+        self._close_seen.set()
+        for event in self._pings.values():
+            event.set()
+        self._write_lot.unpark_all()
