@@ -51,12 +51,15 @@ class FrameError(Exception):
         code: The close code to send: 1002 (protocol error), 1007 (bad UTF-8) or 1009
             (message too big).
         reason: What was wrong, for the close frame and the logs.
+        completed: What the same :meth:`FrameReader.feed` call completed before the bad
+            frame, in order (deliverable: those frames were valid).
     """
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(f"{code} {reason}")
         self.code = code
         self.reason = reason
+        self.completed: list[str | bytes | ControlFrame] = []
 
 
 @final
@@ -130,6 +133,16 @@ class FrameReader:
         else:
             buf = data
         out: list[str | bytes | ControlFrame] = []
+        try:
+            return self._parse(buf, out)
+        except FrameError as exc:
+            exc.completed = out
+            raise
+
+    def _parse(
+        self, buf: bytes, out: list[str | bytes | ControlFrame]
+    ) -> list[str | bytes | ControlFrame]:
+        """Append to ``out`` every frame ``buf`` completes; keep an incomplete one pending."""
         end = len(buf)
         pos = 0
         while True:

@@ -40,6 +40,7 @@ from ._frames import (
     encode_frame,
     parse_close,
 )
+from ._socket_io import byte_io_for
 
 __all__ = [
     "ClientWebSocket",
@@ -62,7 +63,8 @@ class CloseInfo:
     """How the WebSocket ended.
 
     Attributes:
-        code: The close code (the peer's, ours if we closed first, 1006 without a close frame).
+        code: The peer's close code (its answer when we closed first; 1006 when the
+            connection ended without a close frame; ours when we closed for a protocol error).
         reason: The close reason, or ``None``.
     """
 
@@ -232,7 +234,7 @@ class ClientWebSocket:
     def __init__(
         self, stream: trio.abc.Stream, receive_buffer_size: int | None, max_message_size: int
     ) -> None:
-        self._stream = stream
+        self._io = byte_io_for(stream)
         self._reader = FrameReader(max_message_size)
         self._receive_buffer_size = receive_buffer_size
         self._ready: list[str | bytes | ControlFrame] = []  # frames that came with the 101
@@ -258,7 +260,7 @@ class ClientWebSocket:
             try:
                 self._ready = self._reader.feed(trailing)
             except FrameError as exc:
-                self._ready_error = exc
+                self._ready, self._ready_error = exc.completed, exc
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -270,7 +272,7 @@ class ClientWebSocket:
         self._writing = True
         done = False
         try:
-            await self._stream.send_all(data)
+            await self._io.send_all(data)
             done = True
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self._ended(ABNORMAL_CLOSURE, None)
@@ -348,7 +350,7 @@ class ClientWebSocket:
         """
         if self.closed is not None:
             raise WebSocketClosed(self.closed)
-        if self._ready_error is not None:
+        if self._ready_error is not None and not self._ready:
             exc, self._ready_error = self._ready_error, None
             await self._fail(exc)
             raise WebSocketClosed(self.closed or CloseInfo(exc.code, exc.reason))
@@ -357,7 +359,7 @@ class ClientWebSocket:
             await trio.lowlevel.checkpoint()
         else:
             try:
-                data = await self._stream.receive_some(self._receive_buffer_size)
+                data = await self._io.receive_some(self._receive_buffer_size)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 data = b""
             if not data:
@@ -365,10 +367,14 @@ class ClientWebSocket:
                 raise WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, None))
             self.bytes_received += len(data)
             try:
-                frames = self._reader.feed(data)  # type: ignore[arg-type]  # bytearray works
+                frames = self._reader.feed(data if type(data) is bytes else bytes(data))
             except FrameError as exc:
-                await self._fail(exc)
-                raise WebSocketClosed(self.closed or CloseInfo(exc.code, exc.reason)) from None
+                if not exc.completed:
+                    await self._fail(exc)
+                    raise WebSocketClosed(self.closed or CloseInfo(exc.code, exc.reason)) from None
+                # What the read completed before the bad frame is delivered; the next call
+                # closes with the error.
+                frames, self._ready_error = exc.completed, exc
         messages: list[str | bytes] = []
         for frame in frames:
             if type(frame) is not ControlFrame:
