@@ -22,9 +22,9 @@ Rules it follows (section numbers refer to the protocol's ``server-behaviour.md`
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, final
+from typing import final
 
 from ._audio import audio_format
 from ._conversation_apply import ConversationHandlers
@@ -112,8 +112,6 @@ class Conversation(ConversationHandlers):
         if max_anomalies < 0:
             raise ValueError(f"max_anomalies must be >= 0, got {max_anomalies}")
         super().__init__(output_audio_format, input_audio_format, keep_audio_seconds, max_anomalies)
-        self._server_handlers: dict[type[Any], Callable[[Any], None]] = self._make_server_handlers()
-        self._client_handlers: dict[type[Any], Callable[[Any], None]] = self._make_client_handlers()
 
     def __repr__(self) -> str:
         active = self._active._id if self._active is not None else None
@@ -136,7 +134,7 @@ class Conversation(ConversationHandlers):
         """
         handler = self._server_handlers.get(type(event))
         if handler is not None:
-            handler(event)
+            handler(self, event)
         elif isinstance(event, UnknownEvent):
             self._unknown_events += 1
         elif isinstance(event, ServerEvent):
@@ -158,7 +156,7 @@ class Conversation(ConversationHandlers):
         """
         handler = self._client_handlers.get(type(event))
         if handler is not None:
-            handler(event)
+            handler(self, event)
         elif not isinstance(event, ClientEvent | UnknownEvent):
             raise TypeError(
                 f"sent() takes client events (server events go to apply()), got {type(event).__name__}"
@@ -364,3 +362,7 @@ class Conversation(ConversationHandlers):
             errors=self._errors,
             unknown_events=self._unknown_events,
         )
+
+
+Conversation._server_handlers = Conversation._make_server_handlers()
+Conversation._client_handlers = Conversation._make_client_handlers()

@@ -69,50 +69,55 @@ _InputTranscriptEvent = (
 class ConversationHandlers(ConversationState):
     """The item, response and transcript rules, and the dispatch tables."""
 
-    def _make_server_handlers(self) -> dict[type[Any], Callable[[Any], None]]:
-        ignore = self._ignore
+    @classmethod
+    def _make_server_handlers(cls) -> dict[type[Any], Callable[[Any, Any], None]]:
+        """The server-event table: one per class, of plain functions called with the
+        conversation (bound methods per instance were ~40 GC-tracked objects each)."""
+        ignore = cls._ignore
         return {
-            ResponseAudioDelta: self._on_audio_delta,
-            ResponseAudioTranscriptDelta: self._on_transcript_delta,
-            ResponseTextDelta: self._on_text_delta,
-            ResponseFunctionCallArgumentsDelta: self._on_arguments_delta,
-            InputAudioTranscriptionDelta: self._on_input_transcript_delta,
-            ResponseAudioDone: self._on_audio_done,
-            ResponseAudioTranscriptDone: self._on_transcript_done,
-            ResponseTextDone: self._on_text_done,
-            ResponseFunctionCallArgumentsDone: self._on_arguments_done,
-            ResponseContentPartAdded: self._on_content_part_added,
-            ResponseContentPartDone: self._on_content_part_done,
-            ResponseOutputItemAdded: self._on_output_item_added,
-            ResponseOutputItemDone: self._on_output_item_done,
-            ResponseCreated: self._on_response_created,
-            ResponseDone: self._on_response_done,
-            ConversationItemCreated: self._on_item_created,
-            ConversationItemDeleted: self._on_item_deleted,
-            ConversationItemRetrieved: self._on_item_retrieved,
-            ConversationItemTruncated: self._on_item_truncated,
-            InputAudioTranscriptionCompleted: self._on_input_transcript_completed,
-            InputAudioTranscriptionFailed: self._on_input_transcript_failed,
-            InputAudioBufferSpeechStarted: self._on_speech_started,
-            InputAudioBufferSpeechStopped: self._on_speech_stopped,
-            InputAudioBufferCommitted: self._on_committed,
-            InputAudioBufferCleared: self._on_cleared,
-            SessionCreated: self._on_session,
-            SessionUpdated: self._on_session,
-            TranscriptionSessionCreated: self._on_transcription_session,
-            TranscriptionSessionUpdated: self._on_transcription_session,
-            ConversationCreated: self._on_conversation_created,
-            RateLimitsUpdated: self._on_rate_limits,
-            ErrorEvent: self._on_error,
+            ResponseAudioDelta: cls._on_audio_delta,
+            ResponseAudioTranscriptDelta: cls._on_transcript_delta,
+            ResponseTextDelta: cls._on_text_delta,
+            ResponseFunctionCallArgumentsDelta: cls._on_arguments_delta,
+            InputAudioTranscriptionDelta: cls._on_input_transcript_delta,
+            ResponseAudioDone: cls._on_audio_done,
+            ResponseAudioTranscriptDone: cls._on_transcript_done,
+            ResponseTextDone: cls._on_text_done,
+            ResponseFunctionCallArgumentsDone: cls._on_arguments_done,
+            ResponseContentPartAdded: cls._on_content_part_added,
+            ResponseContentPartDone: cls._on_content_part_done,
+            ResponseOutputItemAdded: cls._on_output_item_added,
+            ResponseOutputItemDone: cls._on_output_item_done,
+            ResponseCreated: cls._on_response_created,
+            ResponseDone: cls._on_response_done,
+            ConversationItemCreated: cls._on_item_created,
+            ConversationItemDeleted: cls._on_item_deleted,
+            ConversationItemRetrieved: cls._on_item_retrieved,
+            ConversationItemTruncated: cls._on_item_truncated,
+            InputAudioTranscriptionCompleted: cls._on_input_transcript_completed,
+            InputAudioTranscriptionFailed: cls._on_input_transcript_failed,
+            InputAudioBufferSpeechStarted: cls._on_speech_started,
+            InputAudioBufferSpeechStopped: cls._on_speech_stopped,
+            InputAudioBufferCommitted: cls._on_committed,
+            InputAudioBufferCleared: cls._on_cleared,
+            SessionCreated: cls._on_session,
+            SessionUpdated: cls._on_session,
+            TranscriptionSessionCreated: cls._on_transcription_session,
+            TranscriptionSessionUpdated: cls._on_transcription_session,
+            ConversationCreated: cls._on_conversation_created,
+            RateLimitsUpdated: cls._on_rate_limits,
+            ErrorEvent: cls._on_error,
             OutputAudioBufferStarted: ignore,
             OutputAudioBufferStopped: ignore,
             OutputAudioBufferCleared: ignore,
         }
 
-    def _make_client_handlers(self) -> dict[type[Any], Callable[[Any], None]]:
+    @classmethod
+    def _make_client_handlers(cls) -> dict[type[Any], Callable[[Any, Any], None]]:
+        """The client-event table, like :meth:`_make_server_handlers`."""
         return {
-            InputAudioBufferAppend: self._sent_append,
-            ConversationItemTruncate: self._sent_truncate,
+            InputAudioBufferAppend: cls._sent_append,
+            ConversationItemTruncate: cls._sent_truncate,
         }
 
     # --- deltas (the hot path) ---------------------------------------------------------------
@@ -312,7 +317,7 @@ class ConversationHandlers(ConversationState):
         if pending is not None:
             handlers = self._server_handlers
             for early in pending:
-                handlers[type(early)](early)
+                handlers[type(early)](self, early)
         return None
 
     def _on_item_deleted(self, event: ConversationItemDeleted) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import binascii
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from ._audio import FORMATS, bytes_for_ms
 from ._conversation_stats import USAGE_FIELD_COUNT, Anomaly
@@ -55,7 +55,9 @@ def _b64decode(text: str) -> bytes | None:
 class ConversationState:
     """Attributes, helpers and the session and input-buffer rules of a conversation."""
 
-    _server_handlers: dict[type[Any], Callable[[Any], None]]
+    #: Dispatch tables of plain functions ``(conversation, event)``, one per class.
+    _server_handlers: ClassVar[dict[type[Any], Callable[[Any, Any], None]]]
+    _client_handlers: ClassVar[dict[type[Any], Callable[[Any, Any], None]]]
 
     def __init__(
         self,
