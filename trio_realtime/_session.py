@@ -28,6 +28,7 @@ The audio methods are in :mod:`._session_audio`, the client-event methods in
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
@@ -206,7 +207,42 @@ class RealtimeSession(
         if self._closing:
             raise trio.ClosedResourceError("the session is closing")
 
+    def _try_direct(self, item: Outgoing) -> bool:
+        """Write ``item`` from the caller's task if the sender is idle with nothing queued.
+
+        One task switch fewer per event (an append every 100 ms per session adds up); order
+        is kept because nothing is queued or being written. Over TLS, or while the sender is
+        busy, everything goes through the outbound channel as usual.
+        """
+        ws = self._ws
+        if not ws.writes_directly or _NO_DIRECT:
+            return False
+        queue = self._out_send.statistics()
+        if queue.current_buffer_used or not queue.tasks_waiting_receive:
+            return False  # something is queued, or the sender holds an item it has not written
+        if not ws.try_send_now(item[1]):
+            return False
+        self._written(item[0], item[1], item[2])
+        if ws.has_unsent:  # the socket took part of the frame: the sender writes the rest
+            with contextlib.suppress(trio.WouldBlock):
+                self._out_send.send_nowait(_FLUSH)
+        return True
+
+    def _written(self, event: ClientEvent | UnknownEvent, text: str, audio_ms: float) -> None:
+        # Every event written to the socket passes here once, in order.
+        self._events_sent += 1
+        self._audio_ms_sent += audio_ms
+        if self._conversation is not None:
+            self._conversation.sent(event)
+        if self._recorder is not None:
+            self._recorder.record("client", event.type, text)
+
     async def _put(self, item: Outgoing) -> None:
+        if self._try_direct(item):
+            # Checkpoints as a channel send does: a cancel point before, a schedule point after.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return
         try:
             await self._out_send.send(item)
         except (trio.ClosedResourceError, trio.BrokenResourceError):
@@ -257,8 +293,9 @@ class RealtimeSession(
         return True
 
     async def _sender(self) -> None:
-        send_message = self._ws.send_message
-        conversation, recorder = self._conversation, self._recorder
+        ws = self._ws
+        send_message = ws.send_message
+        written = self._written
         receive = self._out_recv.receive
         receive_nowait = self._out_recv.receive_nowait
         try:
@@ -267,15 +304,12 @@ class RealtimeSession(
                     item = receive_nowait()  # a backlog is written without a checkpoint each
                 except trio.WouldBlock:
                     item = await receive()
-                _event, text, audio_ms = item
+                if item is _FLUSH:
+                    await ws.flush()
+                    continue
+                event, text, audio_ms = item
                 await send_message(text)
-                self._events_sent += 1
-                self._audio_ms_sent += audio_ms
-                # Every event written to the socket passes here once, in order.
-                if conversation is not None:
-                    conversation.sent(_event)
-                if recorder is not None:
-                    recorder.record("client", _event.type, text)
+                written(event, text, audio_ms)
         except trio.EndOfChannel:
             pass  # aclose() closed the channel and everything queued has been written
         except WebSocketClosed:
@@ -574,6 +608,10 @@ class RealtimeSession(
 
 
 # What the Conversation is fed: server events and unknown ones (not client-typed oddities).
+#: Queued after a direct write the socket took only part of: the sender writes the rest.
+_FLUSH: Final[Outgoing] = (UnknownEvent(raw={"type": "trio_realtime.flush"}), "", 0.0)
+import os as _os
+_NO_DIRECT = bool(_os.environ.get("NO_DIRECT"))
 _TRACKED: Final = frozenset([*SERVER_EVENTS.values(), UnknownEvent])
 
 # The few event types the receiver looks at, by exact type: one dict lookup per event.

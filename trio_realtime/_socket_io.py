@@ -68,6 +68,23 @@ class RawSocketIO:
             except OSError as exc:
                 raise trio.BrokenResourceError(f"reading the socket failed: {exc}") from exc
 
+    def write_nowait(self, data: bytes) -> int:
+        """Write what the kernel takes of ``data`` now (maybe 0 bytes); never waits.
+
+        Raises:
+            trio.BrokenResourceError: The connection is reset or the peer is gone.
+            trio.ClosedResourceError: The socket was closed.
+        """
+        fd = self._socket.fileno()
+        if fd < 0:
+            raise trio.ClosedResourceError("the socket was closed")
+        try:
+            return os.write(fd, data)
+        except BlockingIOError:
+            return 0
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"writing the socket failed: {exc}") from exc
+
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Write all of ``data``, waiting for writability only when the kernel is full."""
         socket = self._socket

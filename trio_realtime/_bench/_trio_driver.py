@@ -18,6 +18,7 @@ from typing import Final, Generic, TypeVar
 import trio
 
 from ._meter import SessionMeter, WorkerMeter
+from ._metronome import Metronome
 from ._worker import PROGRESS_SECONDS, WorkerSpec, emit, parse_go, tail_seconds
 from ._workload import build_audio, session_phase
 
@@ -56,6 +57,7 @@ class TrioDriver(Generic[_H]):
         self.all_tried = trio.Event()
         self.go = trio.Event()
         self.stop = trio.Event()
+        self.metronome = Metronome()
         self.t0 = math.inf  # trio time of T0
         self.turns = spec.workload.scenario != "standard"
 
@@ -132,10 +134,11 @@ class TrioDriver(Generic[_H]):
         first = self.t0 + session_phase(index, workload.sessions, interval)
         offset = time.monotonic() - trio.current_time()  # trio time -> monotonic
         now, send, chunk = trio.current_time, self.send_chunk, plan.chunk
+        sleep_until = self.metronome.sleep_until
         k = 0
         while True:
             due = first + k * interval
-            await trio.sleep_until(due)
+            await sleep_until(due)
             meter.sent(due + offset, now() + offset)
             await send(handle, chunk(k, rotation))
             if plan.ends_speech(k, rotation):
@@ -154,6 +157,7 @@ class TrioDriver(Generic[_H]):
         meter.baseline()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._progress)
+            nursery.start_soon(self.metronome.run)
             with trio.CancelScope() as closing:
                 async with trio.open_nursery() as sessions:
                     start = trio.current_time()
