@@ -44,7 +44,7 @@ def wav_info(path: Path) -> tuple[int, int, int, float]:
 
 
 async def test_talk_with_no_arguments_runs_the_example_end_to_end(tmp_path: Path) -> None:
-    # The README's first command: no flags, no key, no network, audio paced at real time.
+    # The demo as README.rst shows it: no flags, no key, no network, audio paced at real time.
     result = await run_cli("talk", cwd=tmp_path)
     assert result.status == 0, result
     you, assistant, turn, saved, usage = result.lines

@@ -309,7 +309,9 @@ async def _open_stream(config: ConnectionConfig) -> trio.abc.Stream:
 
 def _rejected(refused: HandshakeRefused, config: ConnectionConfig) -> ConnectionRejected:
     text = redact(refused.body[:300].decode("utf-8", "replace").strip(), config.api_key)
-    message = f"{config.url}: the server rejected the WebSocket handshake: HTTP {refused.status_code}"
+    message = (
+        f"{config.url}: the server rejected the WebSocket handshake: HTTP {refused.status_code}"
+    )
     return ConnectionRejected(
         refused.status_code,
         refused.headers,

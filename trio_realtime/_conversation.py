@@ -336,7 +336,7 @@ class Conversation(ConversationHandlers):
 
         Empty for a well-behaved server. :attr:`anomaly_count` counts every one.
         """
-        return tuple(self._anomalies)
+        return tuple(self._anomalies or ())
 
     @property
     def anomaly_count(self) -> int:

@@ -80,7 +80,9 @@ class ConversationState:
         self._usage_sums = [0] * USAGE_FIELD_COUNT
         self._usage_count = 0
         self._pending: dict[str, list[ServerEvent]] = {}  # early input transcripts, by item id
-        self._anomalies: deque[Anomaly] = deque(maxlen=max_anomalies)
+        # Made on the first anomaly: an empty deque is 600 bytes, and most sessions have none.
+        self._anomalies: deque[Anomaly] | None = None
+        self._max_anomalies = max_anomalies
         self._anomaly_count = 0
         self._errors = 0
         self._last_error: ErrorDetails | None = None
@@ -98,6 +100,8 @@ class ConversationState:
 
     def _anomaly(self, reason: str, event: ServerEvent | ClientEvent, detail: str) -> None:
         self._anomaly_count += 1
+        if self._anomalies is None:
+            self._anomalies = deque(maxlen=self._max_anomalies)
         self._anomalies.append(Anomaly(reason, event.type, detail))
 
     def _unknown_item(self, event: ServerEvent, item_id: str) -> None:

@@ -1,4 +1,4 @@
-"""The client session engine: one nursery running a sender, a receiver, keepalive and pumps.
+"""The client session engine: one nursery running a sender, a receiver, control and pumps.
 
 ::
 
@@ -63,7 +63,7 @@ from ._response_handles import DELTA_TYPES
 from ._session_api import ClientEventMethods
 from ._session_audio import AudioMethods
 from ._session_conversation import ConversationMethods
-from ._session_keepalive import ReceiverStalls, keepalive
+from ._session_keepalive import Heartbeat, ReceiverStalls
 from ._session_layer import ResponseLayer
 from ._session_support import (
     Ending,
@@ -103,7 +103,7 @@ class RealtimeSession(
     """A live Realtime session: typed events in, typed events out, over one WebSocket.
 
     Created only by :func:`trio_realtime.connect`, whose ``async with`` block is its
-    lifetime. It is one nursery running a sender task, a receiver task, a keepalive task, a
+    lifetime. It is one nursery running a sender task, a receiver task, a
     control task, any audio pumps and any tool calls, joined by bounded memory channels.
 
     Sending: :meth:`send` and the methods named after the client events
@@ -184,16 +184,11 @@ class RealtimeSession(
     def _start(self) -> None:
         self._nursery.start_soon(self._sender, name="trio_realtime.sender")
         self._nursery.start_soon(self._receiver, name="trio_realtime.receiver")
-        self._nursery.start_soon(self._layer.control, name="trio_realtime.control")
+        heartbeat = None
         if self._options.keepalive is not None:
-            self._nursery.start_soon(
-                keepalive,
-                self._ws,
-                self._options.keepalive,
-                self._stalls,
-                self._peer_gone,
-                name="trio_realtime.keepalive",
-            )
+            heartbeat = Heartbeat(self._ws, self._options.keepalive, self._stalls, self._peer_gone)
+        # The control task also keeps the heartbeat: one task fewer per session.
+        self._nursery.start_soon(self._layer.control, heartbeat, name="trio_realtime.control")
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -215,7 +210,7 @@ class RealtimeSession(
         busy, everything goes through the outbound channel as usual.
         """
         ws = self._ws
-        if not ws.writes_directly or _NO_DIRECT:
+        if not ws.writes_directly:
             return False
         queue = self._out_send.statistics()
         if queue.current_buffer_used or not queue.tasks_waiting_receive:
@@ -366,6 +361,7 @@ class RealtimeSession(
                         await self._put_inbound_blocking(event)
                     if followups:
                         await self._after_event(followups)
+                message = event = None  # type: ignore[assignment]  # not kept while idle
         except WebSocketClosed:
             self._on_websocket_closed()
         except trio.ClosedResourceError:
@@ -610,8 +606,6 @@ class RealtimeSession(
 # What the Conversation is fed: server events and unknown ones (not client-typed oddities).
 #: Queued after a direct write the socket took only part of: the sender writes the rest.
 _FLUSH: Final[Outgoing] = (UnknownEvent(raw={"type": "trio_realtime.flush"}), "", 0.0)
-import os as _os
-_NO_DIRECT = bool(_os.environ.get("NO_DIRECT"))
 _TRACKED: Final = frozenset([*SERVER_EVENTS.values(), UnknownEvent])
 
 # The few event types the receiver looks at, by exact type: one dict lookup per event.

@@ -63,6 +63,7 @@ from ._unset import UNSET, Unset
 
 if TYPE_CHECKING:
     from ._session import RealtimeSession
+    from ._session_keepalive import Heartbeat
 
 __all__ = ["ResponseLayer"]
 
@@ -422,15 +423,26 @@ class ResponseLayer:
 
     # --- the control task --------------------------------------------------------------------
 
-    async def control(self) -> None:
-        """Send what the receiver decided, in order (runs in the session's nursery)."""
+    async def control(self, heartbeat: Heartbeat | None = None) -> None:
+        """Send what the receiver decided, in order, and keep ``heartbeat`` going (runs in
+        the session's nursery until the session closes)."""
         session = self._session
+        receive = self._control_recv.receive
         try:
-            async for item in self._control_recv:
+            while True:
+                if heartbeat is None:
+                    item = await receive()
+                else:
+                    with trio.move_on_at(heartbeat.due) as timer:
+                        item = await receive()
+                    if timer.cancelled_caught:
+                        if not await heartbeat.beat():
+                            heartbeat = None  # over: the peer is gone or the socket closed
+                        continue
                 if not isinstance(item, str):
                     await session._send_quietly(item)
                 await self._send_ready(quiet=True)
-        except trio.ClosedResourceError:
+        except (trio.EndOfChannel, trio.ClosedResourceError):
             pass
 
     def hand_over_nowait(self, event: ClientEvent) -> bool:

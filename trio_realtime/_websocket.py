@@ -352,6 +352,24 @@ class ClientWebSocket:
         if self._unsent:
             await self._write(b"")
 
+    async def send_ping(self) -> trio.Event:
+        """Send a ping; the event returned is set by its pong (or a later one), or when the
+        connection closes.
+
+        Raises:
+            WebSocketClosed: The connection has closed (or is closing).
+        """
+        if self._close_sent or self.closed is not None:
+            raise WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, "closing"))
+        number = next(self._ping_ids)
+        answered = self._pings[number] = trio.Event()
+        try:
+            await self._write(encode_frame(PING, number.to_bytes(8, "big")))
+        except BaseException:
+            self._pings.pop(number, None)
+            raise
+        return answered
+
     async def ping(self) -> None:
         """Send a ping and wait for its pong (or a later one).
 
@@ -445,9 +463,8 @@ class ClientWebSocket:
         if frame.opcode == PONG:
             # A pong answers its ping and every earlier one (a peer may skip some).
             number = int.from_bytes(frame.payload, "big") if len(frame.payload) == 8 else 0
-            for key, event in list(self._pings.items()):
-                if key <= number:
-                    event.set()
+            for key in [key for key in self._pings if key <= number]:
+                self._pings.pop(key).set()
             return True
         try:
             code, reason = parse_close(frame.payload)
