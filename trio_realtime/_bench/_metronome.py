@@ -26,19 +26,6 @@ __all__ = ["Metronome"]
 _GRID: Final = 0.001
 
 
-@final
-class _Waiter:
-    __slots__ = ("order", "task", "when")
-
-    def __init__(self, when: float, order: int, task: trio.lowlevel.Task) -> None:
-        self.when = when
-        self.order = order
-        self.task: trio.lowlevel.Task | None = task  # None once cancelled: the timer skips it
-
-    def __lt__(self, other: _Waiter) -> bool:
-        return (self.when, self.order) < (other.when, other.order)
-
-
 def _on_grid(when: float) -> float:
     return math.ceil(when / _GRID) * _GRID
 
@@ -49,7 +36,11 @@ class Metronome:
     nursery that outlives every :meth:`sleep_until`."""
 
     def __init__(self) -> None:
-        self._heap: list[_Waiter] = []
+        # The heap holds (due, order) pairs of numbers, which the garbage collector stops
+        # tracking: a sleeper lives 100 ms, long enough to be promoted to the oldest
+        # generation, and thousands of tracked ones a second made full collections frequent.
+        self._heap: list[tuple[float, int]] = []
+        self._sleepers: dict[int, trio.lowlevel.Task] = {}
         self._order = itertools.count()
         self._timer: trio.CancelScope | None = None
 
@@ -58,28 +49,30 @@ class Metronome:
         if when <= trio.current_time():
             await trio.lowlevel.checkpoint()
             return
-        waiter = _Waiter(when, next(self._order), trio.lowlevel.current_task())
-        heapq.heappush(self._heap, waiter)
+        order = next(self._order)
+        self._sleepers[order] = trio.lowlevel.current_task()
+        heapq.heappush(self._heap, (when, order))
         timer = self._timer
         if timer is not None and when < timer.deadline:
             timer.deadline = _on_grid(when)
+        sleepers = self._sleepers
 
         def abort(_: object) -> trio.lowlevel.Abort:
-            waiter.task = None
+            del sleepers[order]  # the timer skips its heap entry
             return trio.lowlevel.Abort.SUCCEEDED
 
         await trio.lowlevel.wait_task_rescheduled(abort)
 
     async def run(self) -> None:
         """The timer task: wake whoever is due, sleep until the next one, forever."""
-        heap = self._heap
+        heap, sleepers = self._heap, self._sleepers
         while True:
             now = trio.current_time()
-            while heap and heap[0].when <= now:
-                task = heapq.heappop(heap).task
+            while heap and heap[0][0] <= now:
+                task = sleepers.pop(heapq.heappop(heap)[1], None)
                 if task is not None:
                     trio.lowlevel.reschedule(task)
-            with trio.move_on_at(_on_grid(heap[0].when) if heap else math.inf) as timer:
+            with trio.move_on_at(_on_grid(heap[0][0]) if heap else math.inf) as timer:
                 self._timer = timer
                 await trio.sleep_forever()
             self._timer = None

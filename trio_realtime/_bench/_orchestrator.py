@@ -350,19 +350,32 @@ async def _sweep(
     warn: Callable[[str], None],
 ) -> list[dict[str, Any]]:
     runs: dict[int, dict[str, Any]] = {}
+    unfinished: set[int] = set()  # sizes whose workers could not even finish: failures
 
     async def measure(n: int) -> bool:
-        run = await run_quiet(options, client, n, processes, warn)
+        try:
+            run = await run_quiet(options, client, n, processes, warn)
+        except BenchError as exc:
+            warn(f"  {client} N={n}: {exc}; counted as a failure")
+            unfinished.add(n)
+            return False
         runs[n] = run
         announce(run)
         return bool(run["pass"])
 
     for n in options.sweep:
-        await measure(n)
+        if not await measure(n) and _hopeless(runs.get(n), options):
+            # Far past its limit (p99 ten times the target, or unfinished): larger sizes can
+            # only fail too, and an overloaded client may take minutes to wind down.
+            skipped = [m for m in options.sweep if m > n]
+            if skipped:
+                warn(f"  {client}: N={n} is far past its limit; not running {skipped}")
+            break
     if options.refine:
         good = [n for n, r in runs.items() if r["pass"]]
         low = max(good, default=0)
         bad = [n for n, r in runs.items() if not r["pass"] and n > low]
+        bad += [n for n in unfinished if n > low]
         high = min(bad, default=None)
         while high is not None and high - low > options.refine:
             step = options.refine
@@ -374,6 +387,14 @@ async def _sweep(
             else:
                 high = mid
     return [runs[n] for n in sorted(runs)]
+
+
+def _hopeless(run: dict[str, Any] | None, options: BenchOptions) -> bool:
+    """Whether a failed run was far past the client's limit (or did not finish at all)."""
+    if run is None:
+        return True
+    p99 = (run.get("delivery_ms") or {}).get("p99")
+    return p99 is not None and p99 > 10 * options.p99_ms
 
 
 async def run_bench(
