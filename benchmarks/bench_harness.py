@@ -5,8 +5,8 @@ so it runs on any machine where the package is installed. This script only names
 that ``benchmarks/README.rst`` records:
 
 * ``python benchmarks/bench_harness.py`` (no arguments): the standard workload swept for both
-  clients from 150 to 350 sessions, 4 s warm-up and 20 s window per size, refined by bisection
-  to 25 sessions, with the JSON report in ``harness.json``. About ten minutes on a quiet
+  clients from 150 to 600 sessions, 4 s warm-up and 20 s window per size, refined by bisection
+  to 25 sessions, with the JSON report in ``harness.json``. About fifteen minutes on a quiet
   machine (a window disturbed by other processes is run again, up to twice).
 * ``python benchmarks/bench_harness.py --scaling``: our client swept over 2 worker processes
   and over 1, for the 1 -> 2 scaling table (``harness-scaling.json``).
@@ -23,7 +23,7 @@ from trio_realtime._cli import main
 
 RECORD = [
     "--sweep",
-    "150,200,250,300,350",
+    "150,250,350,400,450,500,550,600",
     "--refine",
     "25",
     "--peer",
@@ -33,7 +33,7 @@ RECORD = [
 ]
 SCALING = [
     "--sweep",
-    "200,250,300,350,400",
+    "500,600,700,800,900",
     "--refine",
     "25",
     "--processes",
