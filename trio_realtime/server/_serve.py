@@ -211,8 +211,11 @@ async def serve(
         task_status.started(handle)
         await trio.serve_listeners(handler, listeners, handler_nursery=handler_nursery)
     finally:
-        for listener in listeners:
-            await trio.aclose_forcefully(listener)
+        # Shielded: a Cancelled from this cleanup would replace whatever is propagating (a
+        # KeyboardInterrupt from a connection task, say) and lose it.
+        with trio.CancelScope(shield=True):
+            for listener in listeners:
+                await trio.aclose_forcefully(listener)
 
 
 def _peer(stream: trio.SocketStream) -> str:
