@@ -376,15 +376,8 @@ class ClientWebSocket:
         Raises:
             WebSocketClosed: The connection closed first.
         """
-        if self._close_sent or self.closed is not None:
-            raise WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, "closing"))
-        number = next(self._ping_ids)
-        answered = self._pings[number] = trio.Event()
-        try:
-            await self._write(encode_frame(PING, number.to_bytes(8, "big")))
-            await answered.wait()
-        finally:
-            self._pings.pop(number, None)
+        answered = await self.send_ping()
+        await answered.wait()
         if self.closed is not None:
             raise WebSocketClosed(self.closed)
 
