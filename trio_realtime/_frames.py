@@ -145,6 +145,7 @@ class FrameReader:
         """Append to ``out`` every frame ``buf`` completes; keep an incomplete one pending."""
         end = len(buf)
         pos = 0
+        need = 0  # what an incomplete last frame needs in all; 0 while its header is short
         while True:
             left = end - pos
             if left < 2:
@@ -173,6 +174,7 @@ class FrameReader:
                 raise FrameError(1009, f"message larger than {self._max} bytes")
             stop = pos + head + length
             if stop > end:
+                need = head + length
                 break
             payload = buf[pos + head : stop]
             pos = stop
@@ -187,20 +189,8 @@ class FrameReader:
             rest = buf[pos:] if pos else buf
             self._pending.append(rest)
             self._pending_size = len(rest)
-            self._need = self._frame_size(rest)
+            self._need = need
         return out
-
-    @staticmethod
-    def _frame_size(rest: bytes) -> int:
-        """Bytes the frame starting ``rest`` needs in all, or 0 while its header is short."""
-        if len(rest) < 2:
-            return 0
-        length = rest[1] & 0x7F
-        if length == 126:
-            return 0 if len(rest) < 4 else 4 + int.from_bytes(rest[2:4], "big")
-        if length == 127:
-            return 0 if len(rest) < 10 else 10 + int.from_bytes(rest[2:10], "big")
-        return 2 + length
 
     def _frame(
         self, out: list[str | bytes | ControlFrame], opcode: int, final: bool, payload: bytes

@@ -68,7 +68,7 @@ class RawSocketIO:
             except OSError as exc:
                 raise trio.BrokenResourceError(f"reading the socket failed: {exc}") from exc
 
-    def write_nowait(self, data: bytes) -> int:
+    def write_nowait(self, data: bytes | bytearray | memoryview) -> int:
         """Write what the kernel takes of ``data`` now (maybe 0 bytes); never waits.
 
         Raises:
@@ -87,23 +87,14 @@ class RawSocketIO:
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Write all of ``data``, waiting for writability only when the kernel is full."""
-        socket = self._socket
         view = memoryview(data)
         sent = 0
         with view:
             while True:
-                fd = socket.fileno()
-                if fd < 0:
-                    raise trio.ClosedResourceError("the socket was closed")
-                try:
-                    sent += os.write(fd, view[sent:])
-                except BlockingIOError:
-                    pass
-                except OSError as exc:
-                    raise trio.BrokenResourceError(f"writing the socket failed: {exc}") from exc
+                sent += self.write_nowait(view[sent:])
                 if sent >= len(view):
                     return
-                await trio.lowlevel.wait_writable(socket)
+                await trio.lowlevel.wait_writable(self._socket)
 
 
 def byte_io_for(stream: trio.abc.Stream) -> ByteIO:

@@ -270,7 +270,7 @@ class ClientWebSocket:
         while self._writing:
             await self._write_lot.park()
         if self.closed is not None and not control:
-            raise WebSocketClosed(self.closed)
+            raise self._closed_error()
         self._writing = True
         done = False
         if self._unsent:  # it goes first: it is the end of an earlier frame
@@ -282,7 +282,7 @@ class ClientWebSocket:
             self._ended(ABNORMAL_CLOSURE, None)
             if control:
                 return
-            raise WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, None)) from None
+            raise self._closed_error() from None
         finally:
             self._writing = False
             self._write_lot.unpark()
@@ -299,7 +299,7 @@ class ClientWebSocket:
             WebSocketClosed: The connection has closed (or is closing).
         """
         if self._close_sent or self.closed is not None:
-            raise WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, "closing"))
+            raise self._closed_error()
         if isinstance(message, str):
             await self._write(encode_frame(TEXT, message.encode()))
         else:
@@ -360,7 +360,7 @@ class ClientWebSocket:
             WebSocketClosed: The connection has closed (or is closing).
         """
         if self._close_sent or self.closed is not None:
-            raise WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, "closing"))
+            raise self._closed_error()
         number = next(self._ping_ids)
         answered = self._pings[number] = trio.Event()
         try:
@@ -379,7 +379,7 @@ class ClientWebSocket:
         answered = await self.send_ping()
         await answered.wait()
         if self.closed is not None:
-            raise WebSocketClosed(self.closed)
+            raise self._closed_error()
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         """Start the close handshake and wait for the peer's close frame.
@@ -411,11 +411,11 @@ class ClientWebSocket:
                 (1006).
         """
         if self.closed is not None:
-            raise WebSocketClosed(self.closed)
+            raise self._closed_error()
         if self._ready_error is not None and not self._ready:
             exc, self._ready_error = self._ready_error, None
             await self._fail(exc)
-            raise WebSocketClosed(self.closed or CloseInfo(exc.code, exc.reason))
+            raise self._closed_error()
         if self._ready:
             frames, self._ready = self._ready, []
             await trio.lowlevel.checkpoint()
@@ -426,14 +426,14 @@ class ClientWebSocket:
                 data = b""
             if not data:
                 self._ended(ABNORMAL_CLOSURE, None)
-                raise WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, None))
+                raise self._closed_error()
             self.bytes_received += len(data)
             try:
                 frames = self._reader.feed(data if type(data) is bytes else bytes(data))
             except FrameError as exc:
                 if not exc.completed:
                     await self._fail(exc)
-                    raise WebSocketClosed(self.closed or CloseInfo(exc.code, exc.reason)) from None
+                    raise self._closed_error() from None
                 # What the read completed before the bad frame is delivered; the next call
                 # closes with the error.
                 frames, self._ready_error = exc.completed, exc
@@ -444,7 +444,7 @@ class ClientWebSocket:
             elif not await self._control(frame):
                 break
         if not messages and self.closed is not None:
-            raise WebSocketClosed(self.closed)
+            raise self._closed_error()
         return messages
 
     async def _control(self, frame: ControlFrame) -> bool:
@@ -479,6 +479,11 @@ class ClientWebSocket:
             await self._write(
                 encode_frame(CLOSE, close_payload(exc.code, exc.reason)), control=True
             )
+
+    def _closed_error(self) -> WebSocketClosed:
+        """The error for an operation on a connection that has ended (or is closing: after
+        our close frame nothing more may be sent, though the peer's answer is not in yet)."""
+        return WebSocketClosed(self.closed or CloseInfo(ABNORMAL_CLOSURE, "closing"))
 
     def _ended(self, code: int, reason: str | None) -> None:
         """Record the first ending and wake everyone waiting on the connection."""
