@@ -7,6 +7,7 @@ worked out by hand.
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -221,3 +222,30 @@ def test_scaling_is_reported_when_several_process_counts_ran() -> None:
     }
     text = render_report(report)
     assert "Scaling, 1 -> 2 worker processes" in text
+
+
+def test_collector_pauses_are_timed_only_inside_the_window_and_merge_across_workers() -> None:
+    meter = WorkerMeter("ours", 0, 1, trace_memory=False)
+    meter.idle_snapshot()
+    assert meter.gc.tracked_idle is not None
+    assert meter.gc.tracked_idle > 0
+    gc.collect()  # before the window: not counted
+    meter.cpu_mark_start()
+    gc.collect()
+    meter.cpu_mark_end()
+    gc.collect()  # after: not counted either
+    figures = json.loads(json.dumps(meter.result()))["gc"]
+    assert figures["counts"][2] == 1
+    assert figures["longest_ms"][2] > 0.0
+    assert figures["total_ms"][2] == pytest.approx(figures["longest_ms"][2])
+    other = figures | {"counts": [3, 1, 2], "longest_ms": [1.0, 2.0, 1e6], "tracked_idle": 10}
+    workload = Workload(sessions=2, window=10.0)
+    workers = [_worker("ours", 0, 1, 1.0, cpu=1.0), _worker("ours", 1, 1, 1.0, cpu=1.0)]
+    workers[0]["gc"], workers[1]["gc"] = figures, other
+    merged = merge_run(workload, "ours", 2, workers, {})["gc"]
+    assert merged["counts"][2] == 3
+    assert merged["longest_ms"][2] == 1e6
+    assert merged["tracked_idle"] == figures["tracked_idle"] + 10
+    assert "GC full collections, longest ms" in render_run(
+        [merge_run(workload, "ours", 2, workers, {})]
+    )

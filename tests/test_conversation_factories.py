@@ -352,6 +352,7 @@ class At:
 
 # --- the factories' own test -------------------------------------------------------------------
 
+
 def wire_errors(event: ServerEvent) -> list[str]:
     """Schema violations of ``event`` (relaxed as ``protocol_data`` documents)."""
     return schema_errors(to_json_dict(event))

@@ -99,7 +99,7 @@ class ContentPartView:
         # Audio held: raw bytes, or base64 text not decoded yet (deltas are decoded only when
         # the audio is read: most sessions never read most of it). Only the last ``_cap``
         # bytes are kept.
-        self._chunks: deque[bytes | str] = deque()
+        self._chunks: deque[bytes | str] | None = None  # made when audio is first kept
         self._held = 0  # bytes in ``_chunks``
         self._audio_end = 0  # bytes of audio the server holds for this part (after truncation)
         self._audio_received = 0  # bytes of audio received by deltas, ever
@@ -133,6 +133,8 @@ class ContentPartView:
         if cap == 0:
             return
         chunks = self._chunks
+        if chunks is None:
+            chunks = self._chunks = deque()
         chunks.append(data)
         held = self._held + n
         if cap is not None and held > cap:
@@ -172,12 +174,10 @@ class ContentPartView:
     def _set_audio(self, data: bytes) -> None:
         """Replace the audio with the server's copy (``input_audio`` of a retrieved item)."""
         self._audio_end = len(data)
-        self._chunks.clear()
         cap = self._cap
         if cap is not None and len(data) > cap:
             data = data[len(data) - cap :]
-        if data:
-            self._chunks.append(data)
+        self._chunks = deque((data,)) if data else None
         self._held = len(data)
 
     def _truncate(self, audio_end_ms: int) -> None:
@@ -185,9 +185,7 @@ class ContentPartView:
         if end < self._audio_end:
             cut = self._audio_end - end
             data = self._joined_audio()
-            self._chunks.clear()
-            if cut < len(data):
-                self._chunks.append(data[: len(data) - cut])
+            self._chunks = deque((data[: len(data) - cut],)) if cut < len(data) else None
             self._held = max(0, len(data) - cut)
             self._audio_end = end
         self._transcript = None

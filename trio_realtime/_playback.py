@@ -24,7 +24,6 @@ playing only while it streams, and :meth:`Playback.finished` marks one as heard 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from typing import ClassVar, Final, final
 
 import attrs
@@ -131,9 +130,9 @@ class Playback:
     def __init__(self, conversation: Conversation, *, handle_interruptions: bool = True) -> None:
         self._conversation = conversation
         self.handle_interruptions = handle_interruptions
-        self._played: OrderedDict[str, float] = OrderedDict()
-        self._finished: OrderedDict[str, None] = OrderedDict()
-        self._interrupted: OrderedDict[str, None] = OrderedDict()
+        self._played: dict[str, float] = {}
+        self._finished: dict[str, None] = {}
+        self._interrupted: dict[str, None] = {}
 
     def __repr__(self) -> str:
         state = "on" if self.handle_interruptions else "off"
@@ -154,7 +153,7 @@ class Playback:
         if old is None:
             played[item_id] = float(ms)
             if len(played) > MAX_TRACKED_ITEMS:
-                played.popitem(last=False)
+                del played[next(iter(played))]  # the oldest (dicts keep order)
         elif ms > old:
             played[item_id] = float(ms)
 
@@ -179,7 +178,7 @@ class Playback:
         finished = self._finished
         finished[item_id] = None
         if len(finished) > MAX_TRACKED_ITEMS:
-            finished.popitem(last=False)
+            del finished[next(iter(finished))]  # the oldest (dicts keep order)
 
     def played_ms(self, item_id: str) -> float:
         """The position last reported for ``item_id`` (0.0 if none)."""
@@ -215,7 +214,7 @@ class Playback:
         interrupted = self._interrupted
         interrupted[item.id] = None
         if len(interrupted) > MAX_TRACKED_ITEMS:
-            interrupted.popitem(last=False)
+            del interrupted[next(iter(interrupted))]  # the oldest (dicts keep order)
         notice = PlaybackInterrupted(
             item_id=item.id,
             response_id=item.response_id,

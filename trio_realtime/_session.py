@@ -56,6 +56,7 @@ from ._events._server import (
     TranscriptionSessionCreated,
     TranscriptionSessionUpdated,
 )
+from ._flag import Flag
 from ._playback import PlaybackInterrupted
 from ._pump import AudioStream
 from ._recording import Recorder
@@ -156,11 +157,12 @@ class RealtimeSession(
         self._id_prefix = f"evt_{secrets.token_hex(4)}_"
         self._ids = itertools.count(1)
         self._input_format: AudioFormat = PCM16
-        self._pumps: set[AudioStream] = set()
+        # A set of its own once a pump starts (an empty set is 216 bytes per idle session).
+        self._pumps: set[AudioStream] | frozenset[AudioStream] = frozenset()
         self._ending: Ending | None = None
         self._closing = False
-        self._closed = trio.Event()
-        self._sender_done = trio.Event()
+        self._closed = Flag()
+        self._sender_done = Flag()
         self._last_error: tuple[int, ErrorEvent] | None = None  # (events_received then, event)
         # Plain int counters; statistics() reads them.
         self._events_sent = 0
@@ -194,6 +196,12 @@ class RealtimeSession(
 
     def _next_id(self) -> str:
         return self._id_prefix + str(next(self._ids))
+
+    def _running_pumps(self) -> set[AudioStream]:
+        """The set the running audio pumps register in, made with the first."""
+        if not isinstance(self._pumps, set):
+            self._pumps = set()
+        return self._pumps
 
     def _raise_closed(self) -> None:
         """Raise the error for an operation the ended or closing session cannot do."""
@@ -298,6 +306,8 @@ class RealtimeSession(
                 try:
                     item = receive_nowait()  # a backlog is written without a checkpoint each
                 except trio.WouldBlock:
+                    item = None
+                if item is None:  # parked outside the except: no WouldBlock kept alive
                     item = await receive()
                 if item is _FLUSH:
                     await ws.flush()

@@ -34,9 +34,12 @@ class AudioMethods:
     _ending: Ending | None
     _closing: bool
     _nursery: trio.Nursery
-    _pumps: set[AudioStream]
+    _pumps: set[AudioStream] | frozenset[AudioStream]
 
     def _next_id(self) -> str:  # pragma: no cover - RealtimeSession defines it
+        raise NotImplementedError
+
+    def _running_pumps(self) -> set[AudioStream]:  # pragma: no cover - RealtimeSession
         raise NotImplementedError
 
     def _raise_closed(self) -> None:  # pragma: no cover - RealtimeSession defines it
@@ -155,7 +158,7 @@ class AudioMethods:
             fmt,
             frame_bytes,
             realtime,
-            self._pumps,
+            self._running_pumps(),
             name="trio_realtime.audio_pump",
         )
         return stream

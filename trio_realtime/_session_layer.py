@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias, final
 
@@ -47,6 +46,7 @@ from ._events import (
     ResponseCreated,
     ResponseDone,
 )
+from ._mailbox import Mailbox
 from ._playback import Playback, PlaybackInterrupted
 from ._response_handles import (
     REQUEST_KEY,
@@ -124,13 +124,11 @@ class ResponseLayer:
         #: Weak: a handle the application dropped is not fed (nobody could read it).
         self.routes: dict[str, weakref.ref[ResponseHandle]] = {}
         self.watches: list[ResponseWatch] = []
-        self._own: OrderedDict[str, tuple[_OwnKind, str | None]] = OrderedDict()
-        self._answered: OrderedDict[str, None] = OrderedDict()
+        self._own: dict[str, tuple[_OwnKind, str | None]] = {}
+        self._answered: dict[str, None] = {}
         #: Filled by the receiver's handlers, emptied by the receiver after each event.
         self.followups: list[Followup] = []
-        self._control_send, self._control_recv = trio.open_memory_channel[ClientEvent | str](
-            CONTROL_QUEUE_SIZE
-        )
+        self._control: Mailbox[ClientEvent | str] = Mailbox(CONTROL_QUEUE_SIZE)
         self._room: trio.Event | None = None
         #: How the session ended (the error to raise, whether iteration just ends), once it has.
         self.ended: tuple[Callable[[], BaseException], bool] | None = None
@@ -238,7 +236,7 @@ class ResponseLayer:
         own = self._own
         own[event_id] = (kind, tag)
         if len(own) > MAX_OWN_EVENTS:
-            own.popitem(last=False)
+            del own[next(iter(own))]  # the oldest (dicts keep order)
 
     def _pump(self) -> None:
         """Poke the control task to send the next queued request (never waits).
@@ -248,7 +246,7 @@ class ResponseLayer:
         """
         if self.queue.waiting:
             try:
-                self._control_send.send_nowait(_PUMP)
+                self._control.put_nowait(_PUMP)
             except (trio.WouldBlock, trio.ClosedResourceError):
                 pass
 
@@ -371,7 +369,7 @@ class ResponseLayer:
         for call in (*fresh, *(c for c, _ in skipped)):
             answered[call.call_id] = None
             if len(answered) > MAX_ANSWERED_CALLS:
-                answered.popitem(last=False)
+                del answered[next(iter(answered))]  # the oldest (dicts keep order)
         plan = attrs.evolve(plan, run=tuple(fresh), answer=tuple(skipped))
         if plan.follow_up:
             self.queue.hold()  # before response.done frees the queue: the follow-up goes first
@@ -427,7 +425,7 @@ class ResponseLayer:
         """Send what the receiver decided, in order, and keep ``heartbeat`` going (runs in
         the session's nursery until the session closes)."""
         session = self._session
-        receive = self._control_recv.receive
+        receive = self._control.get
         try:
             while True:
                 if heartbeat is None:
@@ -451,7 +449,7 @@ class ResponseLayer:
         Once the session is closing the event is dropped (the layer sends nothing more).
         """
         try:
-            self._control_send.send_nowait(event)
+            self._control.put_nowait(event)
         except trio.WouldBlock:
             return False
         except trio.ClosedResourceError:
@@ -461,7 +459,7 @@ class ResponseLayer:
     async def hand_over(self, event: ClientEvent) -> None:
         """Like :meth:`hand_over_nowait`, waiting for room."""
         try:
-            await self._control_send.send(event)
+            await self._control.put(event)
         except trio.ClosedResourceError:
             pass
 
@@ -469,12 +467,12 @@ class ResponseLayer:
 
     def closing(self) -> None:
         """The application closes the session: the layer sends nothing more."""
-        self._control_send.close()
+        self._control.close()
 
     def terminate(self, make_error: Callable[[], BaseException], ends_iteration: bool) -> None:
         """The session ended: fail what waits for the server, close the watches."""
         self.ended = (make_error, ends_iteration)
-        self._control_send.close()
+        self._control.close()
         for request in self._requests.values():
             request.handle._fail(make_error)
         self._requests.clear()

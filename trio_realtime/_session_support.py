@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import functools
 import math
 from collections.abc import Callable
@@ -129,9 +128,7 @@ class SentLog:
     __slots__ = ("_events", "_max_bytes", "_max_events", "_size")
 
     def __init__(self, max_events: int, max_bytes: int) -> None:
-        self._events: collections.OrderedDict[str, tuple[ClientEvent | UnknownEvent, int]] = (
-            collections.OrderedDict()
-        )
+        self._events: dict[str, tuple[ClientEvent | UnknownEvent, int]] = {}
         self._max_events = max_events
         self._max_bytes = max_bytes
         self._size = 0
@@ -145,7 +142,8 @@ class SentLog:
         while self._events and (
             len(self._events) > self._max_events or self._size > self._max_bytes
         ):
-            self._size -= self._events.popitem(last=False)[1][1]
+            # Dicts keep insertion order: the first key is the oldest.
+            self._size -= self._events.pop(next(iter(self._events)))[1]
 
     def get(self, event_id: str) -> ClientEvent | UnknownEvent | None:
         entry = self._events.get(event_id)

@@ -27,6 +27,7 @@ import attrs
 import h11
 import trio
 
+from ._flag import Flag
 from ._frames import (
     BINARY,
     CLOSE,
@@ -243,10 +244,11 @@ class ClientWebSocket:
         self._ready_error: FrameError | None = None  # ... or how they broke the protocol
         self._close_sent = False
         self._writing = False
-        self._write_lot = trio.lowlevel.ParkingLot()
+        # Made when a second writer first has to wait (most sessions never have one).
+        self._write_lot: trio.lowlevel.ParkingLot | None = None
         self._pings: dict[int, trio.Event] = {}
         self._ping_ids = itertools.count(1)
-        self._close_seen = trio.Event()
+        self._close_seen = Flag()
         self.closed: CloseInfo | None = None
         self.subprotocol: str | None = None
         self.bytes_sent = 0
@@ -268,6 +270,8 @@ class ClientWebSocket:
 
     async def _write(self, data: bytes, *, control: bool = False) -> None:
         while self._writing:
+            if self._write_lot is None:
+                self._write_lot = trio.lowlevel.ParkingLot()
             await self._write_lot.park()
         if self.closed is not None and not control:
             raise self._closed_error()
@@ -285,7 +289,8 @@ class ClientWebSocket:
             raise self._closed_error() from None
         finally:
             self._writing = False
-            self._write_lot.unpark()
+            if self._write_lot is not None:
+                self._write_lot.unpark()
             if not done and self.closed is None:
                 # Cancelled mid-write: part of a frame may be on the wire, so no frame after
                 # it could be trusted.
@@ -492,4 +497,5 @@ class ClientWebSocket:
         self._close_seen.set()
         for event in self._pings.values():
             event.set()
-        self._write_lot.unpark_all()
+        if self._write_lot is not None:
+            self._write_lot.unpark_all()

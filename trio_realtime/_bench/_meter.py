@@ -33,6 +33,7 @@ import time
 import tracemalloc
 from typing import Any, Final, final
 
+from ._gc_meter import GcMeter
 from ._stats import Histogram
 
 __all__ = [
@@ -185,6 +186,7 @@ class WorkerMeter:
         self._traced_base = 0
         self._cpu_window: tuple[float, float] | None = None
         self._cpu_start = self._cpu_wall_start = self._cpu_wall = 0.0
+        self.gc = GcMeter()
 
     def baseline(self) -> None:
         """Read the memory baseline; call it after one throwaway session, so one-time costs
@@ -233,6 +235,7 @@ class WorkerMeter:
         """
         gc.collect()
         self.rss_idle_kib = rss_kib()
+        self.gc.note_idle()
         if self._gc_threshold is not None:
             gc.freeze()
         if self._trace:
@@ -254,6 +257,7 @@ class WorkerMeter:
         """The window opened: note the CPU time (and when it was read)."""
         self._cpu_start = cpu_seconds()
         self._cpu_wall_start = time.monotonic()
+        self.gc.start()
 
     def cpu_mark_end(self) -> None:
         """The window closed: note the CPU time.
@@ -263,6 +267,7 @@ class WorkerMeter:
         """
         self._cpu_window = (self._cpu_start, cpu_seconds())
         self._cpu_wall = time.monotonic() - self._cpu_wall_start
+        self.gc.stop()
 
     # -- the hot path -------------------------------------------------------------------------
 
@@ -373,4 +378,5 @@ class WorkerMeter:
             "turns_ended": self.turns_ended,
             "turns_answered": self.turns_answered,
             "turn_ms": {name: h.to_json() for name, h in self.turn_ms.items()},
+            "gc": self.gc.to_json(),
         }

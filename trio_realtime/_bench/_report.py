@@ -106,6 +106,7 @@ def merge_run(
         "rss_total_kib": sum(w["rss_end_kib"] for w in workers),
         "traced_per_session_bytes": sum(traced) / connected if traced and connected else None,
         "traced_top": [line for w in workers for line in w["traced_top"]][:8],
+        "gc": _gc(workers),
         "turns_ended": sum(w["turns_ended"] for w in workers),
         "turns_answered": sum(w["turns_answered"] for w in workers),
         "server": dict(server or {}),
@@ -113,6 +114,19 @@ def merge_run(
     out.update({name: h.summary() for name, h in hists.items()})
     out["histograms"] = {name: h.to_json() for name, h in hists.items()}
     return out
+
+
+def _gc(workers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The workers' collector pauses in the window: counts and time summed, longest taken."""
+    figures = [w["gc"] for w in workers if w.get("gc")]
+    tracked = [f["tracked_idle"] for f in figures if f["tracked_idle"] is not None]
+    return {
+        "counts": [sum(f["counts"][g] for f in figures) for g in range(3)],
+        "total_ms": [sum(f["total_ms"][g] for f in figures) for g in range(3)],
+        "longest_ms": [max((f["longest_ms"][g] for f in figures), default=0.0) for g in range(3)],
+        "collected": [sum(f.get("collected", [0, 0, 0])[g] for f in figures) for g in range(3)],
+        "tracked_idle": sum(tracked) if tracked else None,
+    }
 
 
 def passes(run: Mapping[str, Any], p99_ms: float) -> bool:
@@ -144,6 +158,15 @@ def _ms_row(summary: Mapping[str, Any]) -> str:
 
 def _counts(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in counts.items()) or "none"
+
+
+def _full_collections(run: Mapping[str, Any]) -> str:
+    gc = run.get("gc")
+    if not gc or not any(gc["counts"]):
+        return "-"
+    tracked = gc["tracked_idle"]
+    objects = f" ({tracked:,} objects tracked idle)" if tracked else ""
+    return f"{gc['counts'][2]}, {_num(gc['longest_ms'][2], 1)}{objects}"
 
 
 def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -180,6 +203,7 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("events per CPU-second", _num(run["events_per_cpu_s"], 0)),
         ("RSS per session, idle (KiB)", _num(run["rss_per_session_kib"], 1)),
         ("RSS growth per session, run (KiB)", _num(run["rss_growth_per_session_kib"], 1)),
+        ("GC full collections, longest ms", _full_collections(run)),
     ]
     if run["traced_per_session_bytes"] is not None:
         rows.append(
