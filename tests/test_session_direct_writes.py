@@ -19,11 +19,17 @@ async def test_direct_and_queued_sends_keep_their_order() -> None:
         async with client(server, outbound_queue_size=4) as session:
             ws = session._ws
             assert ws.writes_directly  # loopback TCP: the direct path is in play
-            direct = 0
+            direct = calls = 0
             try_send_now = ws.try_send_now
 
             def counting(message: str) -> bool:
-                nonlocal direct
+                # Every ninth direct attempt finds the socket "full", as a slow peer would
+                # make it: that event and what follows it while the sender works are queued,
+                # so both paths run however fast the kernel drains loopback.
+                nonlocal direct, calls
+                calls += 1
+                if calls % 9 == 0:
+                    return False
                 written = try_send_now(message)
                 direct += written
                 return written

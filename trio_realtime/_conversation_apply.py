@@ -176,14 +176,20 @@ class ConversationHandlers(ConversationState):
             else self._missing_part(item, index, "text", event)
         )
         if part is not None:
-            part._text.append(event.delta)
+            if part._text is None:
+                part._text = [event.delta]
+            else:
+                part._text.append(event.delta)
         return None
 
     def _on_arguments_delta(self, event: ResponseFunctionCallArgumentsDelta) -> None:
         item = self._items.get(event.item_id)
         if item is None:
             return self._unknown_item(event, event.item_id)
-        item._arguments.append(event.delta)
+        if item._arguments is None:
+            item._arguments = [event.delta]
+        else:
+            item._arguments.append(event.delta)
         return None
 
     # --- done values -------------------------------------------------------------------------
@@ -206,20 +212,18 @@ class ConversationHandlers(ConversationState):
         part = self._part_for(event, "audio")
         if part is None or part._truncated_ms is not None:
             return
-        if part._transcript is None:
-            part._transcript = []
-        self._set_final(part._transcript, event.transcript, event, "transcript")
+        part._transcript = self._set_final(part._transcript, event.transcript, event, "transcript")
 
     def _on_text_done(self, event: ResponseTextDone) -> None:
         part = self._part_for(event, "text")
         if part is not None:
-            self._set_final(part._text, event.text, event, "text")
+            part._text = self._set_final(part._text, event.text, event, "text")
 
     def _on_arguments_done(self, event: ResponseFunctionCallArgumentsDone) -> None:
         item = self._items.get(event.item_id)
         if item is None:
             return self._unknown_item(event, event.item_id)
-        self._set_final(item._arguments, event.arguments, event, "arguments")
+        item._arguments = self._set_final(item._arguments, event.arguments, event, "arguments")
         return None
 
     def _on_content_part_added(self, event: ResponseContentPartAdded) -> None:
@@ -398,9 +402,9 @@ class ConversationHandlers(ConversationState):
         part = self._input_part(event, event.content_index)
         if part is None:
             return
-        if part._transcript is None:
-            part._transcript = []
-        self._set_final(part._transcript, event.transcript, event, "input transcript")
+        part._transcript = self._set_final(
+            part._transcript, event.transcript, event, "input transcript"
+        )
         part._transcription_status = "completed"
         part._transcription_usage = event.usage
 

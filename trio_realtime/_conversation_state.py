@@ -139,11 +139,14 @@ class ConversationState:
             parts.append(self._new_part(item, len(parts), type if len(parts) == index else None))
         return parts[index]
 
-    def _set_final(self, chunks: list[str], value: str, event: ServerEvent, what: str) -> None:
-        """Replace ``chunks`` by the ``.done`` value, counting a difference as an anomaly."""
+    def _set_final(
+        self, chunks: list[str] | None, value: str, event: ServerEvent, what: str
+    ) -> list[str]:
+        """The chunks to keep once the ``.done`` value arrives: that value alone, a difference
+        from what the deltas assembled counted as an anomaly."""
         if chunks and _joined(chunks) != value:
             self._anomaly("done_mismatch", event, f"{what} differs from its deltas")
-        chunks[:] = [value] if value else []
+        return [value] if value else []
 
     def _merge_item(
         self, item: ItemView, wire: ConversationItem, event: ServerEvent, *, final: bool
@@ -164,9 +167,9 @@ class ConversationState:
         arguments = wire.arguments
         if isinstance(arguments, str):
             if final:
-                self._set_final(item._arguments, arguments, event, "arguments")
+                item._arguments = self._set_final(item._arguments, arguments, event, "arguments")
             elif arguments and not item._arguments:
-                item._arguments.append(arguments)
+                item._arguments = [arguments]
         content = wire.content
         if isinstance(content, list):
             parts = item._parts
@@ -184,15 +187,17 @@ class ConversationState:
         text = wire.text
         if isinstance(text, str):
             if final:
-                self._set_final(part._text, text, event, "text")
+                part._text = self._set_final(part._text, text, event, "text")
             elif text and not part._text:
-                part._text.append(text)
+                part._text = [text]
         transcript = wire.transcript
         if isinstance(transcript, str) and part._truncated_ms is None:
             if part._transcript is None:
                 part._transcript = [transcript] if transcript else []
             elif final:
-                self._set_final(part._transcript, transcript, event, "transcript")
+                part._transcript = self._set_final(
+                    part._transcript, transcript, event, "transcript"
+                )
         audio = wire.audio
         if isinstance(audio, str) and part._type == "input_audio":
             data = _b64decode(audio)

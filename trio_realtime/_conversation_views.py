@@ -94,7 +94,7 @@ class ContentPartView:
     def __init__(self, index: int, type: str | None, fmt: str, bpm: int, cap: int | None) -> None:
         self._index = index
         self._type = type
-        self._text: list[str] = []
+        self._text: list[str] | None = None  # made by the first text: audio parts have none
         self._transcript: list[str] | None = None
         # Audio held: raw bytes, or base64 text not decoded yet (deltas are decoded only when
         # the audio is read: most sessions never read most of it). Only the last ``_cap``
@@ -206,7 +206,7 @@ class ContentPartView:
     @property
     def text(self) -> str:
         """The part's text (``text`` and ``input_text`` parts); ``""`` when it has none."""
-        return _joined(self._text)
+        return _joined(self._text) if self._text else ""
 
     @property
     def transcript(self) -> str | None:
@@ -299,7 +299,7 @@ class ItemView:
         self._parts: list[ContentPartView] = []
         self._call_id: str | None = None
         self._name: str | None = None
-        self._arguments: list[str] = []
+        self._arguments: list[str] | None = None  # made by the first arguments delta
         self._output: str | None = None
         self._response: ResponseView | None = None
         self._in_conversation = False
@@ -410,7 +410,7 @@ class ItemView:
     @property
     def arguments(self) -> str:
         """A function call's JSON arguments: the deltas so far, then the ``.done`` value."""
-        return _joined(self._arguments)
+        return _joined(self._arguments) if self._arguments else ""
 
     @property
     def output(self) -> str | None:
