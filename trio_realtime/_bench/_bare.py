@@ -14,14 +14,14 @@ import base64
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Final
+from typing import Final
 
 import orjson
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websocket_url
 
 from ._load_frames import STAMP_FIELD
-from ._meter import SessionMeter, TurnTracker
+from ._meter import TURN_MILESTONES, SessionMeter
 from ._trio_driver import TrioDriver
 from ._worker import WorkerSpec
 from ._workload import TRANSCRIPTION_MODEL
@@ -29,14 +29,6 @@ from ._workload import TRANSCRIPTION_MODEL
 __all__ = ["run_bare"]
 
 _CLOSE_SECONDS: Final = 5.0
-_TURN_EVENTS: Final[dict[str, Any]] = {
-    "input_audio_buffer.speech_stopped": TurnTracker.speech_stopped,
-    "response.audio.delta": TurnTracker.audio_delta,
-    "response.audio_transcript.delta": TurnTracker.transcript_delta,
-    "response.done": TurnTracker.done,
-    "conversation.item.input_audio_transcription.delta": TurnTracker.transcript_delta,
-    "conversation.item.input_audio_transcription.completed": TurnTracker.done,
-}
 
 
 class _Bare(TrioDriver[WebSocketConnection]):
@@ -108,7 +100,7 @@ class _Bare(TrioDriver[WebSocketConnection]):
             if kind == "error":
                 meter.error(event.get("error", {}).get("code"))
             elif turns:
-                milestone = _TURN_EVENTS.get(kind)
+                milestone = TURN_MILESTONES.get(kind)
                 if milestone is not None:
                     milestone(tracker, now)
 

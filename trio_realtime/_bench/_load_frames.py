@@ -76,6 +76,18 @@ def finish(prefix: str, sent_at: float) -> str:
     return prefix + repr(sent_at) + "}"
 
 
+def _assistant_item(item_id: str, status: str, content: list[ContentPart]) -> ConversationItem:
+    """The response's one assistant message, as its lifecycle events carry it."""
+    return ConversationItem(
+        id=item_id,
+        object="realtime.item",
+        type="message",
+        status=status,
+        role="assistant",
+        content=content,
+    )
+
+
 def _prefix(event: ServerEvent) -> str:
     """The encoded event with its closing brace replaced by the stamp key."""
     text = encode(event)
@@ -171,14 +183,7 @@ class LoadStream:
         ids = f'","response_id":"{rid}","item_id":"{iid}","output_index":0,"content_index":0,'
         self._audio_mid = ids + '"delta":"'
         self._text_mid = ids + '"delta":"'
-        item = ConversationItem(
-            id=iid,
-            object="realtime.item",
-            type="message",
-            status="in_progress",
-            role="assistant",
-            content=[],
-        )
+        item = _assistant_item(iid, "in_progress", [])
         previous, self._previous_item = self._previous_item, iid
         return [
             _prefix(ResponseCreated(event_id=self._event_id(), response=self._response([]))),
@@ -224,14 +229,7 @@ class LoadStream:
         rid, iid = self._response_id, self._item_id
         transcript = "".join(self._words)
         part = ContentPart(type="audio", transcript=transcript)
-        item = ConversationItem(
-            id=iid,
-            object="realtime.item",
-            type="message",
-            status="completed",
-            role="assistant",
-            content=[part],
-        )
+        item = _assistant_item(iid, "completed", [part])
         where: dict[str, Any] = {
             "response_id": rid,
             "item_id": iid,

@@ -38,6 +38,7 @@ from ._stats import Histogram
 
 __all__ = [
     "TURN_METRICS",
+    "TURN_MILESTONES",
     "SessionMeter",
     "TurnTracker",
     "WorkerMeter",
@@ -126,6 +127,17 @@ class TurnTracker:
             self._meter.turn_metric("turn_ms", self.end, now)
             self._meter.turn_answered(self.end)
             self.end = None
+
+
+#: Which turn milestone each server event type is, for the turn scenarios (every client).
+TURN_MILESTONES: Final[dict[str, Any]] = {
+    "input_audio_buffer.speech_stopped": TurnTracker.speech_stopped,
+    "response.audio.delta": TurnTracker.audio_delta,
+    "response.audio_transcript.delta": TurnTracker.transcript_delta,
+    "response.done": TurnTracker.done,
+    "conversation.item.input_audio_transcription.delta": TurnTracker.transcript_delta,
+    "conversation.item.input_audio_transcription.completed": TurnTracker.done,
+}
 
 
 @final

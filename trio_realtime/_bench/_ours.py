@@ -17,34 +17,24 @@ import trio
 
 from .._client import connect
 from .._events import (
+    SERVER_EVENTS,
     ErrorEvent,
-    InputAudioBufferSpeechStopped,
     InputAudioTranscription,
-    InputAudioTranscriptionCompleted,
-    InputAudioTranscriptionDelta,
-    ResponseAudioDelta,
-    ResponseAudioTranscriptDelta,
-    ResponseDone,
     TranscriptionSession,
     TranscriptionSessionUpdated,
 )
 from .._session import RealtimeSession
 from ._load_frames import STAMP_FIELD
-from ._meter import SessionMeter, TurnTracker
+from ._meter import TURN_MILESTONES, SessionMeter
 from ._trio_driver import TrioDriver
 from ._worker import WorkerSpec
 from ._workload import TRANSCRIPTION_MODEL
 
 __all__ = ["run_ours"]
 
-# Which turn milestone each event class is, for the turn scenarios.
+# TURN_MILESTONES by event class: ours reads typed events, and a class lookup skips ``.type``.
 _TURN_EVENTS: Final[dict[type, Any]] = {
-    InputAudioBufferSpeechStopped: TurnTracker.speech_stopped,
-    ResponseAudioDelta: TurnTracker.audio_delta,
-    ResponseAudioTranscriptDelta: TurnTracker.transcript_delta,
-    ResponseDone: TurnTracker.done,
-    InputAudioTranscriptionDelta: TurnTracker.transcript_delta,
-    InputAudioTranscriptionCompleted: TurnTracker.done,
+    SERVER_EVENTS[name]: milestone for name, milestone in TURN_MILESTONES.items()
 }
 
 

@@ -21,7 +21,7 @@ from openai import AsyncOpenAI
 from openai.types.websocket_connection_options import WebSocketConnectionOptions
 
 from ._load_frames import STAMP_FIELD
-from ._meter import SessionMeter, TurnTracker, WorkerMeter
+from ._meter import TURN_MILESTONES, SessionMeter, WorkerMeter
 from ._worker import PROGRESS_SECONDS, WorkerSpec, emit, parse_go, tail_seconds
 from ._workload import build_audio, session_phase
 
@@ -31,15 +31,6 @@ _CLOSE_SECONDS: Final = 10.0
 #: The SDK's connection options: our client's message limit, and no compression (the SDK's
 #: own default with unlimited messages, and what our client does).
 _WS_OPTIONS: Final = WebSocketConnectionOptions(max_size=64 * 1024 * 1024, compression=None)
-
-_TURN_EVENTS: Final[dict[str, Any]] = {
-    "input_audio_buffer.speech_stopped": TurnTracker.speech_stopped,
-    "response.audio.delta": TurnTracker.audio_delta,
-    "response.audio_transcript.delta": TurnTracker.transcript_delta,
-    "response.done": TurnTracker.done,
-    "conversation.item.input_audio_transcription.delta": TurnTracker.transcript_delta,
-    "conversation.item.input_audio_transcription.completed": TurnTracker.done,
-}
 
 
 async def _read_go() -> float:
@@ -154,7 +145,7 @@ class _Worker:
             if kind == "error":
                 meter.error(event.error.code)
             elif turns:
-                milestone = _TURN_EVENTS.get(kind)
+                milestone = TURN_MILESTONES.get(kind)
                 if milestone is not None:
                     milestone(tracker, now)
 
