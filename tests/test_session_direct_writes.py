@@ -56,3 +56,42 @@ async def test_direct_and_queued_sends_keep_their_order() -> None:
     appends = [e for e in received if e["type"] == "input_audio_buffer.append"]
     assert len(appends) == 400
     assert stats.audio_ms_sent == 400 * 10.0
+
+
+def task_names(session: object) -> set[str]:
+    nursery = session._nursery  # type: ignore[attr-defined]
+    return {task.name for task in nursery.child_tasks}
+
+
+async def test_an_idle_session_has_no_sender_task_until_a_send_must_wait() -> None:
+    async with fake_server(recorder) as server, client(server) as session:
+        await session.commit_audio(event_id="first")  # written from this task
+        assert "trio_realtime.sender" not in task_names(session)
+        assert "trio_realtime.receiver" in task_names(session)
+
+        session._ws.try_send_now = lambda message: False  # type: ignore[method-assign]
+        await session.commit_audio(event_id="queued")  # the socket "is full": queued
+        assert "trio_realtime.sender" in task_names(session)
+        await session.commit_audio(event_id="after")  # the sender is busy or not idle
+    connection = server.connections[0]
+    assert [e["event_id"] for e in connection.received] == ["first", "queued", "after"]
+    assert connection.close_code == 1000
+
+
+async def test_a_session_that_never_queued_closes_cleanly() -> None:
+    async with fake_server(recorder) as server, client(server) as session:
+        await session.commit_audio(event_id="only")
+        assert "trio_realtime.sender" not in task_names(session)
+    connection = server.connections[0]
+    assert [e["event_id"] for e in connection.received] == ["only"]
+    assert connection.close_code == 1000
+
+
+async def test_a_stream_without_direct_writes_starts_the_sender_at_once() -> None:
+    async with fake_server(recorder, transport="memory") as server, client(server) as session:
+        assert not session._ws.writes_directly
+        assert "trio_realtime.sender" in task_names(session)
+        await session.commit_audio(event_id="queued")
+    connection = server.connections[0]
+    assert [e["event_id"] for e in connection.received] == ["queued"]
+    assert connection.close_code == 1000

@@ -106,6 +106,9 @@ class RealtimeSession(
     Created only by :func:`trio_realtime.connect`, whose ``async with`` block is its
     lifetime. It is one nursery running a sender task, a receiver task, a
     control task, any audio pumps and any tool calls, joined by bounded memory channels.
+    The sender starts with the first event that cannot be written at once: until then a
+    send on a plain (non-TLS) socket is written from the caller's task, and an idle session
+    costs one task fewer.
 
     Sending: :meth:`send` and the methods named after the client events
     (:meth:`update_session`, :meth:`cancel_response`, ...) queue an event and wait while the
@@ -146,9 +149,9 @@ class RealtimeSession(
         self._nursery = nursery
         self._options = options
         self._api_key = transport.config.api_key
-        self._out_send, self._out_recv = trio.open_memory_channel[Outgoing](
-            options.outbound_queue_size
-        )
+        # Made by the first event that must be queued, with the sender task (_outbound).
+        self._out_send: trio.MemorySendChannel[Outgoing] | None = None
+        self._out_recv: trio.MemoryReceiveChannel[Outgoing] | None = None
         self._in_send, self._in_recv = trio.open_memory_channel[ReceivedEvent](
             options.inbound_queue_size
         )
@@ -184,7 +187,8 @@ class RealtimeSession(
         return f"<RealtimeSession {self._transport.config.url} {state}>"
 
     def _start(self) -> None:
-        self._nursery.start_soon(self._sender, name="trio_realtime.sender")
+        if not self._ws.writes_directly:
+            self._outbound()  # every send goes through the channel: no reason to wait
         self._nursery.start_soon(self._receiver, name="trio_realtime.receiver")
         heartbeat = None
         if self._options.keepalive is not None:
@@ -210,6 +214,23 @@ class RealtimeSession(
         if self._closing:
             raise trio.ClosedResourceError("the session is closing")
 
+    def _outbound(self) -> trio.MemorySendChannel[Outgoing]:
+        """The outbound channel; the first call makes it and starts the sender task.
+
+        An idle session on a plain socket never needs either (its sends are written directly),
+        and they cost about 3.5 KiB together. Made once the session is closing, the channel is
+        closed at once: sending on it raises ``trio.ClosedResourceError``, as it would have.
+        """
+        send = self._out_send
+        if send is None:
+            send, receive = trio.open_memory_channel[Outgoing](self._options.outbound_queue_size)
+            self._out_send, self._out_recv = send, receive
+            if self._closing or self._ending is not None:
+                send.close()
+            else:
+                self._nursery.start_soon(self._sender, receive, name="trio_realtime.sender")
+        return send
+
     def _try_direct(self, item: Outgoing) -> bool:
         """Write ``item`` from the caller's task if the sender is idle with nothing queued.
 
@@ -220,15 +241,17 @@ class RealtimeSession(
         ws = self._ws
         if not ws.writes_directly:
             return False
-        queue = self._out_send.statistics()
-        if queue.current_buffer_used or not queue.tasks_waiting_receive:
-            return False  # something is queued, or the sender holds an item it has not written
+        outbound = self._out_send
+        if outbound is not None:
+            queue = outbound.statistics()
+            if queue.current_buffer_used or not queue.tasks_waiting_receive:
+                return False  # something is queued, or the sender holds an unwritten item
         if not ws.try_send_now(item[1]):
             return False
         self._written(item[0], item[1], item[2])
         if ws.has_unsent:  # the socket took part of the frame: the sender writes the rest
             with contextlib.suppress(trio.WouldBlock):
-                self._out_send.send_nowait(_FLUSH)
+                self._outbound().send_nowait(_FLUSH)
         return True
 
     def _written(self, event: ClientEvent | UnknownEvent, text: str, audio_ms: float) -> None:
@@ -246,8 +269,9 @@ class RealtimeSession(
             await trio.lowlevel.checkpoint_if_cancelled()
             await trio.lowlevel.cancel_shielded_checkpoint()
             return
+        outbound = self._outbound()
         try:
-            await self._out_send.send(item)
+            await outbound.send(item)
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             self._raise_closed()
             raise  # pragma: no cover - closed channels imply closing or ended
@@ -289,18 +313,19 @@ class RealtimeSession(
         sent, text, audio_ms = prepare_outgoing(event, self._next_id, self._input_format)
         if isinstance(sent.event_id, str):
             self._sent_log.add(sent.event_id, sent, len(text))
+        outbound = self._outbound()
         try:
-            await self._out_send.send((sent, text, audio_ms))
+            await outbound.send((sent, text, audio_ms))
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             return False
         return True
 
-    async def _sender(self) -> None:
+    async def _sender(self, outbound: trio.MemoryReceiveChannel[Outgoing]) -> None:
         ws = self._ws
         send_message = ws.send_message
         written = self._written
-        receive = self._out_recv.receive
-        receive_nowait = self._out_recv.receive_nowait
+        receive = outbound.receive
+        receive_nowait = outbound.receive_nowait
         try:
             while True:
                 try:
@@ -470,7 +495,8 @@ class RealtimeSession(
             return
         self._ending = ending
         self._in_send.close()  # readers get the buffered events, then the ending
-        self._out_recv.close()  # blocked senders wake up
+        if self._out_recv is not None:
+            self._out_recv.close()  # blocked senders wake up
         self._waiters.fail_all(ending.error)
         self._layer.terminate(ending.error, ending.ends_iteration)
         for stream in self._pumps:
@@ -500,9 +526,12 @@ class RealtimeSession(
             for stream in tuple(self._pumps):
                 stream.cancel()
             self._layer.closing()  # the library queues nothing more of its own
-            self._out_send.close()  # the sender drains what is queued, then stops
+            outbound = self._out_send
+            if outbound is not None:  # else nothing was ever queued
+                outbound.close()  # the sender drains what is queued, then stops
             with trio.move_on_after(self._options.close_timeout) as scope:
-                await self._sender_done.wait()
+                if outbound is not None:
+                    await self._sender_done.wait()
                 if self._ending is None:
                     await self._ws.aclose(1000)
             if scope.cancelled_caught:
@@ -573,11 +602,12 @@ class RealtimeSession(
 
     def statistics(self) -> SessionStatistics:
         """A snapshot of the queues and counters (plain numbers; cheap to call)."""
-        out = self._out_send.statistics()
+        outbound = self._out_send
+        queued = 0 if outbound is None else outbound.statistics().current_buffer_used
         inbound = self._in_send.statistics()
         ws = self._ws
         return SessionStatistics(
-            outbound_buffer_used=out.current_buffer_used,
+            outbound_buffer_used=queued,
             outbound_max_buffer_size=self._options.outbound_queue_size,
             inbound_buffer_used=inbound.current_buffer_used,
             inbound_max_buffer_size=self._options.inbound_queue_size,

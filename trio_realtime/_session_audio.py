@@ -30,7 +30,6 @@ class AudioMethods:
     __slots__ = ()
 
     _input_format: AudioFormat
-    _out_send: trio.MemorySendChannel[Outgoing]
     _ending: Ending | None
     _closing: bool
     _nursery: trio.Nursery
@@ -43,6 +42,9 @@ class AudioMethods:
         raise NotImplementedError
 
     def _raise_closed(self) -> None:  # pragma: no cover - RealtimeSession defines it
+        raise NotImplementedError
+
+    def _outbound(self) -> trio.MemorySendChannel[Outgoing]:  # pragma: no cover - RealtimeSession
         raise NotImplementedError
 
     async def _put(self, item: Outgoing) -> None:  # pragma: no cover - RealtimeSession defines it
@@ -71,13 +73,14 @@ class AudioMethods:
         if self._ending is not None or self._closing:
             return False
         item = self._append_item(pcm, bytes_per_ms)
+        outbound = self._outbound()
         try:
             # No checkpoint of its own when there is room: the pump checkpoints while pacing,
             # and in fast mode it may queue a burst before the sender runs.
-            self._out_send.send_nowait(item)
+            outbound.send_nowait(item)
         except trio.WouldBlock:
             try:
-                await self._out_send.send(item)
+                await outbound.send(item)
             except (trio.ClosedResourceError, trio.BrokenResourceError):
                 return False
         except (trio.ClosedResourceError, trio.BrokenResourceError):
