@@ -146,3 +146,37 @@ async def test_waiting_on_a_set_flag_is_still_a_checkpoint() -> None:
         scope.cancel()
         with pytest.raises(trio.Cancelled):
             await flag.wait()
+
+
+async def test_a_second_waiting_getter_is_refused() -> None:
+    box: Mailbox[int] = Mailbox(1)
+    got: list[int] = []
+
+    async def getter() -> None:
+        got.append(await box.get())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(getter)
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(trio.BusyResourceError):
+            await box.get()
+        box.put_nowait(7)
+    assert got == [7]
+
+
+async def test_a_woken_getter_that_finds_its_item_taken_waits_again() -> None:
+    box: Mailbox[int] = Mailbox(2)
+    got: list[int] = []
+
+    async def getter() -> None:
+        got.append(await box.get())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(getter)
+        await trio.testing.wait_all_tasks_blocked()
+        box.put_nowait(1)  # wakes the getter, which has not run yet...
+        assert await box.get() == 1  # ...and this task takes the item first
+        await trio.testing.wait_all_tasks_blocked()
+        assert got == []  # the getter waits again, rather than ending
+        box.put_nowait(2)
+    assert got == [2]

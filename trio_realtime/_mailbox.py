@@ -3,7 +3,8 @@
 The control task's queue carries a handful of items most sessions never see (truncations,
 tool outputs, pokes to send a queued request), yet lives as long as the session. A trio memory
 channel pair costs about 1.8 KB and a receive parked on it about 1 KB more, per idle session;
-this is a list, and a :class:`trio.Event` made only while a task has to wait.
+this is a list, and its one getter parks with :func:`trio.lowlevel.wait_task_rescheduled`
+(a :class:`trio.Event` would be another 600 bytes for as long as the session is idle).
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ _T = TypeVar("_T")
 
 @final
 class Mailbox(Generic[_T]):
-    """A bounded FIFO queue with the send/receive semantics of a trio memory channel.
+    """A bounded FIFO queue with the send/receive semantics of a trio memory channel, for one
+    consumer: :meth:`get` from a second task while one waits raises
+    :exc:`trio.BusyResourceError`, as a stream's ``receive_some`` does.
 
     Args:
         limit: Items it holds at most; :meth:`put` waits (and :meth:`put_nowait` raises
             :exc:`trio.WouldBlock`) while it is full.
     """
 
-    __slots__ = ("_arrived", "_closed", "_items", "_limit", "_room")
+    __slots__ = ("_closed", "_getter", "_items", "_limit", "_room")
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
@@ -34,7 +37,7 @@ class Mailbox(Generic[_T]):
         self._items: list[_T] = []
         self._limit = limit
         self._closed = False
-        self._arrived: trio.Event | None = None  # a getter waits on it
+        self._getter: trio.lowlevel.Task | None = None  # parked in get()
         self._room: trio.Event | None = None  # a putter waits on it
 
     def __len__(self) -> int:
@@ -52,10 +55,10 @@ class Mailbox(Generic[_T]):
         if len(self._items) >= self._limit:
             raise trio.WouldBlock
         self._items.append(item)
-        arrived = self._arrived
-        if arrived is not None:
-            self._arrived = None
-            arrived.set()
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            trio.lowlevel.reschedule(getter)
 
     async def put(self, item: _T) -> None:
         """Queue ``item``, waiting while the mailbox is full (a checkpoint).
@@ -76,21 +79,33 @@ class Mailbox(Generic[_T]):
             await room.wait()
 
     async def get(self) -> _T:
-        """The oldest item, waiting for one (a checkpoint).
+        """The oldest item, waiting for one (a checkpoint, as a channel's ``receive`` is).
 
         Raises:
             trio.EndOfChannel: The mailbox is closed and empty.
+            trio.BusyResourceError: Another task is waiting in :meth:`get`.
         """
-        await trio.lowlevel.checkpoint()
+        await trio.lowlevel.checkpoint_if_cancelled()
         items = self._items
-        while not items:
+        if items:
+            item = self._take()
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return item
+        while not items:  # empty after a wake-up: closed, or a get from another task was first
             if self._closed:
                 raise trio.EndOfChannel
-            arrived = self._arrived
-            if arrived is None:
-                arrived = self._arrived = trio.Event()
-            await arrived.wait()
-        item = items.pop(0)  # a few items at most: cheaper than a deque's 600-byte block
+            if self._getter is not None:
+                raise trio.BusyResourceError("another task is already waiting for this mailbox")
+            self._getter = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._abort_get)
+        return self._take()
+
+    def _abort_get(self, _: object) -> trio.lowlevel.Abort:
+        self._getter = None  # the get was cancelled: it takes nothing
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _take(self) -> _T:
+        item = self._items.pop(0)  # a few items at most: cheaper than a deque's 600-byte block
         room = self._room
         if room is not None:
             self._room = None
@@ -100,7 +115,9 @@ class Mailbox(Generic[_T]):
     def close(self) -> None:
         """No more puts; getters drain what is queued, then get :exc:`trio.EndOfChannel`."""
         self._closed = True
-        for event in (self._arrived, self._room):
-            if event is not None:
-                event.set()
-        self._arrived = self._room = None
+        getter, room = self._getter, self._room
+        self._getter = self._room = None
+        if getter is not None:
+            trio.lowlevel.reschedule(getter)
+        if room is not None:
+            room.set()
