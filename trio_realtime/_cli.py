@@ -171,7 +171,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     status = 0
     try:
         with _tuned_gc(args.gc_threshold):
-            trio.run(run)
+            trio.run(run, restrict_keyboard_interrupt_to_checkpoints=True)  # see run_trio
     except* KeyboardInterrupt:
         pass  # Ctrl-C is how this command is meant to stop
     except* OSError as group:  # e.g. the address is in use

@@ -214,9 +214,15 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
 
 
 def run_trio(command: str, main: Callable[[], Awaitable[int]]) -> int:
-    """Run ``main`` under :func:`trio.run`; turn known failures into a message and a status."""
+    """Run ``main`` under :func:`trio.run`; turn known failures into a message and a status.
+
+    Ctrl-C arrives at the main task's next checkpoint, never in the middle of a frame: a
+    ``KeyboardInterrupt`` raised between two statements of library code (a context manager's
+    exit, a task being spawned) can leave a nursery half-exited, which trio reports as an
+    internal error instead of the exit status 130.
+    """
     try:
-        return trio.run(main)
+        return trio.run(main, restrict_keyboard_interrupt_to_checkpoints=True)
     except BaseException as exc:
         verdict = classify(exc)
         if verdict is None:
