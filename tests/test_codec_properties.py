@@ -13,6 +13,7 @@ from strategies import JSON_VALUES, instances, wire_event
 
 from trio_realtime import ProtocolError, UnknownEvent, decode, encode, to_json_dict
 from trio_realtime import events as ev
+from trio_realtime._codec import pack, unpack
 
 ALL_EVENTS = {**ev.CLIENT_EVENTS, **ev.SERVER_EVENTS}
 
@@ -98,3 +99,11 @@ def test_arbitrary_bytes_decode_or_raise_protocol_error(data: bytes) -> None:
 @given(instances(ev.SessionUpdate))
 def test_to_json_dict_matches_the_encoded_frame(event: ev.SessionUpdate) -> None:
     assert orjson.loads(encode(event)) == to_json_dict(event)
+
+
+@given(instances(ev.Response))
+def test_a_packed_response_unpacks_to_an_equal_one(response: ev.Response) -> None:
+    packed = pack(response)
+    assert isinstance(packed, str)
+    assert unpack(packed, ev.Response) == response
+    assert same_json(orjson.loads(packed), orjson.loads(pack(unpack(packed, ev.Response))))

@@ -6,6 +6,7 @@ event. Property tests over random sessions are in ``test_conversation_properties
 
 from __future__ import annotations
 
+import gc
 import math
 from typing import Any
 
@@ -47,6 +48,7 @@ from trio_realtime._events import (
     InputAudioBufferCleared,
     ResponseAudioDelta,
     ResponseCancel,
+    ResponseDone,
     UnknownEvent,
     encode_audio,
 )
@@ -510,3 +512,38 @@ def test_views_are_read_only_and_lookups_of_unknown_ids_raise_key_error() -> Non
     assert "item_a" in repr(item)
     assert "resp_1" in repr(c.response("resp_1"))
     assert "2 items" in repr(c)
+
+
+def test_a_finished_response_keeps_its_wire_response_as_text_the_collector_does_not_scan() -> None:
+    wire_done = decode(
+        '{"type":"response.done","event_id":"e9","response":{"id":"resp_p","object":'
+        '"realtime.response","status":"completed","status_details":null,"output":[{"id":'
+        '"item_p","type":"message","role":"assistant","content":[{"type":"text","text":"Hi"}]'
+        ',"future_field":[1,null]}],"conversation_id":"conv_1","modalities":["text"],'
+        '"usage":{"total_tokens":3,"input_tokens":1,"output_tokens":2,"input_token_details":'
+        '{"text_tokens":1,"audio_tokens":0,"cached_tokens":0},"output_token_details":'
+        '{"text_tokens":2,"audio_tokens":0}},"new_response_field":{"nested":true}}}'
+    )
+    assert isinstance(wire_done, ResponseDone)
+    c = feed(Conversation(), response_created("resp_p"), wire_done)
+    view = c.response("resp_p")
+    assert view.raw == wire_done.response  # unknown fields and the explicit null included
+    assert view.raw is not wire_done.response  # unpacked again: nothing of it is held
+    assert view.raw.extra == {"new_response_field": {"nested": True}}
+    assert (view.status, view.status_details, view.conversation_id) == ("completed", None, "conv_1")
+    assert view.modalities == ("text",)
+    assert view.usage == wire_done.response.usage
+    assert view.usage is not None
+    assert view.usage.total_tokens == 3
+    gc.collect()  # untracks tuples of plain numbers (the usage counted into the totals)
+    held = [o for o in gc.get_referents(view) if not isinstance(o, type)]
+    assert [o for o in held if gc.is_tracked(o)] == [view._output]  # the item views, no more
+    assert [item.id for item in view.output] == ["item_p"]
+
+
+def test_a_running_response_reports_no_usage_and_its_created_wire_response() -> None:
+    created = response_created("resp_r", metadata={"topic": "t"})
+    c = feed(Conversation(), created)
+    view = c.response("resp_r")
+    assert view.raw is created.response
+    assert (view.usage, view.metadata, view.done) == (None, {"topic": "t"}, False)

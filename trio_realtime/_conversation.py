@@ -65,7 +65,10 @@ class Conversation(ConversationHandlers):
 
     Memory: text is kept whole; audio is kept per content part, all of it by default, only
     the last ``keep_audio_seconds`` otherwise, and none with ``0``, while every duration is
-    still counted. Input audio the client appends is never kept, only counted.
+    still counted. Input audio the client appends is never kept, only counted. A finished
+    response keeps its final wire ``Response`` as JSON text, unpacked when
+    :attr:`ResponseView.raw` (or a field drawn from it) is read: thousands of finished
+    responses then cost the garbage collector nothing to scan.
 
     Example::
 

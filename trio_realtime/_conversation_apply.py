@@ -426,7 +426,7 @@ class ConversationHandlers(ConversationState):
             response = self._new_response(response_id, wire)
         else:
             self._anomaly("duplicate_response", event, f"response {response_id!r} created twice")
-            response._wire = wire
+            response._update(wire)
         if isinstance(wire.conversation_id, str):
             self._conversation_id = wire.conversation_id
         if not response.out_of_band:
@@ -447,10 +447,9 @@ class ConversationHandlers(ConversationState):
         if response is None:
             self._anomaly("unknown_response", event, f"response {response_id!r} not created")
             response = self._new_response(response_id, wire)
-        response._wire = wire
+        response._finish(wire)
         response._done = True
         usage = wire.usage if isinstance(wire.usage, Usage) else None
-        response._usage = usage
         sums = self._usage_sums
         if response._counted is not None:  # a repeated response.done replaces its usage
             for k, v in enumerate(response._counted):
