@@ -148,15 +148,16 @@ async def test_waiting_on_a_set_flag_is_still_a_checkpoint() -> None:
             await flag.wait()
 
 
+async def get_into(box: Mailbox[int], got: list[int]) -> None:
+    """A getter task: waits for one item and records it."""
+    got.append(await box.get())
+
+
 async def test_a_second_waiting_getter_is_refused() -> None:
     box: Mailbox[int] = Mailbox(1)
     got: list[int] = []
-
-    async def getter() -> None:
-        got.append(await box.get())
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(getter)
+        nursery.start_soon(get_into, box, got)
         await trio.testing.wait_all_tasks_blocked()
         with pytest.raises(trio.BusyResourceError):
             await box.get()
@@ -167,12 +168,8 @@ async def test_a_second_waiting_getter_is_refused() -> None:
 async def test_a_woken_getter_that_finds_its_item_taken_waits_again() -> None:
     box: Mailbox[int] = Mailbox(2)
     got: list[int] = []
-
-    async def getter() -> None:
-        got.append(await box.get())
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(getter)
+        nursery.start_soon(get_into, box, got)
         await trio.testing.wait_all_tasks_blocked()
         box.put_nowait(1)  # wakes the getter, which has not run yet...
         assert await box.get() == 1  # ...and this task takes the item first
