@@ -448,7 +448,6 @@ class ConversationHandlers(ConversationState):
             self._anomaly("unknown_response", event, f"response {response_id!r} not created")
             response = self._new_response(response_id, wire)
         response._finish(wire)
-        response._done = True
         usage = wire.usage if isinstance(wire.usage, Usage) else None
         sums = self._usage_sums
         if response._counted is not None:  # a repeated response.done replaces its usage

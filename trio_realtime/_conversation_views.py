@@ -446,16 +446,15 @@ class ResponseView:
     Created only by :class:`~trio_realtime.Conversation`.
     """
 
-    __slots__ = ("_audio_format", "_counted", "_done", "_id", "_output", "_packed", "_wire")
+    __slots__ = ("_audio_format", "_counted", "_id", "_output", "_packed", "_wire")
 
     def __init__(self, response_id: str, wire: WireResponse, audio_format: str) -> None:
         self._id = response_id
         self._wire: WireResponse | None = wire  # None once finished: see _finish
-        self._packed = ""
+        self._packed = ""  # the final wire Response, once done
         self._audio_format = audio_format  # fixed when the response starts
         self._output: list[ItemView] = []
         self._counted: tuple[int, ...] | None = None  # the usage added to the totals
-        self._done = False
 
     def _update(self, wire: WireResponse) -> None:
         """A newer wire ``Response`` of a running response (a second ``response.created``)."""
@@ -503,7 +502,7 @@ class ResponseView:
     @property
     def done(self) -> bool:
         """Whether ``response.done`` has been seen."""
-        return self._done
+        return bool(self._packed)
 
     @property
     def usage(self) -> Usage | None:
