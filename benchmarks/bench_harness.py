@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 
-from trio_realtime._cli import main
+from trio_realtime._cli._main import main
 
 RECORD = [
     "--sweep",

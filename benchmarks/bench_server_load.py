@@ -502,7 +502,7 @@ class ServerProcess:
 
 
 async def start_server(extra: Sequence[str]) -> ServerProcess:
-    command = [sys.executable, "-m", "trio_realtime._cli", "serve", "--port", "0", *extra]
+    command = [sys.executable, "-m", "trio_realtime._cli._main", "serve", "--port", "0", *extra]
     process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
     assert process.stdout is not None
     with trio.fail_after(30):

@@ -30,8 +30,8 @@ import trio.testing
 import trio_websocket
 
 from trio_realtime import encode_audio
-from trio_realtime._client import connect
-from trio_realtime._session import RealtimeSession
+from trio_realtime._session._client import connect
+from trio_realtime._session._session import RealtimeSession
 
 # A self-signed certificate for 127.0.0.1 and localhost, valid until 2126; test use only.
 TEST_CERT_PEM = """-----BEGIN CERTIFICATE-----

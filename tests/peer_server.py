@@ -23,7 +23,7 @@ def server_process(*args: str) -> Iterator[str]:
         [
             sys.executable,
             "-c",
-            "import sys; from trio_realtime._cli import main; sys.exit(main())",
+            "import sys; from trio_realtime._cli._main import main; sys.exit(main())",
             "serve",
             "--port",
             "0",

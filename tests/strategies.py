@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from protocol_data import catalog, catalog_server_events
 
 from trio_realtime import UNSET
-from trio_realtime._unset import UnsetType
+from trio_realtime._core._unset import UnsetType
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 FLOATS = st.floats(allow_nan=False, allow_infinity=False)

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trio_realtime import _audio
-from trio_realtime._audio import (
+from trio_realtime._core import _audio
+from trio_realtime._core._audio import (
     G711_ALAW,
     G711_ULAW,
     PCM16,

@@ -23,14 +23,14 @@ from test_conversation_factories import (
     text_message,
 )
 
-from trio_realtime._conversation import Conversation
-from trio_realtime._events import (
+from trio_realtime._core._conversation import Conversation
+from trio_realtime._core._events import (
     ConversationItemTruncate,
     ResponseCancel,
     SessionUpdated,
     TurnDetection,
 )
-from trio_realtime._playback import MAX_TRACKED_ITEMS, Playback, server_interrupts
+from trio_realtime._core._playback import MAX_TRACKED_ITEMS, Playback, server_interrupts
 
 CHUNK = bytes(4800)  # 100 ms of pcm16
 

@@ -24,8 +24,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "voice_agent.py"
 # once it does, the example runs as it is.
 _SHIM = """\
 import runpy, sys, trio_realtime as rt
-from trio_realtime._playback import PlaybackInterrupted
-from trio_realtime._tools import tool
+from trio_realtime._core._playback import PlaybackInterrupted
+from trio_realtime._core._tools import tool
 rt.tool, rt.PlaybackInterrupted = tool, PlaybackInterrupted
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")

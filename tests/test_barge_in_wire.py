@@ -21,8 +21,8 @@ import trio.testing
 from fake_server import ServerConnection, client, error_event, fake_server, session_created
 
 import trio_realtime as rt
-from trio_realtime._playback import PlaybackInterrupted
-from trio_realtime._response_handles import ResponseResult
+from trio_realtime._core._playback import PlaybackInterrupted
+from trio_realtime._session._response_handles import ResponseResult
 from trio_realtime.audio import silence, speech_like
 from trio_realtime.server import SimulatedEngine
 from trio_realtime.testing import open_local_server

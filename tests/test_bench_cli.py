@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from trio_realtime._cli import SUBCOMMANDS, main
+from trio_realtime._cli._main import SUBCOMMANDS, main
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -22,7 +22,7 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
         [
             sys.executable,
             "-c",
-            "import sys; from trio_realtime._cli import main; sys.exit(main())",
+            "import sys; from trio_realtime._cli._main import main; sys.exit(main())",
             "bench",
             *args,
         ],

@@ -12,7 +12,7 @@ import trio
 import trio.testing
 from cli_helpers import DEADLINE, environment, speech_pcm, write_wav
 
-from trio_realtime._cli_console import Console, OrderedLines, show_progress
+from trio_realtime._cli._console import Console, OrderedLines, show_progress
 
 ERASE = "\r\x1b[K"
 

@@ -1,6 +1,6 @@
 """``trio-realtime serve``: the reference server as a command.
 
-The server runs as a real subprocess (``python -m trio_realtime._cli``), so these tests see
+The server runs as a real subprocess (``python -m trio_realtime._cli._main``), so these tests see
 what a user sees: the ``listening on`` line, the exit status after Ctrl-C, and stderr.
 """
 
@@ -18,7 +18,7 @@ import pytest
 import trio
 from test_server_wire import KEY, error_of, raw_client
 
-from trio_realtime._cli import SUBCOMMANDS, main
+from trio_realtime._cli._main import SUBCOMMANDS, main
 
 _LISTENING = re.compile(r"listening on ws://127\.0\.0\.1:(\d+)/v1/realtime\n")
 
@@ -39,7 +39,7 @@ async def _read_line(stream: trio.abc.ReceiveStream) -> str:
 
 
 async def test_serve_prints_its_url_serves_with_its_options_and_exits_0_on_ctrl_c() -> None:
-    command = [sys.executable, "-m", "trio_realtime._cli", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "trio_realtime._cli._main", "serve", "--port", "0"]
     command += ["--api-key", KEY, "--session-seconds", "0.5"]
     with trio.fail_after(30):
         process = await trio.lowlevel.open_process(
@@ -82,7 +82,7 @@ async def test_serve_prints_its_url_serves_with_its_options_and_exits_0_on_ctrl_
 
 
 async def test_serve_stops_cleanly_on_sigterm() -> None:
-    command = [sys.executable, "-m", "trio_realtime._cli", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "trio_realtime._cli._main", "serve", "--port", "0"]
     with trio.fail_after(30):
         process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
         try:

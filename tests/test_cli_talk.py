@@ -23,7 +23,7 @@ from cli_helpers import (
 )
 
 from trio_realtime import read_recording
-from trio_realtime._cli_common import example_pcm
+from trio_realtime._cli._common import example_pcm
 from trio_realtime.audio import read_wav, silence
 from trio_realtime.testing import open_local_server
 
@@ -197,7 +197,7 @@ async def test_ctrl_c_is_exit_130(tmp_path: Path) -> None:
 
 
 def test_the_bundled_example_is_the_documented_signal() -> None:
-    from trio_realtime._cli_common import _bundled_example
+    from trio_realtime._cli._common import _bundled_example
 
     path = _bundled_example()
     assert path is not None

@@ -13,7 +13,7 @@ from strategies import JSON_VALUES, instances, wire_event
 
 from trio_realtime import ProtocolError, UnknownEvent, decode, encode, to_json_dict
 from trio_realtime import events as ev
-from trio_realtime._codec import pack, unpack
+from trio_realtime._core._codec import pack, unpack
 
 ALL_EVENTS = {**ev.CLIENT_EVENTS, **ev.SERVER_EVENTS}
 

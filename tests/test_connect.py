@@ -29,9 +29,9 @@ from fake_server import (
 )
 
 import trio_realtime as rt
-from trio_realtime._client import connect
-from trio_realtime._connection import DEFAULT_URL, ConnectionConfig, build_config
-from trio_realtime._errors import (
+from trio_realtime._session._client import connect
+from trio_realtime._wire._connection import DEFAULT_URL, ConnectionConfig, build_config
+from trio_realtime._wire._errors import (
     AuthenticationError,
     ConnectionClosed,
     ConnectionRejected,

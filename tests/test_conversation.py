@@ -37,8 +37,8 @@ from test_conversation_factories import (
 )
 
 from trio_realtime import AudioFormatError, decode
-from trio_realtime._conversation import Conversation
-from trio_realtime._events import (
+from trio_realtime._core._conversation import Conversation
+from trio_realtime._core._events import (
     SERVER_EVENTS,
     ContentPart,
     ConversationItem,

@@ -29,8 +29,12 @@ from test_conversation_factories import (
     usage,
 )
 
-from trio_realtime._conversation import Conversation
-from trio_realtime._events import ContentPart, ConversationItemTruncate, InputAudioBufferAppend
+from trio_realtime._core._conversation import Conversation
+from trio_realtime._core._events import (
+    ContentPart,
+    ConversationItemTruncate,
+    InputAudioBufferAppend,
+)
 
 # --- truncation and barge-in (5.3, 5.11) -------------------------------------------------------
 

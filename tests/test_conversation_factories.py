@@ -15,7 +15,7 @@ from typing import Any
 from protocol_data import schema_errors
 
 from trio_realtime import to_json_dict
-from trio_realtime._events import (
+from trio_realtime._core._events import (
     ContentPart,
     ConversationItem,
     ConversationItemCreated,
@@ -56,7 +56,7 @@ from trio_realtime._events import (
     Usage,
     encode_audio,
 )
-from trio_realtime._unset import UNSET
+from trio_realtime._core._unset import UNSET
 
 # --- ids and factories -------------------------------------------------------------------------
 

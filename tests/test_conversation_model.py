@@ -57,9 +57,9 @@ from test_conversation_factories import (
 )
 
 from trio_realtime import decode, encode
-from trio_realtime._audio import bytes_per_ms
-from trio_realtime._conversation import Conversation
-from trio_realtime._events import (
+from trio_realtime._core._audio import bytes_per_ms
+from trio_realtime._core._conversation import Conversation
+from trio_realtime._core._events import (
     ContentPart,
     ConversationItem,
     ConversationItemTruncate,

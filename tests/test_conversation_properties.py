@@ -17,10 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_conversation_model import WIDTH, ServerModel, run_session
 
-from trio_realtime._audio import bytes_for_ms, bytes_per_ms
-from trio_realtime._conversation import Conversation
-from trio_realtime._conversation_stats import UsageTotals
-from trio_realtime._events import (
+from trio_realtime._core._audio import bytes_for_ms, bytes_per_ms
+from trio_realtime._core._conversation import Conversation
+from trio_realtime._core._conversation_stats import UsageTotals
+from trio_realtime._core._events import (
     InputAudioTranscriptionDelta,
     ResponseAudioDelta,
     ResponseAudioTranscriptDelta,
@@ -313,7 +313,7 @@ def test_barge_in_at_any_point_then_truncation_leaves_a_consistent_item(
         speech_started,
     )
 
-    from trio_realtime._events import ContentPart
+    from trio_realtime._core._events import ContentPart
 
     conversation = Conversation(output_audio_format=fmt, keep_audio_seconds=keep)
     at = At("resp_1", "item_a")

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import orjson
 import pytest
 
-from trio_realtime._audio import bytes_for_ms, speech_like
-from trio_realtime._events import ContentPart, ConversationItem, Tool, TranscriptionError
+from trio_realtime._core._audio import bytes_for_ms, speech_like
+from trio_realtime._core._events import ContentPart, ConversationItem, Tool, TranscriptionError
 from trio_realtime.server import (
     Engine,
     PlannedAudio,

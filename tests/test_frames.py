@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_realtime._frames import (
+from trio_realtime._wire._frames import (
     BINARY,
     CLOSE,
     CONTINUATION,

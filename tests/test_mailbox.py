@@ -6,8 +6,8 @@ import pytest
 import trio
 import trio.testing
 
-from trio_realtime._flag import Flag
-from trio_realtime._mailbox import Mailbox
+from trio_realtime._session._mailbox import Mailbox
+from trio_realtime._wire._flag import Flag
 
 
 async def test_items_come_out_in_order() -> None:

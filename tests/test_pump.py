@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import trio_realtime as rt
-from trio_realtime._audio import G711_ULAW, PCM16
-from trio_realtime._pump import MAX_APPEND_EVENT_CHARS, Pacer, Rechunker, max_append_bytes
+from trio_realtime._core._audio import G711_ULAW, PCM16
+from trio_realtime._session._pump import MAX_APPEND_EVENT_CHARS, Pacer, Rechunker, max_append_bytes
 
 # --- Rechunker ----------------------------------------------------------------------------------
 

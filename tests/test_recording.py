@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 import trio_realtime as rt
-from trio_realtime._recording import REDACTED, Recorder, read_recording
+from trio_realtime._core._recording import REDACTED, Recorder, read_recording
 
 
 class FakeClock:

@@ -44,8 +44,8 @@ from trio_realtime import (
     connect,
     read_recording,
 )
-from trio_realtime._events import Response
-from trio_realtime._replay import (
+from trio_realtime._core._events import Response
+from trio_realtime._session._replay import (
     TurnTimer,
     conversation_from_recording,
     recorded_target,

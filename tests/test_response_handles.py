@@ -17,8 +17,8 @@ import trio
 import trio.testing
 
 import trio_realtime as rt
-from trio_realtime._response_handles import HandleOverflow, ResponseRefused
-from trio_realtime._session import RealtimeSession
+from trio_realtime._session._response_handles import HandleOverflow, ResponseRefused
+from trio_realtime._session._session import RealtimeSession
 from trio_realtime.audio import silence, speech_like
 from trio_realtime.server import SimulatedEngine
 from trio_realtime.testing import open_local_server

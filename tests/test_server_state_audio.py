@@ -3,8 +3,8 @@
 Rules these tests follow:
 
 * Every emitted event is validated by :class:`server_helpers.Harness` (schemas, ids, names).
-* Audio is generated (:mod:`trio_realtime._audio`), so VAD timings are exact: the energy
-  detector of :mod:`trio_realtime._vad` turns 1 s silence + 1 s tone + 1 s silence into
+* Audio is generated (:mod:`trio_realtime._core._audio`), so VAD timings are exact: the energy
+  detector of :mod:`trio_realtime._core._vad` turns 1 s silence + 1 s tone + 1 s silence into
   ``speech_started(700)`` and ``speech_stopped(2200)`` at the default settings.
 * ``# checklist N`` names the item of server-behaviour.md section 10 a test covers.
 """
@@ -16,7 +16,7 @@ import base64
 import pytest
 from server_helpers import FakeEngine, Harness, error_of, only, types
 
-from trio_realtime._audio import silence, speech_like, tone
+from trio_realtime._core._audio import silence, speech_like, tone
 from trio_realtime.server import SimulatedEngine
 
 TURN = silence(1000) + tone(1000) + silence(1000)

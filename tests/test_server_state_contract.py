@@ -16,7 +16,7 @@ from typing import Any
 from protocol_data import catalog_server_events
 from server_helpers import GA_NAMES, ID_RE, FakeEngine, Harness, audio_reply, call_reply, types
 
-from trio_realtime._audio import silence, tone
+from trio_realtime._core._audio import silence, tone
 from trio_realtime.events import SERVER_EVENTS, TranscriptionError
 from trio_realtime.server._engine_api import PlannedText
 

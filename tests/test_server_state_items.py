@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from server_helpers import FakeEngine, Harness, audio_reply, call_reply, error_of, only, types
 
-from trio_realtime._audio import tone
+from trio_realtime._core._audio import tone
 
 
 def harness(**options: Any) -> Harness:

@@ -14,7 +14,7 @@ import base64
 import pytest
 from server_helpers import Harness, only, types
 
-from trio_realtime._audio import silence, tone
+from trio_realtime._core._audio import silence, tone
 from trio_realtime.events import ConversationItem, ConversationItemCreate, Session, SessionUpdate
 from trio_realtime.server._engine_api import Engine, PlannedText, ResponsePlan
 from trio_realtime.server._errors import first_unknown_field, quote_list, session_expired

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from server_helpers import FakeEngine, Harness, audio_reply, call_reply
 
-from trio_realtime._audio import silence, speech_like, tone
+from trio_realtime._core._audio import silence, speech_like, tone
 from trio_realtime.server._engine_api import PlannedText
 
 IDS = st.sampled_from(["item_x", "root", "c1", "msg_1"])

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from server_helpers import FakeEngine, Harness, audio_reply, call_reply, error_of, only, types
 
-from trio_realtime._audio import silence, tone
+from trio_realtime._core._audio import silence, tone
 from trio_realtime.server._engine_api import PlannedAudio, PlannedText
 
 TURN = silence(1000) + tone(1000) + silence(1000)

@@ -12,7 +12,7 @@ from typing import Any
 
 from server_helpers import FakeEngine, Harness, audio_reply, error_of, only, types
 
-from trio_realtime._audio import silence, tone
+from trio_realtime._core._audio import silence, tone
 from trio_realtime.events import TranscriptionError
 
 TURN = silence(1000) + tone(1000) + silence(1000)

@@ -24,9 +24,9 @@ from fake_server import (
 )
 
 import trio_realtime as rt
-from trio_realtime._errors import ConnectionClosed
-from trio_realtime._response_handles import ResponseHandle
-from trio_realtime._session_types import DecodeFailure
+from trio_realtime._session._response_handles import ResponseHandle
+from trio_realtime._session._types import DecodeFailure
+from trio_realtime._wire._errors import ConnectionClosed
 
 
 async def recorder(conn: ServerConnection) -> None:
@@ -150,7 +150,7 @@ async def test_the_append_fast_path_writes_exactly_what_encode_writes() -> None:
 async def test_append_audio_splits_what_one_append_cannot_carry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import trio_realtime._pump as pump_module
+    import trio_realtime._session._pump as pump_module
 
     monkeypatch.setattr(pump_module, "max_append_bytes", lambda fmt: 1200)
     async with fake_server(recorder) as server, client(server) as session:
@@ -280,7 +280,7 @@ async def test_an_error_leads_back_to_the_event_that_caused_it() -> None:
 
 
 def test_the_sent_log_is_bounded_by_count_and_size() -> None:
-    from trio_realtime._session_support import SentLog
+    from trio_realtime._session._support import SentLog
 
     log = SentLog(max_events=3, max_bytes=100)
     events = [rt.InputAudioBufferCommit(event_id=f"e{i}") for i in range(5)]

@@ -26,7 +26,7 @@ from fake_server import (
 )
 
 import trio_realtime as rt
-from trio_realtime._errors import ConnectionClosed
+from trio_realtime._wire._errors import ConnectionClosed
 
 
 async def recorder(conn: ServerConnection) -> None:

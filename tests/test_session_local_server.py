@@ -12,7 +12,7 @@ import pytest
 import trio
 
 import trio_realtime as rt
-from trio_realtime._connection import Auth
+from trio_realtime._wire._connection import Auth
 from trio_realtime.audio import silence, speech_like
 from trio_realtime.testing import open_local_server
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 import trio
 
-from trio_realtime._socket_io import RawSocketIO, byte_io_for
+from trio_realtime._wire._socket_io import RawSocketIO, byte_io_for
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX descriptors only")
 

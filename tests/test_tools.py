@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import trio_realtime as rt
-from trio_realtime._tool_calls import ToolCall, plan_calls, run_call
-from trio_realtime._tools import FunctionTool, ToolArgumentsError, tool, tool_registry
+from trio_realtime._core._tools import FunctionTool, ToolArgumentsError, tool, tool_registry
+from trio_realtime._session._tool_calls import ToolCall, plan_calls, run_call
 
 
 def test_the_decorator_derives_name_description_and_schema_from_the_function() -> None:

@@ -18,9 +18,9 @@ import trio
 import trio.testing
 
 import trio_realtime as rt
-from trio_realtime._response_handles import ResponseHandle
-from trio_realtime._session import RealtimeSession
-from trio_realtime._tools import tool
+from trio_realtime._core._tools import tool
+from trio_realtime._session._response_handles import ResponseHandle
+from trio_realtime._session._session import RealtimeSession
 from trio_realtime.server import SimulatedEngine
 from trio_realtime.testing import open_local_server
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from trio_realtime._turns import QueueFull, TurnQueue
+from trio_realtime._core._turns import QueueFull, TurnQueue
 
 
 def test_an_idle_queue_lets_the_first_request_out_and_holds_the_next() -> None:

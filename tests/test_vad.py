@@ -9,10 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trio_realtime import _vad
-from trio_realtime._audio import AudioFormatError, from_protocol, silence, speech_like, to_protocol
-from trio_realtime._audio import tone as _tone
-from trio_realtime._vad import (
+from trio_realtime._core import _vad
+from trio_realtime._core._audio import (
+    AudioFormatError,
+    from_protocol,
+    silence,
+    speech_like,
+    to_protocol,
+)
+from trio_realtime._core._audio import tone as _tone
+from trio_realtime._core._vad import (
     VAD_FRAME_MS,
     VAD_ONSET_MS,
     SpeechStarted,

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trio_realtime._audio import (
+from trio_realtime._core._audio import (
     AudioFormatError,
     alaw_decode,
     alaw_encode,

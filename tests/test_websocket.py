@@ -26,8 +26,8 @@ from websocket_helpers import (
     receive_until_closed,
 )
 
-from trio_realtime._frames import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT
-from trio_realtime._websocket import (
+from trio_realtime._wire._frames import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT
+from trio_realtime._wire._websocket import (
     ClientWebSocket,
     CloseInfo,
     HandshakeFailed,

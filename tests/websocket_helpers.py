@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from trio_realtime._websocket import ClientWebSocket, CloseInfo, WebSocketClosed
+from trio_realtime._wire._websocket import ClientWebSocket, CloseInfo, WebSocketClosed
 
 TIMEOUT = 5
 FIVE_MB = 5 * 1024 * 1024

@@ -7,90 +7,81 @@ from __future__ import annotations
 
 from . import audio as audio
 from . import events as events
-from ._client import connect as connect
-from ._codec import (
+from ._core._codec import (
     converter as converter,
 )
-from ._codec import (
+from ._core._codec import (
     decode as decode,
 )
-from ._codec import (
+from ._core._codec import (
     encode as encode,
 )
-from ._codec import (
+from ._core._codec import (
     encode_bytes as encode_bytes,
 )
-from ._codec import (
+from ._core._codec import (
     to_json_dict as to_json_dict,
 )
-from ._connection import DEFAULT_URL as DEFAULT_URL
-from ._conversation import Conversation as Conversation
-from ._conversation_stats import Anomaly as Anomaly
-from ._conversation_stats import ConversationStatistics as ConversationStatistics
-from ._conversation_stats import UsageTotals as UsageTotals
-from ._conversation_views import ContentPartView as ContentPartView
-from ._conversation_views import ItemView as ItemView
-from ._conversation_views import ResponseView as ResponseView
-from ._errors import (
+from ._core._conversation import Conversation as Conversation
+from ._core._conversation_stats import Anomaly as Anomaly
+from ._core._conversation_stats import ConversationStatistics as ConversationStatistics
+from ._core._conversation_stats import UsageTotals as UsageTotals
+from ._core._conversation_views import ContentPartView as ContentPartView
+from ._core._conversation_views import ItemView as ItemView
+from ._core._conversation_views import ResponseView as ResponseView
+from ._core._errors import (
     AudioFormatError as AudioFormatError,
 )
-from ._errors import (
-    AuthenticationError as AuthenticationError,
-)
-from ._errors import (
-    ConnectionClosed as ConnectionClosed,
-)
-from ._errors import (
-    ConnectionRejected as ConnectionRejected,
-)
-from ._errors import (
-    ConnectTimeout as ConnectTimeout,
-)
-from ._errors import (
-    HandshakeError as HandshakeError,
-)
-from ._errors import (
+from ._core._errors import (
     ProtocolError as ProtocolError,
 )
-from ._errors import (
+from ._core._errors import (
     RealtimeError as RealtimeError,
 )
-from ._playback import Playback as Playback
-from ._playback import PlaybackInterrupted as PlaybackInterrupted
-from ._pump import AudioSource as AudioSource
-from ._pump import AudioStream as AudioStream
-from ._recording import RecordedEvent as RecordedEvent
-from ._recording import Recording as Recording
-from ._recording import read_recording as read_recording
-from ._replay import TurnLatency as TurnLatency
-from ._replay import TurnTimer as TurnTimer
-from ._replay import conversation_from_recording as conversation_from_recording
-from ._replay import resend_recording as resend_recording
-from ._replay import turn_latencies as turn_latencies
-from ._response_handles import HandleOverflow as HandleOverflow
-from ._response_handles import ResponseDelta as ResponseDelta
-from ._response_handles import ResponseHandle as ResponseHandle
-from ._response_handles import ResponseRefused as ResponseRefused
-from ._response_handles import ResponseResult as ResponseResult
-from ._response_handles import ResponseWatch as ResponseWatch
-from ._session import RealtimeSession as RealtimeSession
-from ._session_types import DecodeFailure as DecodeFailure
-from ._session_types import ReceivedEvent as ReceivedEvent
-from ._session_types import SessionStatistics as SessionStatistics
-from ._session_waiters import EventMatch as EventMatch
-from ._tool_calls import ToolCall as ToolCall
-from ._tools import FunctionTool as FunctionTool
-from ._tools import ToolArgumentsError as ToolArgumentsError
-from ._tools import tool as tool
-from ._unset import (
+from ._core._playback import Playback as Playback
+from ._core._playback import PlaybackInterrupted as PlaybackInterrupted
+from ._core._recording import RecordedEvent as RecordedEvent
+from ._core._recording import Recording as Recording
+from ._core._recording import read_recording as read_recording
+from ._core._tools import FunctionTool as FunctionTool
+from ._core._tools import ToolArgumentsError as ToolArgumentsError
+from ._core._tools import tool as tool
+from ._core._unset import (
     UNSET as UNSET,
 )
-from ._unset import (
+from ._core._unset import (
     Unset as Unset,
 )
-from ._unset import (
+from ._core._unset import (
     UnsetType as UnsetType,
 )
+from ._core._version import __version__ as __version__
+from ._session._client import connect as connect
+from ._session._pump import AudioSource as AudioSource
+from ._session._pump import AudioStream as AudioStream
+from ._session._replay import TurnLatency as TurnLatency
+from ._session._replay import TurnTimer as TurnTimer
+from ._session._replay import conversation_from_recording as conversation_from_recording
+from ._session._replay import resend_recording as resend_recording
+from ._session._replay import turn_latencies as turn_latencies
+from ._session._response_handles import HandleOverflow as HandleOverflow
+from ._session._response_handles import ResponseDelta as ResponseDelta
+from ._session._response_handles import ResponseHandle as ResponseHandle
+from ._session._response_handles import ResponseRefused as ResponseRefused
+from ._session._response_handles import ResponseResult as ResponseResult
+from ._session._response_handles import ResponseWatch as ResponseWatch
+from ._session._session import RealtimeSession as RealtimeSession
+from ._session._tool_calls import ToolCall as ToolCall
+from ._session._types import DecodeFailure as DecodeFailure
+from ._session._types import ReceivedEvent as ReceivedEvent
+from ._session._types import SessionStatistics as SessionStatistics
+from ._session._waiters import EventMatch as EventMatch
+from ._wire._connection import DEFAULT_URL as DEFAULT_URL
+from ._wire._errors import AuthenticationError as AuthenticationError
+from ._wire._errors import ConnectionClosed as ConnectionClosed
+from ._wire._errors import ConnectionRejected as ConnectionRejected
+from ._wire._errors import ConnectTimeout as ConnectTimeout
+from ._wire._errors import HandshakeError as HandshakeError
 from .events import (
     NO_EXTRA as NO_EXTRA,
 )
@@ -331,8 +322,6 @@ from .events import (
 from .events import (
     encode_audio as encode_audio,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_URL",

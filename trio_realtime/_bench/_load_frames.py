@@ -24,9 +24,9 @@ import random
 import string
 from typing import Any, Final, final
 
-from .._audio import bytes_for_ms, speech_like
-from .._codec import encode
-from .._events import (
+from .._core._audio import bytes_for_ms, speech_like
+from .._core._codec import encode
+from .._core._events import (
     ContentPart,
     ConversationItem,
     ConversationItemCreated,

@@ -33,8 +33,8 @@ from typing import Any, Final
 import attrs
 import trio
 
-from .._codec import encode
-from .._events import ErrorDetails, ErrorEvent
+from .._core._codec import encode
+from .._core._events import ErrorDetails, ErrorEvent
 from ..server._auth import ApiKeys
 from ..server._engine import SimulatedEngine
 from ..server._handshake import REALTIME_PATH, not_found_body, read_handshake, select_subprotocol

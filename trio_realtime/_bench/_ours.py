@@ -15,15 +15,15 @@ from typing import Any, Final
 
 import trio
 
-from .._client import connect
-from .._events import (
+from .._core._events import (
     SERVER_EVENTS,
     ErrorEvent,
     InputAudioTranscription,
     TranscriptionSession,
     TranscriptionSessionUpdated,
 )
-from .._session import RealtimeSession
+from .._session._client import connect
+from .._session._session import RealtimeSession
 from ._load_frames import STAMP_FIELD
 from ._meter import TURN_MILESTONES, SessionMeter
 from ._trio_driver import TrioDriver

@@ -134,7 +134,7 @@ class ServerProcess:
         else:
             argv = _python(
                 "-c",
-                "import sys; from trio_realtime._cli import main; sys.exit(main())",
+                "import sys; from trio_realtime._cli._main import main; sys.exit(main())",
                 "serve",
                 "--port",
                 "0",

@@ -28,7 +28,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
-from .._audio import audio_format, bytes_for_ms, load_wav_for_protocol, silence, speech_like
+from .._core._audio import audio_format, bytes_for_ms, load_wav_for_protocol, silence, speech_like
 
 __all__ = [
     "CLIENTS",

@@ -34,8 +34,8 @@ from trio_websocket import (
     wrap_server_stream,
 )
 
-from .._codec import encode
-from .._events import ErrorDetails, ErrorEvent, ServerEvent
+from .._core._codec import encode
+from .._core._events import ErrorDetails, ErrorEvent, ServerEvent
 from ._auth import ApiKeys
 from ._engine_api import Engine
 from ._handshake import (

@@ -20,8 +20,8 @@ import attrs
 import numpy as np
 import orjson
 
-from .._audio import audio_format, bytes_for_ms, duration_ms, pcm16_to_array, speech_like
-from .._events import ContentPart, ConversationItem, TranscriptionError, decode_audio
+from .._core._audio import audio_format, bytes_for_ms, duration_ms, pcm16_to_array, speech_like
+from .._core._events import ContentPart, ConversationItem, TranscriptionError, decode_audio
 from ._engine_api import (
     PlannedAudio,
     PlannedFunctionCall,
@@ -394,7 +394,7 @@ def _argument_value(raw: str) -> Any:
 class _AudioCache:
     """Speech-like audio per (format, voice): one loop, synthesised once, repeated as needed.
 
-    :func:`~trio_realtime._audio.speech_like` costs about 7 ms per second of audio, far too
+    :func:`~trio_realtime._core._audio.speech_like` costs about 7 ms per second of audio, far too
     much to pay inside the server's event loop for every reply. Each voice gets a loop of about
     eight seconds that ends at a syllable onset (so the repeat is seamless), made once per
     format and kept in a small LRU.

@@ -18,7 +18,7 @@ from typing import Protocol, TypeAlias
 
 import attrs
 
-from .._events import ConversationItem, Tool, TranscriptionError
+from .._core._events import ConversationItem, Tool, TranscriptionError
 
 __all__ = [
     "Engine",

@@ -16,8 +16,8 @@ from typing import Any, Final
 import attrs
 import orjson
 
-from .._errors import ProtocolError
-from .._events import CLIENT_EVENTS, Event, Model
+from .._core._errors import ProtocolError
+from .._core._events import CLIENT_EVENTS, Event, Model
 
 __all__ = [
     "Refusal",

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, TypeVar
 
-from .._events import Tool
-from .._unset import UNSET
+from .._core._events import Tool
+from .._core._unset import UNSET
 from ._errors import Refusal, invalid_enum, invalid_type, invalid_value, missing_parameter
 
 __all__ = [

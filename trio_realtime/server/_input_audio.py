@@ -10,7 +10,7 @@ takes the audio between ``audio_start_ms`` and ``audio_end_ms`` and leaves whate
 a manual commit takes everything. A change of ``input_audio_format`` converts the buffered
 audio to the new format (resampled), so a turn never mixes formats [inf].
 
-**Server VAD** is :class:`~trio_realtime._vad.VoiceActivityDetector`, created when turn
+**Server VAD** is :class:`~trio_realtime._core._vad.VoiceActivityDetector`, created when turn
 detection is switched on (its own clock then starts at the session clock's current
 millisecond, an offset added to its events) and dropped when switched off.
 
@@ -25,8 +25,8 @@ from __future__ import annotations
 import binascii
 from typing import Final
 
-from .._audio import AudioFormat, audio_format, from_protocol, to_protocol
-from .._vad import SpeechStarted, SpeechStopped, VadEvent, VoiceActivityDetector
+from .._core._audio import AudioFormat, audio_format, from_protocol, to_protocol
+from .._core._vad import SpeechStarted, SpeechStopped, VadEvent, VoiceActivityDetector
 from ._errors import Refusal, invalid_value
 from ._session_config import TurnSettings
 

@@ -15,8 +15,8 @@ import binascii
 from collections.abc import Callable
 from typing import Final
 
-from .._audio import audio_format
-from .._events import (
+from .._core._audio import audio_format
+from .._core._events import (
     ContentPart,
     ConversationItem,
     ConversationItemCreate,
@@ -27,7 +27,7 @@ from .._events import (
     ConversationItemTruncate,
     ConversationItemTruncated,
 )
-from .._unset import UNSET, Unset
+from .._core._unset import UNSET, Unset
 from ._errors import invalid_enum, invalid_type, invalid_value, missing_parameter
 from ._ids import IdFactory
 from ._input_audio import bad_audio

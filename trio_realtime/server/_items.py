@@ -17,8 +17,8 @@ from typing import Final, Literal
 
 import attrs
 
-from .._audio import AudioFormat, audio_format
-from .._events import ContentPart, ConversationItem
+from .._core._audio import AudioFormat, audio_format
+from .._core._events import ContentPart, ConversationItem
 from ._errors import invalid_value
 
 __all__ = [

@@ -16,8 +16,8 @@ the connection: engines are pluggable, and the session outlives a bad reply.
 
 from __future__ import annotations
 
-from .._events import ConversationItem, ResponseConfig
-from .._unset import UNSET
+from .._core._events import ConversationItem, ResponseConfig
+from .._core._unset import UNSET
 from ._engine_api import Engine, ResponsePlan, ResponseRequest
 from ._errors import cannot_update_voice, invalid_enum, invalid_type
 from ._fields import (

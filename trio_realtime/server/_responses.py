@@ -34,8 +34,8 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from .._audio import audio_format, bytes_for_ms
-from .._events import (
+from .._core._audio import audio_format, bytes_for_ms
+from .._core._events import (
     ContentPart,
     ConversationItem,
     ConversationItemCreated,

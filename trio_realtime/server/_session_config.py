@@ -28,7 +28,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from .._events import (
+from .._core._events import (
     InputAudioTranscription,
     NoiseReduction,
     Session,
@@ -37,8 +37,8 @@ from .._events import (
     TranscriptionSession,
     TurnDetection,
 )
-from .._unset import UNSET, Unset
-from .._vad import VadConfig, silence_ms_for_eagerness
+from .._core._unset import UNSET, Unset
+from .._core._vad import VadConfig, silence_ms_for_eagerness
 from ._errors import cannot_update_voice, invalid_enum, invalid_value, unknown_parameter
 from ._fields import (
     check_audio_format,
@@ -96,7 +96,7 @@ class TurnSettings:
 
     def vad_config(self) -> VadConfig:
         """The detector settings; semantic VAD is the energy detector with an eagerness-set
-        silence (:func:`~trio_realtime._vad.silence_ms_for_eagerness`) and default level."""
+        silence (:func:`~trio_realtime._core._vad.silence_ms_for_eagerness`) and default level."""
         if self.type == "semantic_vad":
             return VadConfig(silence_duration_ms=silence_ms_for_eagerness(self.eagerness))
         return VadConfig(self.threshold, self.prefix_padding_ms, self.silence_duration_ms)

@@ -27,9 +27,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, final
 
-from .._codec import decode
-from .._errors import ProtocolError
-from .._events import (
+from .._core._codec import decode
+from .._core._errors import ProtocolError
+from .._core._events import (
     ConversationCreated,
     ConversationInfo,
     ConversationItemCreate,
@@ -62,7 +62,7 @@ from .._events import (
     TranscriptionSessionUpdated,
     UnknownEvent,
 )
-from .._vad import SpeechStarted
+from .._core._vad import SpeechStarted
 from ._engine_api import Engine
 from ._errors import (
     Refusal,

@@ -24,7 +24,7 @@ import re
 import zlib
 from typing import Final
 
-from .._events import (
+from .._core._events import (
     InputAudioTranscriptionCompleted,
     InputAudioTranscriptionDelta,
     InputAudioTranscriptionFailed,
@@ -35,7 +35,7 @@ from .._events import (
     TranscriptionError,
     TranscriptionTokenUsage,
 )
-from .._unset import UNSET, Unset
+from .._core._unset import UNSET, Unset
 from ._engine_api import Engine, TranscriptionPlan, TranscriptionRequest
 from ._ids import IdFactory
 from ._items import StoredItem

@@ -27,8 +27,8 @@ from typing import Final
 
 import orjson
 
-from .._codec import converter
-from .._events import RateLimit, TokenDetails, Tool, Usage
+from .._core._codec import converter
+from .._core._events import RateLimit, TokenDetails, Tool, Usage
 from ._items import StoredItem
 
 __all__ = [

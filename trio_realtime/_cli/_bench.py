@@ -1,0 +1,304 @@
+"""``trio-realtime bench``: many sessions, real latencies, the peer side by side.
+
+::
+
+    trio-realtime bench                                   # 50 sessions, 2 s warm-up, 10 s window
+    trio-realtime bench --peer openai-sdk                 # the official SDK in the same run
+    trio-realtime bench --sweep 300,400,500,600 --refine 25 --peer openai-sdk --json out.json
+    trio-realtime bench --processes 2 --sessions 800      # sharded; reports 1 -> 2 scaling
+    trio-realtime bench --scenario turns --sessions 20    # spoken turns, reference server
+
+By default the standard load workload runs against an embedded load server in its own
+process; ``--url`` points the harness at any server instead. See
+:mod:`trio_realtime._bench` for what is measured and how.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+from typing import Any
+
+import trio
+
+from .._bench._orchestrator import BenchOptions, profile_path, run_bench
+from .._bench._plot import write_plot
+from .._bench._processes import BenchError
+from .._bench._profile import summarize
+from .._bench._report import LABELS
+from .._bench._tables import environment, render_report
+from .._bench._workload import SCENARIOS, Workload
+from .._wire._connection import API_KEY_ENV_VARS
+from ._common import Subcommand
+
+__all__ = ["BENCH"]
+
+_EMBEDDED_KEY = "sk-bench-local"
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 100,200,300, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("sizes must be positive integers")
+    return tuple(sorted(set(sizes)))
+
+
+def _positive(kind: type[float] | type[int]) -> Any:
+    def parse(text: str) -> float | int:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    return parse
+
+
+def _keep_audio(text: str) -> float | None:
+    if text == "all":
+        return None
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0 or 'all'")
+    return value
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    load = parser.add_argument_group("workload")
+    load.add_argument(
+        "--scenario",
+        choices=tuple(SCENARIOS),
+        default="standard",
+        help="; ".join(f"{k}: {v}" for k, v in SCENARIOS.items()),
+    )
+    load.add_argument("--sessions", type=_positive(int), default=50, help="sessions (50)")
+    load.add_argument(
+        "--handshakes", type=_positive(int), default=64, help="handshakes in flight at most (64)"
+    )
+    load.add_argument("--ramp", type=float, default=0.0, help="spread session starts over S s")
+    load.add_argument(
+        "--warmup", type=float, help="warm-up seconds (2; 4 when sweeping, as the workload says)"
+    )
+    load.add_argument(
+        "--window", type=_positive(float), help="measured seconds (10; 20 when sweeping)"
+    )
+    load.add_argument("--chunk-ms", type=_positive(int), default=100, help="ms per append (100)")
+    load.add_argument(
+        "--speed", type=_positive(float), default=1.0, help="pacing: 1 is real time, 2 twice (1)"
+    )
+    load.add_argument("--speech-ms", type=_positive(int), default=1500, help="speech per turn")
+    load.add_argument("--silence-ms", type=_positive(int), default=3500, help="silence per turn")
+    load.add_argument("--wav", metavar="PATH", help="stream this WAV file (any rate/width)")
+    load.add_argument("--model", default="gpt-4o-realtime-preview")
+    load.add_argument(
+        "--no-conversation",
+        action="store_true",
+        help="ours without conversation tracking (track_conversation=False)",
+    )
+    load.add_argument(
+        "--keep-audio-seconds",
+        type=_keep_audio,
+        default=0.0,
+        metavar="S|all",
+        help="assistant audio the conversation keeps (0: counted, not kept, like the peer)",
+    )
+    load.add_argument(
+        "--response-seconds",
+        type=_positive(float),
+        default=5.0,
+        help="length of the load server's streamed responses (5)",
+    )
+    where = parser.add_argument_group("server and clients")
+    where.add_argument("--url", help="a server to load instead of the embedded one")
+    where.add_argument(
+        "--api-key",
+        help="key to send (default: $API_KEY or $OPENAI_API_KEY with --url; a dummy otherwise)",
+    )
+    where.add_argument(
+        "--peer",
+        choices=["openai-sdk"],
+        help="also drive the same workload with this client and print the ratios",
+    )
+    where.add_argument("--peer-only", action="store_true", help="run the peer alone")
+    where.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also run bare trio-websocket + orjson (untyped): what the session layer costs",
+    )
+    where.add_argument(
+        "--processes", type=_positive(int), default=1, help="shard sessions over K processes"
+    )
+    where.add_argument(
+        "--no-scaling", action="store_true", help="with --processes K, skip the 1-process run"
+    )
+    where.add_argument(
+        "--gc-threshold",
+        type=_positive(int),
+        metavar="N",
+        help="every client process: GC threshold N and a gc.freeze() once connected "
+        "(as a long-running application would tune it; default: Python's)",
+    )
+    sweep = parser.add_argument_group("sweep")
+    sweep.add_argument("--sweep", type=_sizes, metavar="N,N,...", help="run each size in turn")
+    sweep.add_argument(
+        "--refine",
+        type=_positive(int),
+        metavar="STEP",
+        help="then bisect between the largest passing and smallest failing size to STEP",
+    )
+    sweep.add_argument(
+        "--p99-ms", type=_positive(float), default=20.0, help="p99 delivery target (20)"
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", metavar="PATH", help="write the whole report as JSON")
+    out.add_argument("--plot", metavar="PATH", help="PNG of latencies and sessions (matplotlib)")
+    out.add_argument(
+        "--profile", metavar="PATH", help="cProfile each client's first worker to PATH.CLIENT"
+    )
+    out.add_argument(
+        "--tracemalloc", action="store_true", help="trace allocations until idle (memory; slow)"
+    )
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    out.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="repeat a run when other processes used over 10%% of a core in its window (2)",
+    )
+
+
+def _api_key(args: argparse.Namespace) -> str:
+    if args.api_key:
+        return str(args.api_key)
+    if args.url is None:
+        return _EMBEDDED_KEY  # the embedded servers accept any non-empty key
+    for name in API_KEY_ENV_VARS:
+        if os.environ.get(name):
+            return os.environ[name]
+    raise ValueError("--url needs a key: --api-key, or $API_KEY / $OPENAI_API_KEY")
+
+
+def options_from(args: argparse.Namespace) -> BenchOptions:
+    """The :class:`BenchOptions` for parsed arguments.
+
+    Raises:
+        ValueError: Contradictory or out-of-range arguments.
+    """
+    sweeping = args.sweep is not None
+    workload = Workload(
+        scenario=args.scenario,
+        sessions=args.sessions,
+        handshakes=args.handshakes,
+        ramp=args.ramp,
+        warmup=args.warmup if args.warmup is not None else (4.0 if sweeping else 2.0),
+        window=args.window if args.window is not None else (20.0 if sweeping else 10.0),
+        chunk_ms=args.chunk_ms,
+        speed=args.speed,
+        speech_ms=args.speech_ms,
+        silence_ms=args.silence_ms,
+        wav=args.wav,
+        model=args.model,
+        track_conversation=not args.no_conversation,
+        keep_audio_seconds=args.keep_audio_seconds,
+        response_seconds=args.response_seconds,
+    )
+    if args.peer_only and args.peer is None:
+        raise ValueError("--peer-only needs --peer openai-sdk")
+    clients = (
+        (("ours",) if not args.peer_only else ())
+        + ((args.peer,) if args.peer else ())
+        + (("bare-trio",) if args.baseline else ())
+    )
+    if args.peer is not None and importlib.util.find_spec("openai") is None:
+        raise ValueError("--peer openai-sdk needs the SDK: pip install 'openai[realtime]'")
+    if args.peer == "openai-sdk" and args.scenario == "transcription":
+        raise ValueError(
+            "the openai SDK's beta realtime client cannot open transcription sessions "
+            "(it always sends ?model=); run --scenario transcription without --peer"
+        )
+    if args.refine is not None and not sweeping:
+        raise ValueError("--refine needs --sweep")
+    if args.wav is not None and not os.path.exists(args.wav):
+        raise ValueError(f"--wav {args.wav}: no such file")
+    return BenchOptions(
+        workload=workload,
+        clients=clients,
+        processes=args.processes,
+        scaling=not args.no_scaling,
+        sweep=args.sweep or (),
+        refine=args.refine,
+        p99_ms=args.p99_ms,
+        url=args.url,
+        api_key=_api_key(args),
+        profile=os.path.abspath(args.profile) if args.profile else None,
+        trace_memory=args.tracemalloc,
+        progress=not args.quiet,
+        retries=args.retries,
+        gc_threshold=args.gc_threshold,
+    )
+
+
+def _announce(run: dict[str, Any]) -> None:
+    delivery = run["delivery_ms"]["p99"]
+    p99 = "-" if delivery is None else f"{delivery:.2f} ms"
+    print(
+        f"  {LABELS.get(run['client'], run['client'])}: N={run['sessions']} "
+        f"x{run['processes']}p  {run['events_per_s']:,.0f} events/s  p99 {p99}  "
+        f"CPU {run['cpu_percent'] or 0:.0f}%  {'pass' if run['pass'] else 'FAIL'}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _print_profile(options: BenchOptions) -> None:
+    for client in options.clients:
+        path = profile_path(options.profile, client)
+        if path is None or not os.path.exists(path):
+            continue
+        label = LABELS.get(client, client)
+        print(f"\ncProfile of {label}'s first worker (last run, under the profiler), {path}:")
+        print(summarize(path))
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        options = options_from(args)
+    except ValueError as exc:
+        print(f"trio-realtime bench: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = trio.run(run_bench, options, _announce)
+    except BenchError as exc:
+        print(f"trio-realtime bench: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("trio-realtime bench: interrupted", file=sys.stderr)
+        return 1
+    report["environment"] = environment()
+    print(render_report(report))
+    traced = [line for run in report["runs"] for line in run["traced_top"]]
+    if traced:
+        print("\nLargest idle allocations (tracemalloc, per session):")
+        print("\n".join(traced[:8]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"\nJSON report written to {args.json}")
+    if args.plot:
+        print(write_plot(report, args.plot))
+    if options.profile:
+        _print_profile(options)
+    return 0
+
+
+BENCH = Subcommand(
+    help="benchmark: many concurrent sessions, real latencies, the openai SDK side by side",
+    configure=_configure,
+    run=_run,
+)
+"""The ``bench`` subcommand."""

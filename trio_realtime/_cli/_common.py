@@ -1,0 +1,386 @@
+"""What every ``trio-realtime`` client subcommand shares: exit codes, errors, the server to talk to.
+
+**Exit codes**, the same for every subcommand, so scripts can rely on them:
+
+====  ==========================================================================================
+0     success
+1     the session went wrong: the server sent an error, closed the connection, or did not
+      answer in time
+2     usage error: bad or conflicting arguments (argparse's own code)
+3     an input or output file problem: missing, unreadable, not a WAV file, not a recording,
+      cannot be written
+4     could not connect or authenticate: refused, unreachable, handshake rejected, no API key
+      or a rejected one
+130   interrupted (Ctrl-C)
+====  ==========================================================================================
+
+Each failure prints one line to stderr, ``trio-realtime COMMAND: what went wrong``; API keys
+never appear in it.
+
+**The server.** Without ``--url`` a command starts the local reference server (the
+deterministic simulated engine) inside its own trio run, on a free loopback port, and stops it
+at the end: no key, no network. With ``--url`` it connects there with the key from ``API_KEY``
+(or ``OPENAI_API_KEY``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
+from importlib import resources
+from pathlib import Path
+from typing import Final, NoReturn
+
+import attrs
+import trio
+
+from .._core._audio import load_wav_for_protocol, silence, speech_like, write_wav
+from .._core._errors import AudioFormatError
+from .._session._client import connect
+from .._session._session import RealtimeSession
+from .._wire._errors import (
+    AuthenticationError,
+    ConnectionClosed,
+    ConnectionRejected,
+    ConnectTimeout,
+    HandshakeError,
+)
+
+__all__ = [
+    "EXAMPLE_NAME",
+    "EXIT_CODES_HELP",
+    "EXIT_CONNECT",
+    "EXIT_INPUT",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_SESSION",
+    "EXIT_USAGE",
+    "CliError",
+    "Subcommand",
+    "Target",
+    "add_server_arguments",
+    "check_output_path",
+    "classify",
+    "connect_to",
+    "example_pcm",
+    "fail",
+    "load_input",
+    "non_negative_float",
+    "open_target",
+    "positive_float",
+    "run_trio",
+    "save_wav",
+]
+
+EXIT_OK: Final = 0
+EXIT_SESSION: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INPUT: Final = 3
+EXIT_CONNECT: Final = 4
+EXIT_INTERRUPTED: Final = 130
+
+EXIT_CODES_HELP: Final = """\
+exit status:
+  0    success
+  1    the session went wrong (a server error, a dropped connection, no answer in time)
+  2    usage error
+  3    input or output file problem (missing, not a WAV file, not a recording, not writable)
+  4    could not connect or authenticate (refused, unreachable, no or rejected API key)
+  130  interrupted (Ctrl-C)"""
+"""The exit codes, for the ``--help`` epilogs."""
+
+#: The key sent to the embedded server, which accepts any non-empty key.
+_EMBEDDED_KEY: Final = "local-reference-server"
+_KEY_VARIABLES: Final = ("API_KEY", "OPENAI_API_KEY")
+
+EXAMPLE_NAME: Final = "hello.wav"
+
+
+class CliError(Exception):
+    """A failure the command reports in one line, with its exit status.
+
+    Attributes:
+        status: The exit status (one of the ``EXIT_*`` codes).
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def fail(status: int, message: str) -> NoReturn:
+    """Raise :class:`CliError`."""
+    raise CliError(status, message)
+
+
+# --- argument types ------------------------------------------------------------------------------
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--url``, ``--record``, ``--timeout``, ``--quiet``: the options every client command has."""
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        help="connect to this server (ws:// or wss://, e.g. wss://api.openai.com/v1/realtime) "
+        "with the key in API_KEY or OPENAI_API_KEY; default: an embedded local reference "
+        "server, started for the run (no key, no network)",
+    )
+    parser.add_argument(
+        "--record",
+        metavar="PATH",
+        help="record every event of the session, both ways, to PATH (JSON lines; see "
+        "'trio-realtime replay')",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for the server's answers once the audio is sent (60)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress line and no status messages"
+    )
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
+def _connect_failure(exc: OSError) -> str:
+    # trio.open_tcp_stream raises "all attempts to connect ... failed" with the real reasons
+    # (ConnectionRefusedError...) in a group as its cause.
+    reasons = _leaves(exc.__cause__) if exc.__cause__ is not None else []
+    detail = next(
+        (r.strerror for r in reasons if isinstance(r, OSError) and r.strerror), exc.strerror
+    )
+    return detail or str(exc)
+
+
+def classify(exc: BaseException) -> tuple[int, str] | None:
+    """The exit status and message for ``exc``, or ``None`` for a bug (let it propagate)."""
+    leaves = [leaf for leaf in _leaves(exc) if not isinstance(leaf, trio.Cancelled)] or [exc]
+    if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
+        return EXIT_INTERRUPTED, "interrupted"
+    first = leaves[0]
+    if isinstance(first, CliError):
+        return first.status, str(first)
+    if isinstance(first, AuthenticationError):
+        code = first.error.code if first.error is not None else None
+        detail = f" ({code})" if isinstance(code, str) else ""
+        return EXIT_CONNECT, f"the server rejected the API key{detail}"
+    if isinstance(first, ConnectionRejected):
+        return EXIT_CONNECT, f"the server refused the connection: HTTP {first.status_code}"
+    if isinstance(first, ConnectTimeout):
+        return EXIT_CONNECT, "timed out connecting to the server"
+    if isinstance(first, HandshakeError):
+        return EXIT_CONNECT, f"the WebSocket handshake failed: {first}"
+    if isinstance(first, ConnectionClosed):
+        return EXIT_SESSION, f"the session ended: {first}"
+    if isinstance(first, OSError):  # inputs are read before connecting; this is the network
+        return EXIT_CONNECT, f"cannot connect: {_connect_failure(first)}"
+    return None
+
+
+def run_trio(command: str, main: Callable[[], Awaitable[int]]) -> int:
+    """Run ``main`` under :func:`trio.run`; turn known failures into a message and a status.
+
+    Ctrl-C arrives at the main task's next checkpoint, never in the middle of a frame: a
+    ``KeyboardInterrupt`` raised between two statements of library code (a context manager's
+    exit, a task being spawned) can leave a nursery half-exited, which trio reports as an
+    internal error instead of the exit status 130.
+    """
+    try:
+        return trio.run(main, restrict_keyboard_interrupt_to_checkpoints=True)
+    except BaseException as exc:
+        verdict = classify(exc)
+        if verdict is None:
+            raise
+        status, message = verdict
+        print(f"trio-realtime {command}: {message}", file=sys.stderr, flush=True)
+        return status
+
+
+# --- the server ----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Target:
+    """The server a command talks to.
+
+    Attributes:
+        url: The endpoint, without a query.
+        api_key: The key to send (never printed).
+        description: What to call it in messages.
+        embedded: Whether it is the local server started for this run.
+    """
+
+    url: str
+    api_key: str = attrs.field(repr=False)
+    description: str
+    embedded: bool
+
+
+@asynccontextmanager
+async def open_target(
+    url: str | None, *, realistic: bool, environ: Mapping[str, str] = os.environ
+) -> AsyncIterator[Target]:
+    """The server to use: ``url`` with the key from the environment, or an embedded one.
+
+    The embedded server is :func:`trio_realtime.server.serve` on ``127.0.0.1`` port 0 in this
+    trio run, with :meth:`SimulatedEngine.realistic` pacing if ``realistic`` (else as fast
+    as possible); it is cancelled when the block exits.
+
+    Raises:
+        CliError: ``url`` given but no key in ``API_KEY`` or ``OPENAI_API_KEY`` (exit 4).
+    """
+    if url is not None:
+        key = next((environ[name] for name in _KEY_VARIABLES if environ.get(name)), None)
+        if key is None:
+            fail(EXIT_CONNECT, f"no API key for {url}: set API_KEY (or OPENAI_API_KEY)")
+        yield Target(url=url, api_key=key, description=url, embedded=False)
+        return
+    from ..server import SimulatedEngine, serve
+
+    engine = SimulatedEngine.realistic() if realistic else SimulatedEngine()
+    pacing = "paced like the live service" if realistic else "unpaced"
+    async with trio.open_nursery() as nursery:
+        handle = await nursery.start(partial(serve, "127.0.0.1", 0, engine=engine))
+        try:
+            yield Target(
+                url=handle.url,
+                api_key=_EMBEDDED_KEY,
+                description=f"the embedded reference server at {handle.url} "
+                f"(simulated replies, {pacing})",
+                embedded=True,
+            )
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+def connect_to(
+    target: Target,
+    *,
+    model: str | None = None,
+    intent: str | None = None,
+    record: str | None = None,
+) -> AbstractAsyncContextManager[RealtimeSession]:
+    """:func:`trio_realtime.connect` to ``target``; a bad URL is a usage error (exit 2)."""
+    try:
+        return connect(
+            model=model, intent=intent, url=target.url, api_key=target.api_key, record=record
+        )
+    except ValueError as exc:
+        fail(EXIT_USAGE, str(exc))
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def example_pcm() -> bytes:
+    """The bundled example's audio: 3 s of 24 kHz PCM16, a speech-like burst between pauses.
+
+    ``trio_realtime/examples/hello.wav`` holds exactly this (a test checks it); it is rebuilt
+    from this definition if the file is missing from an installation.
+    """
+    return silence(250) + speech_like(2500, seed=7) + silence(250)
+
+
+def _bundled_example() -> Path | None:
+    path = resources.files("trio_realtime").joinpath("examples", EXAMPLE_NAME)
+    return Path(str(path)) if path.is_file() else None
+
+
+def load_input(path: str | None) -> tuple[str, bytes]:
+    """Read an audio file for the protocol (24 kHz mono PCM16); ``None`` is the example.
+
+    Returns:
+        The name to show and the audio.
+
+    Raises:
+        CliError: The file is missing, unreadable or not a WAV file this library reads
+            (exit 3); the message is one line and names the file.
+    """
+    if path is None:
+        bundled = _bundled_example()
+        if bundled is None:  # an installation without package data: the same signal
+            return EXAMPLE_NAME, example_pcm()
+        return EXAMPLE_NAME, load_wav_for_protocol(bundled)
+    try:
+        return path, load_wav_for_protocol(path)
+    except FileNotFoundError:
+        fail(EXIT_INPUT, f"{path}: no such file")
+    except IsADirectoryError:
+        fail(EXIT_INPUT, f"{path}: is a directory, not an audio file")
+    except PermissionError:
+        fail(EXIT_INPUT, f"{path}: permission denied")
+    except AudioFormatError as exc:
+        fail(EXIT_INPUT, str(exc))
+    except OSError as exc:
+        fail(EXIT_INPUT, f"{path}: cannot read: {exc.strerror or exc}")
+
+
+def check_output_path(path: str, what: str) -> None:
+    """Fail now (exit 3), not after the session, if ``path`` cannot be written."""
+    target = Path(path)
+    parent = target.parent
+    if target.is_dir():
+        fail(EXIT_INPUT, f"cannot write the {what} to {path}: it is a directory")
+    if not parent.is_dir():
+        fail(EXIT_INPUT, f"cannot write the {what} to {path}: no such directory {parent}")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        fail(EXIT_INPUT, f"cannot write the {what} to {path}: permission denied")
+
+
+def save_wav(path: str, pcm16: bytes, what: str) -> None:
+    """Write 24 kHz mono PCM16 to ``path``; a failure is exit 3."""
+    try:
+        write_wav(path, pcm16, 24000)
+    except OSError as exc:
+        fail(EXIT_INPUT, f"cannot write the {what} to {path}: {exc.strerror or exc}")
+
+
+@attrs.frozen(kw_only=True)
+class Subcommand:
+    """One ``trio-realtime`` subcommand.
+
+    Attributes:
+        help: One line for ``trio-realtime --help``.
+        configure: Adds the subcommand's arguments to its parser.
+        run: Runs it with the parsed arguments; returns the exit status.
+    """
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]

@@ -1,0 +1,259 @@
+"""``trio_realtime.connect()``: the one way to open a :class:`RealtimeSession`."""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, NoReturn
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import trio
+
+from .._core._events._server import SessionCreated, TranscriptionSessionCreated
+from .._core._recording import Recorder
+from .._core._tools import FunctionTool, tool_registry
+from .._wire._connection import (
+    DEFAULT_URL,
+    MAX_MESSAGE_SIZE,
+    RECEIVE_BUFFER_SIZE,
+    Auth,
+    ConnectionConfig,
+    build_config,
+    open_transport,
+)
+from .._wire._errors import ConnectTimeout
+from ._session import RealtimeSession, SessionOptions
+
+__all__ = ["connect"]
+
+
+def connect(
+    *,
+    model: str | None = None,
+    intent: str | None = None,
+    url: str = DEFAULT_URL,
+    query: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    api_key: str | None = None,
+    auth: Auth = "header",
+    ssl_context: ssl.SSLContext | None = None,
+    connect_timeout: float = 10.0,
+    close_timeout: float = 5.0,
+    keepalive: float | None = 20.0,
+    outbound_queue_size: int = 64,
+    inbound_queue_size: int = 64,
+    receive_buffer_size: int | None = RECEIVE_BUFFER_SIZE,
+    max_message_size: int = MAX_MESSAGE_SIZE,
+    open_stream: Callable[[], Awaitable[trio.abc.Stream]] | None = None,
+    track_conversation: bool = True,
+    keep_audio_seconds: float | None = None,
+    record: str | os.PathLike[str] | None = None,
+    tools: Iterable[FunctionTool | Callable[..., Any]] | None = None,
+    tool_timeout: float = 30.0,
+    handle_interruptions: bool | None = None,
+    max_queued_responses: int = 32,
+) -> AbstractAsyncContextManager[RealtimeSession]:
+    """Open a Realtime session; use as ``async with connect(...) as session:``.
+
+    Entering connects (TCP, TLS for ``wss://``, the WebSocket upgrade) and waits for the
+    server's ``session.created`` (or ``transcription_session.created``), so the session is
+    ready for ``update_session`` when the block starts; that event is still the first one
+    iteration yields. Leaving the block stops audio pumps, sends what was queued, closes
+    with code 1000 (waiting at most ``close_timeout``) and closes the socket, whatever
+    happened; no task outlives the block.
+
+    Arguments are checked here, before any network traffic.
+
+    Args:
+        model: The model of a speech-to-speech session (``?model=MODEL``).
+        intent: ``"transcription"`` for a transcription session (``?intent=transcription``;
+            such sessions take no model). Give exactly one of ``model`` and ``intent``.
+        url: The endpoint, ``wss://`` or (for local servers) ``ws://``; its own query
+            parameters are kept.
+        query: Extra query parameters.
+        headers: Extra request headers; one named like ours replaces ours (for example an
+            ``api-key`` header with ``auth=None`` for Azure).
+        api_key: The key; default: the ``API_KEY`` environment variable, then
+            ``OPENAI_API_KEY``. It never appears in a repr, log line or exception message.
+        auth: ``"header"`` sends ``Authorization: Bearer KEY`` and ``OpenAI-Beta:
+            realtime=v1``; ``"subprotocol"`` sends the browser form, subprotocols
+            ``realtime``, ``openai-insecure-api-key.KEY`` and ``openai-beta.realtime-v1``
+            (no Authorization header); ``None`` sends no credentials (no key needed).
+        ssl_context: TLS settings for ``wss://``; default: the system's trusted CAs.
+        connect_timeout: Seconds for everything up to ``session.created``.
+        close_timeout: Seconds allowed for the graceful close.
+        keepalive: A peer that vanished without a close frame is detected within this many
+            seconds: a ping goes out every ``keepalive / 2`` s and must be answered within
+            ``keepalive / 2`` s. ``None`` turns pings off.
+        outbound_queue_size: Events ``send`` may queue before it waits.
+        inbound_queue_size: Events received ahead of the application before the session
+            stops reading the socket.
+        receive_buffer_size: Bytes per socket read (64 KiB; see ``_connection``).
+        max_message_size: Largest message accepted from the server (64 MiB).
+        open_stream: An async callable returning the byte stream to use instead of opening
+            TCP/TLS to the URL's host (tests over ``trio.testing.memory_stream_pair``, Unix
+            sockets, proxies). The URL still gives the ``Host`` header and the path. The
+            session owns the stream and closes it.
+        track_conversation: Keep :attr:`RealtimeSession.conversation` up to date from every
+            event (on by default; a few microseconds per event: audio deltas are kept as
+            their base64 text and decoded only when read). Off, the property raises.
+        keep_audio_seconds: How much assistant audio the conversation keeps per item (the
+            last N seconds; ``None`` keeps all, ``0`` none). Input audio is never kept.
+        record: Write every event, both directions, to this file as JSON lines with monotonic
+            timestamps (see :func:`trio_realtime.read_recording`). Keys are never written.
+        tools: Functions the model may call (:func:`trio_realtime.tool` objects, or plain
+            callables, wrapped with it). Entering the block then also sends them in a
+            ``session.update`` and waits for ``session.updated`` (which the event stream
+            still yields, after ``session.created``). When a default-conversation response
+            finishes with function calls, the session runs them concurrently in its nursery,
+            sends one ``function_call_output`` per call (an unknown tool, bad arguments, an
+            exception or a timeout become an output saying so) and then asks for exactly one
+            follow-up response; calls of a cancelled response are answered "not run", without
+            a follow-up. Sync tools run inline and must be quick (see
+            :class:`trio_realtime.FunctionTool`). :meth:`RealtimeSession.set_tools` changes
+            them later.
+        tool_timeout: Seconds a tool call may take (a tool's own ``timeout`` wins).
+        handle_interruptions: Barge-in handling: when server VAD hears the user start
+            speaking over assistant audio, cancel the running response (unless the server's
+            ``interrupt_response`` does it), truncate the item at what
+            :attr:`RealtimeSession.playback` says was heard, and yield a
+            :class:`trio_realtime.PlaybackInterrupted`. ``None`` (default): on whenever the
+            conversation is tracked, which it needs.
+        max_queued_responses: How many ``create_response`` requests may wait for the
+            conversation to be free before ``create_response`` itself waits.
+
+    Raises:
+        ValueError: Both or neither of ``model`` and ``intent``, no API key, a bad URL,
+            header or size, a bad tool, tools for a transcription session,
+            ``handle_interruptions=True`` without ``track_conversation``. Raised by the call
+            itself; also when entering, if the server refuses the tools.
+        ConnectTimeout: Not connected within ``connect_timeout`` (a ``trio.TooSlowError``).
+        ConnectionRejected: The server refused the upgrade with an HTTP status; has
+            ``status_code`` and ``body``.
+        HandshakeError: TLS failed, or the server closed the connection during the upgrade.
+        AuthenticationError: The server refused the key (close code 3000).
+        ConnectionClosed: The server closed the connection before ``session.created``
+            (for example 4000 for a bad model).
+        OSError: The host could not be reached.
+    """
+    config = build_config(
+        model=model,
+        intent=intent,
+        url=url,
+        query=query,
+        headers=headers,
+        api_key=api_key,
+        auth=auth,
+        ssl_context=ssl_context,
+        receive_buffer_size=receive_buffer_size,
+        max_message_size=max_message_size,
+        open_stream=open_stream,
+    )
+    if not connect_timeout > 0:
+        raise ValueError(f"connect_timeout must be positive, got {connect_timeout!r}")
+    registry = tool_registry(tools or ())
+    if registry and intent is not None:
+        raise ValueError("a transcription session has no responses, hence no tools")
+    options = SessionOptions(
+        outbound_queue_size=outbound_queue_size,
+        inbound_queue_size=inbound_queue_size,
+        close_timeout=close_timeout,
+        keepalive=keepalive,
+        track_conversation=track_conversation,
+        keep_audio_seconds=keep_audio_seconds,
+        tools=tuple(registry.values()),
+        tool_timeout=tool_timeout,
+        handle_interruptions=handle_interruptions,
+        max_queued_responses=max_queued_responses,
+    )
+    return _open_session(config, options, connect_timeout, record)
+
+
+@asynccontextmanager
+async def _open_session(
+    config: ConnectionConfig,
+    options: SessionOptions,
+    connect_timeout: float,
+    record: str | os.PathLike[str] | None,
+) -> AsyncIterator[RealtimeSession]:
+    recorder = None
+    if record is not None:
+        recorder = Recorder.open(
+            record,
+            clock=trio.current_time,
+            metadata={"url": redacted_url(config.url)},
+        )
+    try:
+        deadline = trio.current_time() + connect_timeout
+        async with open_transport(config, deadline) as transport, trio.open_nursery() as nursery:
+            session = RealtimeSession._create(transport, nursery, options, recorder)
+            session._start()
+            try:
+                try:
+                    with trio.fail_at(deadline):
+                        await session.wait_for((SessionCreated, TranscriptionSessionCreated))
+                        if options.tools:
+                            await session._install_tools()
+                except trio.TooSlowError:
+                    raise ConnectTimeout(
+                        f"{config.url}: no session.created (or, with tools, session.updated) "
+                        "before the connect timeout"
+                    ) from None
+                yield session
+            finally:
+                try:
+                    await session.aclose()
+                finally:
+                    session._release()
+                    nursery.cancel_scope.cancel()
+            session._raise_unreported_failure()
+    except BaseExceptionGroup as group:
+        _raise_single(group)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with the values of query parameters that may hold credentials removed."""
+    parts = urlsplit(url)
+    query = [
+        (name, "<redacted>" if _SECRET_PARAM.search(name) else value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+_SECRET_PARAM = re.compile(r"key|token|secret|auth|sig", re.IGNORECASE)
+
+
+def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:
+    """Re-raise the one real exception in ``group`` as itself, or the group if there are more.
+
+    The session's nurseries wrap whatever leaves the block (the application's own exception
+    included) in exception groups. Users should see ``ValueError``, not
+    ``ExceptionGroup([ExceptionGroup([ValueError])])``; ``Cancelled`` siblings of a real error
+    are dropped, as trio-websocket does.
+    """
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(reversed(exc.exceptions))
+        else:
+            leaves.append(exc)
+    real = [exc for exc in leaves if not isinstance(exc, trio.Cancelled)]
+    if len(real) > 1 or not leaves:
+        raise group
+    single = real[0] if real else leaves[0]
+    context = single.__context__
+    try:
+        raise single
+    finally:
+        # Keep the exception's own context: raising it here would make it the group.
+        single.__context__ = context
+        del single, context

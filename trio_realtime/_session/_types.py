@@ -1,0 +1,98 @@
+"""Value types a session hands out: what it receives, and its statistics snapshot."""
+
+from __future__ import annotations
+
+from typing import ClassVar, TypeAlias, final
+
+import attrs
+
+from .._core._errors import ProtocolError
+from .._core._events import Event, UnknownEvent
+from .._core._playback import PlaybackInterrupted
+
+__all__ = ["DecodeFailure", "ReceivedEvent", "SessionStatistics"]
+
+
+def _short(value: str | bytes) -> str:
+    return (
+        repr(value)
+        if len(value) <= 80
+        else f"<{len(value)} {type(value).__name__}: {value[:40]!r}...>"
+    )
+
+
+@final
+@attrs.frozen(kw_only=True)
+class DecodeFailure:
+    """A frame from the server that could not be decoded into an event.
+
+    The session's receiver never stops on a bad frame: it yields one of these in the
+    frame's place and carries on (server-behaviour.md 1.4; client-pitfalls "unknown events
+    crash"). An event of an *unknown type* is not a failure: it arrives as an
+    :class:`~trio_realtime.UnknownEvent`.
+
+    Attributes:
+        raw: The frame exactly as received (``str`` for text frames, ``bytes`` for binary).
+        error: Why it failed; ``error.event_type`` and ``error.path`` locate the problem.
+    """
+
+    #: Not a wire type: a name no server event can have, so ``wait_for`` can match it.
+    type: ClassVar[str] = "trio_realtime.decode_failure"
+
+    raw: str | bytes = attrs.field(repr=_short)
+    error: ProtocolError
+
+
+#: What :meth:`RealtimeSession.receive` and ``async for`` yield: a typed event (a server
+#: event, in practice), an :class:`UnknownEvent` for a type this library does not know, a
+#: :class:`DecodeFailure` for a frame that is not a valid event, or the session's own
+#: :class:`PlaybackInterrupted` notice after a barge-in.
+ReceivedEvent: TypeAlias = Event | UnknownEvent | DecodeFailure | PlaybackInterrupted
+
+
+@final
+@attrs.frozen(kw_only=True)
+class SessionStatistics:
+    """A snapshot of a session's queues and counters, from :meth:`RealtimeSession.statistics`.
+
+    Attributes:
+        outbound_buffer_used: Events accepted by ``send`` (or the audio pump) and not yet
+            written to the socket.
+        outbound_max_buffer_size: Capacity of the outbound channel; ``send`` waits when full.
+        inbound_buffer_used: Events received and not yet read by the application.
+        inbound_max_buffer_size: Capacity of the inbound channel; when it is full the
+            receiver stops reading the socket, and the server's sends block.
+        events_sent: Events written to the socket.
+        events_received: Frames received (decode failures included).
+        bytes_sent: Bytes written to the connection, WebSocket framing and handshake included.
+        bytes_received: Bytes read from the connection, likewise.
+        audio_ms_sent: Milliseconds of input audio written (in the input format at the time).
+        decode_failures: Frames that arrived as :class:`DecodeFailure`.
+        receiver_stalls: Times the receiver found the inbound channel full and waited.
+        waiters: Calls to ``wait_for`` currently waiting.
+        audio_streams: Audio pumps currently running.
+        queued_responses: ``response.create`` requests waiting for the conversation to be
+            free.
+        response_handles: Handles waiting for their response to start or finish.
+        tool_calls_running: Tool calls running now.
+        errors_handled: Errors the library caused and handled without delivering them
+            (a refused request it sent again, a cancel that raced ``response.done``).
+    """
+
+    outbound_buffer_used: int
+    outbound_max_buffer_size: int
+    inbound_buffer_used: int
+    inbound_max_buffer_size: int
+    events_sent: int
+    events_received: int
+    bytes_sent: int
+    bytes_received: int
+    audio_ms_sent: float
+    decode_failures: int
+    receiver_stalls: int
+    waiters: int
+    audio_streams: int
+    queued_responses: int
+    response_handles: int
+    tool_calls_running: int
+    errors_handled: int
