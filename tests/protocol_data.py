@@ -1,7 +1,8 @@
-"""Loaders for the shared protocol contract: the event catalog and the spec schemas.
+"""Loaders for the protocol contract: the event catalog and the spec schemas.
 
-The JSON files in ``../shared/protocol`` are data and are never edited; the relaxations the
-protocol README prescribes for validating real traffic are applied here, in code.
+The JSON files in ``tests/data/protocol`` (provenance in its ``PROVENANCE.rst``) are data and
+are never edited; the relaxations the protocol contract prescribes for validating real traffic
+are applied here, in code.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,7 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-SHARED = Path(
-    os.environ.get("TRIO_REALTIME_SHARED", Path(__file__).resolve().parents[2] / "shared")
-)
-PROTOCOL = SHARED / "protocol"
+PROTOCOL = Path(__file__).resolve().parent / "data" / "protocol"
 
 
 @functools.cache
