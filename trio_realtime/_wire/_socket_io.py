@@ -85,6 +85,10 @@ class RawSocketIO:
         except OSError as exc:
             raise trio.BrokenResourceError(f"writing the socket failed: {exc}") from exc
 
+    async def wait_writable(self) -> None:
+        """Wait until the kernel takes more bytes (or the socket is closed)."""
+        await trio.lowlevel.wait_writable(self._socket)
+
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Write all of ``data``, waiting for writability only when the kernel is full."""
         view = memoryview(data)
