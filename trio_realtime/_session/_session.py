@@ -754,6 +754,7 @@ class RealtimeSession(metaclass=NoPublicConstructor):
             return
         life.closing = True
         try:
+            self._stream.stop_holding()  # the close handshake needs the receiver
             self._pumps.stop_all()
             self._layer.close()  # the library queues nothing more of its own
             self._out.close()  # the sender writes what is queued, then stops

@@ -140,6 +140,12 @@ class EventStream:
             and len(self._events) >= self._capacity
         )
 
+    def stop_holding(self) -> None:
+        """The session is closing: its close handshake needs the receiver to read on, so the
+        stream holds it no more (it keeps what it can within the elastic bounds)."""
+        self._waiting += 1  # as if someone waited, for good
+        self._release_hold()
+
     async def wait_room(self) -> None:
         """Wait while the stream holds the receiver (the application is behind)."""
         stalls = self.stalls
