@@ -157,10 +157,10 @@ class FaultProxy:
         await trio.sleep_forever()
 
     async def _serve(self, client: trio.SocketStream, upstream_port: int) -> None:
-        async with client, await trio.open_tcp_stream("127.0.0.1", upstream_port) as server:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._pipe_up, client, server)
-                nursery.start_soon(self._pipe_down, server, client, nursery.cancel_scope)
+        server = await trio.open_tcp_stream("127.0.0.1", upstream_port)
+        async with client, server, trio.open_nursery() as nursery:
+            nursery.start_soon(self._pipe_up, client, server)
+            nursery.start_soon(self._pipe_down, server, client, nursery.cancel_scope)
 
 
 _CUTS: Final = ("reset_mid_frame", "half_frame")

@@ -74,7 +74,9 @@ async def test_a_write_that_makes_no_progress_is_a_dead_peer_even_if_the_ping_ne
     assert "a write made no progress for 6 s" in verdict
 
 
-async def test_a_slow_but_moving_write_is_given_time(autojump_clock: trio.testing.MockClock) -> None:
+async def test_a_slow_but_moving_write_is_given_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     ws = StandInWebSocket()
     beat = heartbeat(ws)
     ws.writes_pings = False
@@ -171,4 +173,3 @@ async def test_a_dead_network_is_noticed_within_the_keepalive(mode: str, fault: 
     expected = {"idle": 1, "realtime": 2, "fast": 3}[mode]  # waiter, pump, blocked send
     assert len(raised) == expected
     assert all(isinstance(exc, rt.ConnectionClosed) and exc.code == 1006 for exc in raised)
-

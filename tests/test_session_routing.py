@@ -40,8 +40,9 @@ def audio_seconds(deltas: list[Any]) -> float:
 async def spoken_session(**kwargs: Any) -> AsyncIterator[tuple[ServerHandle, rt.RealtimeSession]]:
     async with (
         open_local_server(engine=ENGINE) as server,
-        rt.connect(model="gpt-4o-realtime-preview", url=server.url, api_key="sk-local", **kwargs)
-        as session,
+        rt.connect(
+            model="gpt-4o-realtime-preview", url=server.url, api_key="sk-local", **kwargs
+        ) as session,
     ):
         await session.update_session(MANUAL_TURNS)
         await session.wait_for(rt.SessionUpdated, timeout=10)
@@ -97,7 +98,8 @@ async def test_reading_only_the_conversation_makes_progress() -> None:
         async with spoken_session() as (_server, session):
             await session.create_response()  # the handle is dropped: nobody reads anything
             conversation = session.conversation
-            while not (conversation.responses and conversation.responses[-1].done):
+            # Such a program polls the conversation now and then; nothing tells it more.
+            while not (conversation.responses and conversation.responses[-1].done):  # noqa: ASYNC110
                 await trio.sleep(0.01)
             (item,) = conversation.responses[-1].output
             assert item.transcript == REPLY
@@ -117,7 +119,7 @@ async def test_a_stream_reader_gets_backpressure_and_every_event() -> None:
     # waits on the stream); nothing is dropped or skipped.
     events: list[Any] = []
     with trio.fail_after(60):
-        async with spoken_session(inbound_queue_size=8) as (server, session):
+        async with spoken_session(inbound_queue_size=8) as (_server, session):
             await session.create_response()
             async for event in session:
                 events.append(event)
@@ -139,7 +141,7 @@ async def test_a_slow_stream_reader_does_not_hold_back_a_handle_reader() -> None
     # One task reads the stream (slowly: it stops for a while), another awaits a handle.
     streamed: list[Any] = []
     with trio.fail_after(30):
-        async with spoken_session(inbound_queue_size=8) as (server, session):
+        async with spoken_session(inbound_queue_size=8) as (_server, session):
             reply = await session.create_response()
             first = trio.Event()
 
@@ -204,7 +206,12 @@ def stream(capacity: int = 4, max_events: int = 10, max_bytes: int = 1000) -> Ev
 
 def event(index: int) -> rt.ResponseTextDelta:
     return rt.ResponseTextDelta(
-        event_id=f"e{index}", response_id="r", item_id="i", output_index=0, content_index=index, delta="x"
+        event_id=f"e{index}",
+        response_id="r",
+        item_id="i",
+        output_index=0,
+        content_index=index,
+        delta="x",
     )
 
 
