@@ -121,7 +121,7 @@ async def test_a_normal_close_by_the_server_ends_iteration() -> None:
             await session.commit_audio()
         assert (info.value.code, info.value.reason) == (1000, "done")
     # The socket is closed after a server-initiated close (trio-websocket used to leak it).
-    stream = session._transport.stream
+    stream = session._p.transport.stream
     assert isinstance(stream, trio.SocketStream)
     assert stream.socket.fileno() == -1
 
@@ -343,6 +343,6 @@ async def test_cancelling_at_any_await_point_leaves_nothing_behind(point: str) -
                 scope.cancel()
         assert scope.cancelled_caught  # Cancelled, not some other exception, came out
     for session in sessions:
-        stream = session._transport.stream
+        stream = session._p.transport.stream
         assert stream.socket.fileno() == -1  # the socket is closed
     gc.collect()  # an unclosed socket would raise ResourceWarning (an error) here

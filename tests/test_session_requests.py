@@ -169,7 +169,7 @@ def inject_answer_on_write(session: rt.RealtimeSession, conn: ServerConnection) 
     """Make the server's answer arrive the instant the request is written: the test writes
     ``session.updated`` into the server's end of the socket right after the client's frame,
     so it is readable at the client's very next scheduling pass."""
-    ws = session._transport.ws
+    ws = session._p.transport.ws
     try_send_now = ws.try_send_now
     answer = server_frame(
         TEXT,

@@ -1,25 +1,8 @@
 # ruff: noqa: ASYNC109
 # (``timeout`` arguments on purpose: ``wait_for`` can return an event that matched as time
 # ran out, and every timeout the session raises says what it waited for.)
-"""``RealtimeSession``: the facade over the parts a session owns.
-
-::
-
-    RealtimeSession (facade: no protocol logic, forwards to its parts)
-      Lifecycle      open / closing / ended, the ending, the last server error  (_lifecycle)
-      Outbound       direct writes, the bounded queue and the sender task        (_outbound)
-      Inbound        the receiver: decode, conversation, routes, stream          (_inbound)
-      EventStream    ``async for event in session``, and when it holds the receiver (_stream)
-      Waiters        ``wait_for``                                                (_waiters)
-      Replies        request and reply (``request``)                            (_requests)
-      ResponseLayer  handles, the turn queue, tools, barge-in                    (_layer)
-      AudioPumps     appends and pump tasks                                      (_audio)
-      Watchdog       the keepalive and other deadlines, on their own clock       (_keepalive)
-
-Each part is given only what it uses: the response layer gets an outbox, a way to start
-tasks and a wait gauge, never the session; the receiver gets the parts it feeds. Each can be
-tested without a socket. The session's one nursery runs the receiver, the watchdog, the
-sender once one is needed, audio pumps and tool calls.
+"""``RealtimeSession``: the facade. The public API of a session, forwarding to its parts
+(:mod:`._parts` makes and wires them); no protocol logic of its own.
 """
 
 from __future__ import annotations
@@ -70,20 +53,14 @@ from .._core._recording import Recorder
 from .._core._tools import FunctionTool, tool_registry
 from .._core._unset import UNSET, Unset
 from .._wire._connection import Transport
-from ._audio import AudioPumps
-from ._inbound import Inbound
-from ._keepalive import Deadline, Heartbeat, ReceiverStalls, Watchdog
-from ._layer import ResponseLayer
-from ._lifecycle import Ending, Lifecycle, local_close, peer_gone
-from ._options import BACKLOG_BYTES, BACKLOG_EVENTS, SessionOptions
-from ._outbound import Outbound
+from ._options import SessionOptions
+from ._parts import SessionParts
 from ._pump import AudioSource, AudioStream
-from ._requests import Replies, Requester, RequestRefused
+from ._requests import RequestRefused
 from ._response_handles import ResponseHandle, ResponseWatch
-from ._stream import EventStream
-from ._support import NoPublicConstructor, SentLog
+from ._support import NoPublicConstructor
 from ._types import ReceivedEvent, SessionStatistics
-from ._waiters import EventMatch, Waiters
+from ._waiters import EventMatch
 
 __all__ = ["RealtimeSession", "SessionOptions"]
 
@@ -99,48 +76,17 @@ class RealtimeSession(metaclass=NoPublicConstructor):
     """A live Realtime session: typed events in, typed events out, over one WebSocket.
 
     Created only by :func:`trio_realtime.connect`, whose ``async with`` block is its lifetime.
-
-    Sending: :meth:`send` and the methods named after the client events
-    (:meth:`update_session`, :meth:`cancel_response`, ...) write the event, or queue it and
-    wait while the outbound queue is full; they return once it is written or queued (what
-    is queued is still sent when the block ends). :meth:`request` sends an event the
-    protocol answers and returns the answer.
-
-    Receiving: every event reaches whoever asked for it: response handles, :meth:`wait_for`,
-    :meth:`request`, the :attr:`conversation`, and the session's own stream (``async for
-    event in session`` or :meth:`receive`; each event goes to one reader of the stream).
-    Reading only what you asked for never stalls; README.rst ("Who gets which event") has the
-    stream's rules. A normal close ends iteration once the buffered events are read; an
-    abnormal one raises :class:`~trio_realtime.ConnectionClosed` (or
-    :class:`~trio_realtime.AuthenticationError`) after them.
-
-    The conversation layer: :meth:`create_response` returns a
-    :class:`~trio_realtime.ResponseHandle` and queues requests so that they never collide;
-    ``connect(tools=...)`` runs the model's function calls; :attr:`playback` takes playback
-    progress, and a ``speech_started`` over assistant audio cancels and truncates it and
-    yields a :class:`~trio_realtime.PlaybackInterrupted`.
-
-    If the session fails and no operation has raised that failure by the time the block
-    ends normally, leaving the block raises it: failures never pass silently.
+    :meth:`send` and the methods named after the client events write (or queue) an event;
+    :meth:`request` also returns its answer. Every received event reaches whoever asked for
+    it: response handles, :meth:`wait_for`, :meth:`request`, the :attr:`conversation`, and
+    the session's own stream (``async for event in session``, :meth:`receive`); reading only
+    what you asked for never stalls (README.rst, "Who gets which event"). A normal close ends
+    iteration after the buffered events; an abnormal one raises
+    :class:`~trio_realtime.ConnectionClosed` after them. A failure no operation raised is
+    raised when the block ends: failures never pass silently.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_conversation",
-        "_in",
-        "_layer",
-        "_life",
-        "_nursery",
-        "_options",
-        "_out",
-        "_pumps",
-        "_replies",
-        "_requester",
-        "_stream",
-        "_transport",
-        "_waiters",
-        "_watchdog",
-    )
+    __slots__ = ("__weakref__", "_p")
 
     def __init__(
         self,
@@ -149,74 +95,15 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         options: SessionOptions,
         recorder: Recorder | None = None,
     ) -> None:
-        ws, spawn = transport.ws, nursery.start_soon
-        self._transport = transport
-        self._options = options
-        conversation = self._conversation = (
-            Conversation(keep_audio_seconds=options.keep_audio_seconds)
-            if options.track_conversation
-            else None
-        )
-        life = self._life = Lifecycle(transport.config.url, transport.config.api_key, self._ended)
-        app_stalls, send_stalls = ReceiverStalls(), ReceiverStalls()
-        stream = self._stream = EventStream(
-            options.inbound_queue_size, BACKLOG_EVENTS, BACKLOG_BYTES, app_stalls
-        )
-        replies = self._replies = Replies()
-        self._waiters = Waiters(stream, life)
-        out = self._out = Outbound(
-            ws,
-            spawn,
-            life,
-            replies,
-            queue_size=options.outbound_queue_size,
-            sent_log=SentLog(options.sent_log_events, options.sent_log_bytes),
-            conversation=conversation,
-            recorder=recorder,
-        )
-        self._requester = Requester(out, replies, stream, life)
-        heartbeat = None
-        if options.keepalive is not None:
-            heartbeat = Heartbeat(ws, options.keepalive, app_stalls, send_stalls, out.flush_soon)
-        deadlines: list[Deadline] = []
-        self._watchdog = Watchdog(heartbeat, deadlines, self._peer_gone)
-        layer = self._layer = ResponseLayer(
-            out,
-            spawn,
-            stream,
-            life.last_error_note,
-            self._watchdog.poke,
-            conversation,
-            tools=tool_registry(options.tools),
-            tool_timeout=options.tool_timeout,
-            request_timeout=options.request_timeout,
-            handle_interruptions=options.handle_interruptions is not False,
-            max_queued_responses=options.max_queued_responses,
-        )
-        deadlines.append(layer)
-        self._in = Inbound(
-            ws,
-            life,
-            out,
-            stream,
-            self._waiters,
-            replies,
-            layer,
-            send_stalls,
-            conversation=conversation,
-            recorder=recorder,
-        )
-        self._pumps = AudioPumps(out, life, nursery)
-        self._nursery = nursery
+        self._p = SessionParts(transport, nursery, options, recorder)
 
     def _start(self) -> None:
         """Start the receiver and the watchdog (``connect`` does, right after making it)."""
-        self._nursery.start_soon(self._in.run, name="trio_realtime.receiver")
-        self._nursery.start_soon(self._watchdog.run, name="trio_realtime.watchdog")
+        self._p.start()
 
     def __repr__(self) -> str:
-        state = "open" if self._life.open else "closed"
-        return f"<RealtimeSession {self._transport.config.url} {state}>"
+        state = "open" if self._p.life.open else "closed"
+        return f"<RealtimeSession {self._p.transport.config.url} {state}>"
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -224,11 +111,10 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         """Send a client event: written now if the socket takes it, else queued (waiting
         while the outbound queue is full).
 
-        An event without an ``event_id`` (left :data:`~trio_realtime.UNSET`) gets one, unique
-        in this session; ``None`` is kept and sent as ``null``. The server echoes the id in
-        ``error.event_id`` when it refuses the event (see :meth:`cause_of`). It returns
-        before any answer can have been received, so a :meth:`wait_for` called right after it
-        sees the answer; :meth:`request` does both in one call.
+        An event without an ``event_id`` gets one, unique in this session (``None`` is sent
+        as ``null``); the server echoes it in ``error.event_id`` (see :meth:`cause_of`). It
+        returns before any answer can have been received, so a :meth:`wait_for` called right
+        after it sees the answer; :meth:`request` does both in one call.
 
         Args:
             event: Any client event; an :class:`~trio_realtime.UnknownEvent` to send a type
@@ -248,7 +134,7 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         """
         if isinstance(event, Mapping):
             event = client_event(event)  # type: ignore[assignment]
-        return await self._out.send(event)  # type: ignore[arg-type]
+        return await self._p.out.send(event)  # type: ignore[arg-type]
 
     @overload
     async def request(
@@ -322,8 +208,8 @@ class RealtimeSession(metaclass=NoPublicConstructor):
             event = client_event(event)  # type: ignore[assignment]
         if not isinstance(event, ClientEvent):
             raise TypeError(f"request() takes a client event, not {type(event).__name__}")
-        wait = self._options.request_timeout if timeout is UNSET else timeout
-        return await self._requester.request(event, wait)
+        wait = self._p.options.request_timeout if timeout is UNSET else timeout
+        return await self._p.requester.request(event, wait)
 
     async def update_session(
         self, session: Session | Mapping[str, Any], *, event_id: _EventId = UNSET
@@ -335,7 +221,7 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         works too. The server answers ``session.updated`` (use :meth:`request` to get it).
         """
         session = structured(session, Session, event_type="session.update", field="session")
-        return await self._out.send(SessionUpdate(session=session, event_id=event_id))
+        return await self._p.out.send(SessionUpdate(session=session, event_id=event_id))
 
     async def update_transcription_session(
         self, session: TranscriptionSession | Mapping[str, Any], *, event_id: _EventId = UNSET
@@ -348,7 +234,9 @@ class RealtimeSession(metaclass=NoPublicConstructor):
             event_type="transcription_session.update",
             field="session",
         )
-        return await self._out.send(TranscriptionSessionUpdate(session=session, event_id=event_id))
+        return await self._p.out.send(
+            TranscriptionSessionUpdate(session=session, event_id=event_id)
+        )
 
     async def append_audio(
         self, pcm: bytes | bytearray | memoryview
@@ -363,17 +251,17 @@ class RealtimeSession(metaclass=NoPublicConstructor):
             ConnectionClosed: The connection has ended.
             trio.ClosedResourceError: The session was closed by this side.
         """
-        return await self._pumps.append(pcm)
+        return await self._p.pumps.append(pcm)
 
     async def commit_audio(self, *, event_id: _EventId = UNSET) -> InputAudioBufferCommit:
         """Send ``input_audio_buffer.commit``: turn the input buffer into a user item (needed
         only without server VAD). The server answers ``input_audio_buffer.committed``, or
         ``input_audio_buffer_commit_empty`` for less than 100 ms of audio."""
-        return await self._out.send(InputAudioBufferCommit(event_id=event_id))
+        return await self._p.out.send(InputAudioBufferCommit(event_id=event_id))
 
     async def clear_audio(self, *, event_id: _EventId = UNSET) -> InputAudioBufferClear:
         """Send ``input_audio_buffer.clear``: drop the uncommitted input audio."""
-        return await self._out.send(InputAudioBufferClear(event_id=event_id))
+        return await self._p.out.send(InputAudioBufferClear(event_id=event_id))
 
     async def create_item(
         self,
@@ -388,7 +276,7 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         item = structured(
             item, ConversationItem, event_type="conversation.item.create", field="item"
         )
-        return await self._out.send(
+        return await self._p.out.send(
             ConversationItemCreate(item=item, previous_item_id=previous_item_id, event_id=event_id)
         )
 
@@ -396,14 +284,14 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         self, item_id: str, *, event_id: _EventId = UNSET
     ) -> ConversationItemDelete:
         """Send ``conversation.item.delete``; the server answers ``conversation.item.deleted``."""
-        return await self._out.send(ConversationItemDelete(item_id=item_id, event_id=event_id))
+        return await self._p.out.send(ConversationItemDelete(item_id=item_id, event_id=event_id))
 
     async def retrieve_item(
         self, item_id: str, *, event_id: _EventId = UNSET
     ) -> ConversationItemRetrieve:
         """Send ``conversation.item.retrieve``; the answer, ``conversation.item.retrieved``,
         carries the server's view of the item, audio included."""
-        return await self._out.send(ConversationItemRetrieve(item_id=item_id, event_id=event_id))
+        return await self._p.out.send(ConversationItemRetrieve(item_id=item_id, event_id=event_id))
 
     async def truncate_item(
         self, item_id: str, content_index: int, audio_end_ms: int, *, event_id: _EventId = UNSET
@@ -411,7 +299,7 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         """Send ``conversation.item.truncate``: cut assistant audio at what was played
         (``audio_end_ms`` in the item's own audio; ``content_index`` 0). The server answers
         ``conversation.item.truncated``."""
-        return await self._out.send(
+        return await self._p.out.send(
             ConversationItemTruncate(
                 item_id=item_id,
                 content_index=content_index,
@@ -426,12 +314,12 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         """Send ``response.cancel``: stop the running response (or the one named). It ends
         with ``response.done``, status ``cancelled``; with none running the server answers a
         harmless ``response_cancel_not_active`` error."""
-        return await self._out.send(ResponseCancel(response_id=response_id, event_id=event_id))
+        return await self._p.out.send(ResponseCancel(response_id=response_id, event_id=event_id))
 
     async def clear_output_audio(self, *, event_id: _EventId = UNSET) -> OutputAudioBufferClear:
         """Send ``output_audio_buffer.clear`` (for WebRTC; a WebSocket server answers it with
         an ``error``). It is here so every client event has its method."""
-        return await self._out.send(OutputAudioBufferClear(event_id=event_id))
+        return await self._p.out.send(OutputAudioBufferClear(event_id=event_id))
 
     async def stream_audio(
         self,
@@ -443,21 +331,18 @@ class RealtimeSession(metaclass=NoPublicConstructor):
     ) -> AudioStream:
         """Start an audio pump: a task in the session's nursery that streams ``source``.
 
-        The pump re-chunks the audio (pieces of any size) into frames of ``chunk_ms``, the
-        last one possibly shorter, and queues each as an ``input_audio_buffer.append`` through
-        the same bounded queue as :meth:`send`. It returns at once with an
-        :class:`~trio_realtime.AudioStream`: ``await stream.wait()`` until all of it is
-        queued, ``stream.cancel()`` to stop it. Leaving the block stops a pump still running
-        (what it queued is still sent); an abnormal end of the session makes ``wait()`` raise.
-        An exception from the source propagates out of the session block.
+        Pieces of any size in, ``input_audio_buffer.append`` frames of ``chunk_ms`` out, through
+        the same bounded queue as :meth:`send`. Returns an :class:`~trio_realtime.AudioStream`
+        at once (``await stream.wait()``, ``stream.cancel()``). Leaving the block stops the pump
+        (what it queued is still sent); an abnormal end of the session makes ``wait()`` raise;
+        an exception from the source propagates out of the session block.
 
         Args:
             source: ``bytes``, or an async iterable of ``bytes`` pieces (an async generator,
                 a ``trio.MemoryReceiveChannel``). An async generator is closed when the pump
                 stops; a channel is left to its owner.
-            realtime: Pace frames at real time against an absolute schedule (a late frame
-                goes at once and lateness does not add up); False sends as fast as
-                backpressure allows (a live microphone paces itself).
+            realtime: Pace frames at real time against an absolute schedule; False sends as
+                fast as backpressure allows (a live microphone paces itself).
             chunk_ms: Duration of each frame in milliseconds (rounded down to whole samples).
             input_format: The format of ``source``; default: the session's input format.
 
@@ -465,7 +350,7 @@ class RealtimeSession(metaclass=NoPublicConstructor):
             ValueError: ``chunk_ms`` is shorter than a sample or longer than one append allows.
             AudioFormatError: Unknown ``input_format``.
         """
-        return await self._pumps.start(
+        return await self._p.pumps.start(
             source, realtime=realtime, chunk_ms=chunk_ms, input_format=input_format
         )
 
@@ -480,16 +365,12 @@ class RealtimeSession(metaclass=NoPublicConstructor):
     ) -> ResponseHandle:
         """Ask for a response; return its :class:`~trio_realtime.ResponseHandle` at once.
 
-        The request carries ``metadata={"trio_realtime_request": <tag>}`` (merged into the
-        ``metadata`` of ``response``), which the server echoes in ``response.created``; a
-        server that does not is matched by order (see README.rst). Default-conversation
-        requests go one at a time: while a response runs (whoever started it, VAD included),
-        a request of the session's awaits its answer, or tool calls run whose follow-up goes
-        first, the request waits in a queue and goes once the conversation is free, in order;
-        otherwise it is sent now, from this task. A request that loses a race with a VAD
-        response (``conversation_already_has_active_response``) is sent again after it, so
-        the library never causes that error. Out-of-band requests
-        (``conversation="none"``) are never queued. ``send(ResponseCreate(...))`` bypasses it.
+        The request is tagged in its ``metadata`` (``trio_realtime_request``) to find its
+        response; a server that does not echo metadata is matched by order (README.rst).
+        Default-conversation requests go one at a time: while a response runs (VAD's too),
+        a request awaits its answer, or tool calls run, the request waits in a queue; else it
+        is sent now, from this task. One that loses a race with a VAD response is sent again
+        after it. Out-of-band requests (``conversation="none"``) are never queued.
 
         Args:
             response: The configuration (a :class:`~trio_realtime.ResponseConfig` or its dict
@@ -503,13 +384,13 @@ class RealtimeSession(metaclass=NoPublicConstructor):
             ConnectionClosed: The connection has ended.
             trio.ClosedResourceError: The session was closed by this side.
         """
-        self._life.raise_if_closed()
+        self._p.life.raise_if_closed()
         config = (
             structured(response, ResponseConfig, event_type="response.create", field="response")
             if isinstance(response, Mapping)
             else response
         )
-        return await self._layer.request(config, event_id, max_deltas)
+        return await self._p.layer.request(config, event_id, max_deltas)
 
     async def next_response(
         self, *, timeout: float | None = None, max_deltas: int = 1024
@@ -524,16 +405,16 @@ class RealtimeSession(metaclass=NoPublicConstructor):
             ConnectionClosed: The connection ended first.
             trio.ClosedResourceError: The session was closed by this side.
         """
-        self._life.raise_if_closed()
-        with self._layer.watch(1, max_deltas) as watch:
+        self._p.life.raise_if_closed()
+        with self._p.layer.watch(1, max_deltas) as watch:
             with trio.move_on_after(float("inf") if timeout is None else timeout):
                 try:
                     return await watch.receive()
                 except trio.EndOfChannel:
-                    self._life.raise_if_closed()
+                    self._p.life.raise_if_closed()
                     raise  # pragma: no cover - an ended watch means an ended session
         raise trio.TooSlowError(
-            f"no response started within {timeout:g} s{self._life.last_error_note()}"
+            f"no response started within {timeout:g} s{self._p.life.last_error_note()}"
         )
 
     def watch_responses(
@@ -553,12 +434,12 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         Raises:
             ValueError: A bound below 1.
         """
-        return self._layer.watch(max_handles, max_deltas)
+        return self._p.layer.watch(max_handles, max_deltas)
 
     @property
     def tools(self) -> Mapping[str, FunctionTool]:
         """The tools the session runs, by name (read-only; change them with :meth:`set_tools`)."""
-        return MappingProxyType(self._layer.tools)
+        return MappingProxyType(self._p.layer.tools)
 
     async def set_tools(
         self,
@@ -578,10 +459,10 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         if tool_timeout is not None and not tool_timeout > 0:
             raise ValueError(f"tool_timeout must be positive, got {tool_timeout!r}")
         definitions = [t.definition for t in registry.values()]
-        event = await self._out.send(SessionUpdate(session=Session(tools=definitions)))
-        self._layer.tools = registry
+        event = await self._p.out.send(SessionUpdate(session=Session(tools=definitions)))
+        self._p.layer.tools = registry
         if tool_timeout is not None:
-            self._layer.tool_timeout = tool_timeout
+            self._p.layer.tool_timeout = tool_timeout
         return event
 
     async def _install_tools(self) -> None:
@@ -590,9 +471,9 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         Raises:
             ValueError: The server refused them (the message is the server's).
         """
-        definitions = [t.definition for t in self._layer.tools.values()]
+        definitions = [t.definition for t in self._p.layer.tools.values()]
         try:
-            await self._requester.request(SessionUpdate(session=Session(tools=definitions)), None)
+            await self._p.requester.request(SessionUpdate(session=Session(tools=definitions)), None)
         except RequestRefused as exc:
             raise ValueError(f"the server refused the tools: {exc.error.message}") from None
 
@@ -605,7 +486,7 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         Raises:
             RuntimeError: The session was opened with ``track_conversation=False``.
         """
-        playback = self._layer.playback
+        playback = self._p.layer.playback
         if playback is None:
             raise RuntimeError("this session was opened with track_conversation=False")
         return playback
@@ -622,7 +503,7 @@ class RealtimeSession(metaclass=NoPublicConstructor):
             trio.ClosedResourceError: The session's block has been left.
         """
         try:
-            return await self._stream.receive()
+            return await self._p.stream.receive()
         except trio.EndOfChannel:
             self._raise_if_failed()
             raise
@@ -632,13 +513,13 @@ class RealtimeSession(metaclass=NoPublicConstructor):
 
     async def __anext__(self) -> ReceivedEvent:
         try:
-            return await self._stream.receive()
+            return await self._p.stream.receive()
         except trio.EndOfChannel:
             self._raise_if_failed()
             raise StopAsyncIteration from None
 
     def _raise_if_failed(self) -> None:
-        ending = self._life.ending
+        ending = self._p.life.ending
         if ending is not None and not ending.ends_iteration:
             raise ending.error()
 
@@ -671,40 +552,18 @@ class RealtimeSession(metaclass=NoPublicConstructor):
             ConnectionClosed: The connection ended first (after a normal close too).
             trio.ClosedResourceError: The session was closed by this side.
         """
-        return await self._waiters.wait_for(match, timeout)
+        return await self._p.waiters.wait_for(match, timeout)
 
     def cause_of(self, error: ErrorEvent | ErrorDetails) -> ClientEvent | UnknownEvent | None:
         """The client event a server ``error`` refers to (by the ``event_id`` it echoes),
         if known: the last 1024 events sent with an id (at most 1 MiB; appends excepted)."""
         details = error.error if isinstance(error, ErrorEvent) else error
         event_id = details.event_id
-        return self._out.sent_log.get(event_id) if isinstance(event_id, str) else None
+        return self._p.out.sent_log.get(event_id) if isinstance(event_id, str) else None
 
     def statistics(self) -> SessionStatistics:
         """A snapshot of the queues and counters (plain numbers; cheap to call)."""
-        out, stream, ws, layer = self._out, self._stream, self._transport.ws, self._layer
-        return SessionStatistics(
-            outbound_buffer_used=out.queued,
-            outbound_max_buffer_size=self._options.outbound_queue_size,
-            inbound_buffer_used=len(stream),
-            inbound_max_buffer_size=self._options.inbound_queue_size,
-            inbound_skipped=stream.skipped,
-            inbound_dropped=stream.dropped,
-            events_sent=out.events_sent,
-            events_received=self._life.events_received,
-            bytes_sent=ws.bytes_sent,
-            bytes_received=ws.bytes_received,
-            audio_ms_sent=out.audio_ms_sent,
-            decode_failures=self._in.decode_failures,
-            receiver_stalls=stream.stalls.count,
-            waiters=len(self._waiters.pending),
-            replies_pending=self._replies.pending,
-            audio_streams=self._pumps.running,
-            queued_responses=len(layer.queue.waiting),
-            response_handles=layer.live_handles,
-            tool_calls_running=layer.tool_calls_running,
-            errors_handled=layer.errors_handled,
-        )
+        return self._p.statistics()
 
     @property
     def conversation(self) -> Conversation:
@@ -713,32 +572,16 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         Raises:
             RuntimeError: The session was opened with ``track_conversation=False``.
         """
-        if self._conversation is None:
+        if self._p.conversation is None:
             raise RuntimeError("this session was opened with track_conversation=False")
-        return self._conversation
+        return self._p.conversation
 
     @property
     def input_format(self) -> AudioFormat:
         """The input audio format, as the server last reported it (pcm16 until then)."""
-        return self._out.input_format
+        return self._p.out.input_format
 
     # --- the end -----------------------------------------------------------------------------
-
-    def _ended(self, ending: Ending) -> None:
-        """The lifecycle's one callback: tell every part the session is over."""
-        self._stream.close()  # readers get the buffered events, then the ending
-        self._out.ended()  # blocked senders wake up
-        self._waiters.fail_all(ending.error)
-        self._replies.fail_all(ending.error)
-        self._layer.terminate(ending.error, ending.ends_iteration)
-        self._pumps.stop_all(None if ending.ends_iteration else ending.error)
-
-    async def _peer_gone(self, message: str) -> None:
-        """The keepalive's verdict: end the session with 1006 and close the socket."""
-        if self._life.open:
-            logger.debug("%s: %s", self._transport.config.url, message)
-            self._life.end(peer_gone(message))
-        await self._transport.abort()
 
     async def aclose(self) -> None:
         """Close the session: stop audio pumps, send what is queued, close with code 1000.
@@ -748,35 +591,11 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         calling it earlier ends iteration (after the buffered events) for every reader.
         Idempotent. If cancelled, the socket is closed at once without a close frame.
         """
-        life = self._life
-        if life.closing:
-            await life.closed.wait()
-            return
-        life.closing = True
-        try:
-            self._stream.stop_holding()  # the close handshake needs the receiver
-            self._pumps.stop_all()
-            self._layer.close()  # the library queues nothing more of its own
-            self._out.close()  # the sender writes what is queued, then stops
-            with trio.move_on_after(self._options.close_timeout) as scope:
-                await self._out.wait_sent()
-                if life.ending is None:
-                    await self._transport.ws.aclose(1000)
-            if scope.cancelled_caught:
-                logger.debug("%s: close timed out; closing the socket", self._transport.config.url)
-                await self._transport.abort()
-        except BaseException:
-            await self._transport.abort()
-            raise
-        finally:
-            life.end(local_close())
-            life.closed.set()
+        await self._p.aclose()
 
     def _release(self) -> None:
         """The block is over: drop unread events; from now on ``receive`` raises."""
-        self._stream.release()
+        self._p.release()
 
     def _raise_unreported_failure(self) -> None:
-        ending = self._life.ending
-        if ending is not None and not ending.ends_iteration and not ending.reported:
-            raise ending.error()
+        self._p.raise_unreported_failure()
