@@ -356,8 +356,9 @@ def test_wrong_json_type_is_invalid_type_with_the_dotted_path() -> None:
 
 
 def test_null_where_a_value_is_needed_is_invalid_type() -> None:
-    error = error_of(Harness().update(instructions=None))
-    assert (error["code"], error["param"]) == ("invalid_type", "session.instructions")
+    # A tool needs a name; null in an optional field is "not given" (test_server_null_rules).
+    error = error_of(Harness().update(tools=[{"type": "function", "name": None}]))
+    assert (error["code"], error["param"]) == ("invalid_type", "session.tools[0].name")
 
 
 def test_a_missing_required_field_is_missing_required_parameter() -> None:

@@ -6,10 +6,10 @@ server-behaviour.md section 4:
 
 * only fields present in the update change; an explicit ``null`` switches
   ``turn_detection``, ``input_audio_transcription``, ``input_audio_noise_reduction`` and
-  ``tracing`` off (and ``include`` in transcription sessions); elsewhere ``null`` is
-  ``invalid_type``;
-* a present nested object *replaces* the old one, omitted sub-fields taking their defaults
-  (4.4 [inf]);
+  ``tracing`` off (and ``include`` in transcription sessions); in every other field ``null``
+  means "not given" and changes nothing (README.rst, "Nulls in requests");
+* a present nested object *replaces* the old one, omitted (or ``null``) sub-fields taking
+  their defaults (4.4 [inf]);
 * fields that exist only for the other ``turn_detection`` type (``eagerness`` under
   ``server_vad``; ``threshold``, ``prefix_padding_ms``, ``silence_duration_ms`` under
   ``semantic_vad``) are ``unknown_parameter`` [inf]; ``create_response`` /
@@ -44,12 +44,12 @@ from ._fields import (
     check_audio_format,
     check_max_output_tokens,
     check_modalities,
-    check_not_null,
     check_range,
     check_temperature,
     check_tool_choice,
     check_tools,
     check_voice,
+    given,
 )
 
 __all__ = [
@@ -285,15 +285,18 @@ def _parse_turn(td: TurnDetection, path: str, *, responses: bool) -> TurnSetting
 def _parse_transcription(
     value: InputAudioTranscription, path: str, models: frozenset[str]
 ) -> TranscriptionSettings:
-    model = "whisper-1" if value.model is UNSET else value.model
-    model = check_not_null(model, f"{path}.model", "a string")
+    model = value.model if given(value.model) else "whisper-1"
     if model not in models:
         raise invalid_enum(f"{path}.model", model, sorted(models))
-    return TranscriptionSettings(model=model, language=value.language, prompt=value.prompt)
+    return TranscriptionSettings(
+        model=model,
+        language=value.language if given(value.language) else UNSET,
+        prompt=value.prompt if given(value.prompt) else UNSET,
+    )
 
 
 def _parse_noise(value: NoiseReduction, path: str) -> str:
-    kind = "near_field" if value.type is UNSET or value.type is None else value.type
+    kind = value.type if given(value.type) else "near_field"
     if kind not in NOISE_REDUCTION:
         raise invalid_enum(f"{path}.type", kind, NOISE_REDUCTION)
     return kind
@@ -304,7 +307,7 @@ def _audio_changes(
 ) -> dict[str, Any]:
     """The changes to the fields both kinds of session share."""
     changes: dict[str, Any] = {}
-    if update.input_audio_format is not UNSET:
+    if given(update.input_audio_format):
         changes["input_audio_format"] = check_audio_format(
             update.input_audio_format, "session.input_audio_format"
         )
@@ -325,7 +328,7 @@ def _audio_changes(
         changes["turn_detection"] = (
             None if td is None else _parse_turn(td, "session.turn_detection", responses=responses)
         )
-    if update.modalities is not UNSET:
+    if given(update.modalities):
         changes["modalities"] = check_modalities(update.modalities, "session.modalities")
     return changes
 
@@ -352,45 +355,43 @@ def apply_session_update(
         if getattr(update, name) is not UNSET:
             raise unknown_parameter(f"session.{name}")
     changes = _audio_changes(update, transcription_models, responses=True)
-    if update.model is not UNSET:
-        model = check_not_null(update.model, "session.model", "a string")
+    if given(update.model):
+        model = update.model
         if model != config.model:
             raise invalid_value(
                 "session.model",
                 f"Invalid 'session.model': the model of a session is fixed at connection "
                 f"time ('{config.model}') and cannot be changed to '{model}'.",
             )
-    if update.instructions is not UNSET:
-        changes["instructions"] = check_not_null(
-            update.instructions, "session.instructions", "a string"
-        )
-    if update.output_audio_format is not UNSET:
+    if given(update.instructions):
+        changes["instructions"] = update.instructions
+    if given(update.output_audio_format):
         changes["output_audio_format"] = check_audio_format(
             update.output_audio_format, "session.output_audio_format"
         )
-    if update.tools is not UNSET:
+    if given(update.tools):
         changes["tools"] = check_tools(update.tools, "session.tools")
-    if update.tool_choice is not UNSET or "tools" in changes:
-        choice = config.tool_choice if update.tool_choice is UNSET else update.tool_choice
+    if given(update.tool_choice) or "tools" in changes:
+        choice = update.tool_choice if given(update.tool_choice) else config.tool_choice
         changes["tool_choice"] = check_tool_choice(
             choice, "session.tool_choice", changes.get("tools", config.tools)
         )
-    if update.temperature is not UNSET:
+    if given(update.temperature):
         changes["temperature"] = check_temperature(update.temperature, "session.temperature")
-    if update.max_response_output_tokens is not UNSET:
+    tokens = update.max_response_output_tokens
+    if tokens is not UNSET and tokens is not None:  # ``given`` cannot narrow a union
         changes["max_output_tokens"] = check_max_output_tokens(
-            update.max_response_output_tokens, "session.max_response_output_tokens"
+            tokens, "session.max_response_output_tokens"
         )
-    if update.speed is not UNSET:
-        speed = check_not_null(update.speed, "session.speed", "a number")
-        check_range(speed, "session.speed", 0.25, 1.5, decimal=True)
-        changes["speed"] = float(speed)
-    if update.tracing is not UNSET:
+    if given(update.speed):
+        check_range(update.speed, "session.speed", 0.25, 1.5, decimal=True)
+        changes["speed"] = float(update.speed)
+    if update.tracing is not UNSET:  # null switches tracing off [doc]
         tracing = update.tracing
         if isinstance(tracing, str) and tracing != "auto":
             raise invalid_enum("session.tracing", tracing, ["auto"])
         changes["tracing"] = tracing
-    if update.voice is not UNSET:
+    if given(update.voice):
         voice = check_voice(update.voice, "session.voice")
         if voice != config.voice and assistant_audio:
             raise cannot_update_voice()
