@@ -37,7 +37,7 @@ from ._ids import IdFactory
 from ._items import Conversation, StoredItem
 from ._responses import ResponseOptions, ResponseRun
 from ._session_config import SessionConfig
-from ._usage import RateLimits, context_tokens
+from ._usage import PromptCache, RateLimits, context_segments
 
 __all__ = ["ResponseOptions", "response_options", "start_response"]
 
@@ -114,6 +114,7 @@ def start_response(
     conversation: Conversation,
     ids: IdFactory,
     rate_limits: RateLimits,
+    prompt_cache: PromptCache,
 ) -> ResponseRun:
     """Ask the engine for a plan and make the run that streams it from ``now``.
 
@@ -125,6 +126,7 @@ def start_response(
         conversation: The default conversation (used only when ``options`` write to it).
         ids: The connection's id factory.
         rate_limits: The connection's rate-limit buckets.
+        prompt_cache: The connection's prompt cache (``cached_tokens``).
     """
     request = ResponseRequest(
         items=tuple(item.wire(for_engine=True) for item in context),
@@ -155,7 +157,9 @@ def start_response(
         plan=plan,
         start=now,
         conversation=target,
-        input_tokens=context_tokens(context, options.instructions, options.tools),
+        input_tokens=prompt_cache.charge(
+            context_segments(context, options.instructions, options.tools), now
+        ),
         ids=ids,
         rate_limits=rate_limits,
         failure=failure,

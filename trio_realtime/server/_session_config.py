@@ -16,6 +16,9 @@ server-behaviour.md section 4:
   ``interrupt_response`` are accepted but ignored in transcription sessions, which have no
   responses (3.2);
 * ``client_secret`` is accepted and ignored: the WebSocket has no ephemeral keys to mint;
+* the late-beta fields the server echoes (``prompt`` and ``turn_detection.idle_timeout_ms``,
+  both ``null``: 3.1 [obs]) are accepted as ``null``; a value is ``invalid_value``, since
+  this server has neither stored prompts nor idle timeouts [inf];
 * ranges: ``threshold`` 0-1, ``temperature`` 0.6-1.2, ``speed`` 0.25-1.5,
   ``max_response_output_tokens`` 1-4096 or ``"inf"`` [doc]; ``prefix_padding_ms`` and
   ``silence_duration_ms`` 0-10000 [inf]; an omitted ``input_audio_transcription.model`` is
@@ -24,6 +27,7 @@ server-behaviour.md section 4:
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import attrs
@@ -37,6 +41,7 @@ from .._core._events import (
     TranscriptionSession,
     TurnDetection,
 )
+from .._core._events._base import NO_EXTRA
 from .._core._unset import UNSET, Unset
 from .._core._vad import VadConfig, silence_ms_for_eagerness
 from ._errors import cannot_update_voice, invalid_enum, invalid_value, unknown_parameter
@@ -171,6 +176,9 @@ def _turn_view(turn: TurnSettings | None, *, responses: bool) -> TurnDetection |
         prefix_padding_ms=turn.prefix_padding_ms,
         silence_duration_ms=turn.silence_duration_ms,
         **flags,
+        # Late-beta conversation sessions carried it (3.1 [obs]); the transcription capture
+        # of 3.2 did not.
+        extra=_IDLE_TIMEOUT_NULL if responses else NO_EXTRA,
     )
 
 
@@ -186,8 +194,26 @@ def _noise_view(noise: str | None) -> NoiseReduction | None:
     return None if noise is None else NoiseReduction(type=noise)
 
 
+_IDLE_TIMEOUT_NULL: Final = MappingProxyType({"idle_timeout_ms": None})
+_PROMPT_NULL: Final = MappingProxyType({"prompt": None})
+
+
+def _refuse_late_beta_value(
+    model: Session | TranscriptionSession | TurnDetection, path: str
+) -> None:
+    """A late-beta field this server does not implement may only be ``null``."""
+    for key in ("prompt", "idle_timeout_ms"):
+        if model.extra.get(key) is not None:
+            raise invalid_value(
+                f"{path}.{key}",
+                f"Invalid value for '{path}.{key}': the reference server does not support "
+                f"'{key}'; send null or leave it out.",
+            )
+
+
 def session_view(config: SessionConfig, *, session_id: str, expires_at: int) -> Session:
-    """``session.created`` / ``session.updated``'s ``session``: every field of 3.1."""
+    """``session.created`` / ``session.updated``'s ``session``: every field of 3.1, the
+    late-beta ``prompt: null`` included."""
     return Session(
         id=session_id,
         object="realtime.session",
@@ -211,20 +237,22 @@ def session_view(config: SessionConfig, *, session_id: str, expires_at: int) -> 
         tracing=config.tracing,
         client_secret=None,
         include=None,
+        extra=_PROMPT_NULL,
     )
 
 
 def transcription_session_view(
-    config: SessionConfig, *, session_id: str, expires_at: int
+    config: SessionConfig, *, session_id: str, expires_at: int, created: bool = False
 ) -> TranscriptionSession:
     """``transcription_session.created`` / ``.updated``'s ``session`` (3.2).
 
-    Neither has ``create_response`` / ``interrupt_response``. ``client_secret`` is left out:
-    the SDK documents it as absent on the WebSocket (openai/openai-openapi#568) and the
-    relaxed schema validates that, while the one live capture showed ``null``; clients
-    accept both.
+    Neither has ``create_response`` / ``interrupt_response``. ``client_secret`` is ``null``
+    in ``.created``, as in the one live capture (3.2 [obs]), and absent from ``.updated``,
+    as documented (4, end [doc]); the SDK says the WebSocket never sends it
+    (openai/openai-openapi#568), so clients accept both.
     """
     return TranscriptionSession(
+        client_secret=None if created else UNSET,
         id=session_id,
         object="realtime.transcription_session",
         expires_at=expires_at,
@@ -240,6 +268,7 @@ def transcription_session_view(
 
 
 def _parse_turn(td: TurnDetection, path: str, *, responses: bool) -> TurnSettings:
+    _refuse_late_beta_value(td, path)
     kind = "server_vad" if td.type is UNSET or td.type is None else td.type
     if kind not in TURN_TYPES:
         raise invalid_enum(f"{path}.type", kind, TURN_TYPES)
@@ -354,6 +383,7 @@ def apply_session_update(
     for name in ("id", "object", "expires_at", "include"):
         if getattr(update, name) is not UNSET:
             raise unknown_parameter(f"session.{name}")
+    _refuse_late_beta_value(update, "session")
     changes = _audio_changes(update, transcription_models, responses=True)
     if given(update.model):
         model = update.model
@@ -410,6 +440,7 @@ def apply_transcription_update(
     for name in ("id", "object", "expires_at"):
         if getattr(update, name) is not UNSET:
             raise unknown_parameter(f"session.{name}")
+    _refuse_late_beta_value(update, "session")
     changes = _audio_changes(update, transcription_models, responses=False)
     if update.include is not UNSET:
         include = update.include
