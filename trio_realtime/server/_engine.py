@@ -163,8 +163,10 @@ class SimulatedEngine:
         The live service generated a reply faster than it plays, so a client held seconds
         of audio ahead of its speaker, had to pace playback itself, and learned on barge-in
         that it must truncate at what was *heard*, not what arrived (server-behaviour.md 5.3,
-        client-pitfalls "Wrong audio_end_ms"; bursts of deltas were reported, for example in
-        Azure-Samples/aisearch-openai-rag-audio#60). The factor 3 is our choice [inf]; audio
+        client-pitfalls "Wrong audio_end_ms"; openai-agents documents that "the model generates
+        audio much faster than realtime playback speed", ``RealtimeModelConfig.playback_tracker``
+        in 0.2.11; bursts of deltas were reported in Azure-Samples/aisearch-openai-rag-audio#60).
+        The factor 3 is our choice [inf]; audio
         paced at real time would leave a client less than one chunk ahead and hide those
         mistakes.
         """
