@@ -28,7 +28,7 @@ async def test_an_exception_through_both_blocks_comes_out_as_itself() -> None:
     with pytest.raises(KeyError) as info:
         async with (
             open_local_server() as server,
-            rt.connect(model="m", url=server.url, api_key="k"),
+            rt.connect(model="gpt-realtime", url=server.url, api_key="k"),
         ):
             raise KeyError("mine")
     assert type(info.value) is KeyError
@@ -39,7 +39,7 @@ async def test_a_wait_for_timeout_in_a_session_is_short_and_says_what_it_waited_
     with pytest.raises(trio.TooSlowError) as info:
         async with (
             open_local_server() as server,
-            rt.connect(model="m", url=server.url, api_key="k") as session,
+            rt.connect(model="gpt-realtime", url=server.url, api_key="k") as session,
         ):
             await session.wait_for(rt.ConversationItemDeleted, timeout=0.05)
     text = formatted(info.value)
@@ -51,7 +51,7 @@ async def test_a_wait_for_timeout_in_a_session_is_short_and_says_what_it_waited_
 async def read_with_a_deadline() -> None:
     async with (
         open_local_server() as server,
-        rt.connect(model="m", url=server.url, api_key="k") as session,
+        rt.connect(model="gpt-realtime", url=server.url, api_key="k") as session,
     ):
         with trio.fail_after(0.05):
             async for _ in session:

@@ -42,9 +42,12 @@ class StandInWebSocket:
     def answer(self) -> None:
         self.pongs_received = self.pings_written
 
+    def flush_soon(self) -> None:
+        pass
+
 
 def heartbeat(ws: StandInWebSocket, app: ReceiverStalls | None = None) -> Heartbeat:
-    return Heartbeat(ws, 10.0, app or ReceiverStalls(), ReceiverStalls(), lambda: None)  # type: ignore[arg-type]
+    return Heartbeat(ws, 10.0, app or ReceiverStalls(), ReceiverStalls(), ws)  # type: ignore[arg-type]
 
 
 async def test_an_answered_ping_keeps_the_peer_alive_and_an_unanswered_one_does_not(
@@ -129,7 +132,7 @@ async def run_until_detected(mode: str, fault: str) -> tuple[float, list[BaseExc
     async with open_local_server() as server, open_fault_proxy(server.port) as proxy:
         with trio.fail_after(KEEPALIVE + 10):
             async with rt.connect(
-                model="m", url=proxy.url, api_key="k", keepalive=KEEPALIVE
+                model="gpt-realtime", url=proxy.url, api_key="k", keepalive=KEEPALIVE
             ) as session:
 
                 async def pump() -> None:

@@ -35,7 +35,7 @@ async def test_every_answered_event_gets_its_answer_in_one_call() -> None:
     with trio.fail_after(20):
         async with (
             open_local_server(engine=engine) as server,
-            rt.connect(model="m", url=server.url, api_key="k") as session,
+            rt.connect(model="gpt-realtime", url=server.url, api_key="k") as session,
         ):
             updated = await session.request(rt.SessionUpdate(session=MANUAL))
             assert isinstance(updated, rt.SessionUpdated)
@@ -90,7 +90,7 @@ async def test_a_refused_request_raises_the_servers_error_precisely() -> None:
     with trio.fail_after(10):
         async with (
             open_local_server() as server,
-            rt.connect(model="m", url=server.url, api_key="k") as session,
+            rt.connect(model="gpt-realtime", url=server.url, api_key="k") as session,
         ):
             delete = rt.ConversationItemDelete(item_id="item_nope", event_id="evt_mine")
             with pytest.raises(rt.RequestRefused, match=r"evt_mine") as info:
@@ -221,7 +221,7 @@ async def test_the_sdks_dict_shapes_are_accepted_wherever_a_typed_object_is() ->
     with trio.fail_after(10):
         async with (
             open_local_server() as server,
-            rt.connect(model="m", url=server.url, api_key="k") as session,
+            rt.connect(model="gpt-realtime", url=server.url, api_key="k") as session,
         ):
             sent = await session.update_session({"modalities": ["text"], "turn_detection": None})
             assert sent.session == MANUAL  # null kept as null

@@ -107,14 +107,26 @@ class Gauge:
         self.waiting -= 1
 
 
+class Quiet:
+    """No server error to mention; deadlines kept by nobody."""
+
+    pokes = 0
+
+    def last_error_note(self) -> str:
+        return ""
+
+    def poke(self) -> None:
+        self.pokes += 1
+
+
 def make_layer(**kwargs: Any) -> tuple[ResponseLayer, ListOutbox, list[Any]]:
     outbox, spawned = ListOutbox(), []
     layer = ResponseLayer(
         outbox,
         lambda fn, *args, name=None: spawned.append((fn, args)),
         Gauge(),
-        lambda: "",
-        lambda: None,
+        Quiet(),
+        Quiet(),
         None,
         tools=kwargs.pop("tools", {}),
         tool_timeout=5,

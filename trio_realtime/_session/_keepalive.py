@@ -28,14 +28,14 @@ other deadline (a response request that the server never answered), and sleeps o
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol, final
 
 import trio
 
 from .._wire._websocket import ClientWebSocket, WebSocketClosed
 
-__all__ = ["Deadline", "Heartbeat", "ReceiverStalls", "Watchdog"]
+__all__ = ["Deadline", "Flusher", "Heartbeat", "PeerGone", "ReceiverStalls", "Watchdog"]
 
 
 @final
@@ -79,7 +79,7 @@ class Heartbeat:
         keepalive: Seconds within which a vanished peer is noticed.
         app_stalls: Waits of the receiver on the application (the stream is full).
         send_stalls: Waits of the receiver on the outbound queue.
-        flush: Called when a requested ping waits for a flush (no write is in progress).
+        flusher: Told when a requested ping waits for a flush (no write is in progress).
 
     Attributes:
         due: When :meth:`beat` should next be called (``trio.current_time()`` clock).
@@ -89,7 +89,7 @@ class Heartbeat:
         "_app_stalls",
         "_asked",
         "_asked_at",
-        "_flush",
+        "_flusher",
         "_half",
         "_send_stalls",
         "_ws",
@@ -102,13 +102,13 @@ class Heartbeat:
         keepalive: float,
         app_stalls: ReceiverStalls,
         send_stalls: ReceiverStalls,
-        flush: Callable[[], None],
+        flusher: Flusher,
     ) -> None:
         self._ws = ws
         self._half = keepalive / 2
         self._app_stalls = app_stalls
         self._send_stalls = send_stalls
-        self._flush = flush
+        self._flusher = flusher
         self._asked = 0  # the ping awaiting its pong (0: none)
         self._asked_at = 0.0
         self.due = trio.current_time() + self._half
@@ -146,8 +146,22 @@ class Heartbeat:
         self._asked_at = now
         self.due = now + half
         if ws.has_unsent:
-            self._flush()
+            self._flusher.flush_soon()
         return None
+
+
+class Flusher(Protocol):
+    """Whoever writes what the WebSocket holds back."""
+
+    def flush_soon(self) -> None:
+        """Have it written (without waiting)."""
+
+
+class PeerGone(Protocol):
+    """Whoever ends the session when the peer is judged gone."""
+
+    async def peer_gone(self, reason: str) -> None:
+        """End the session (1006) and close the socket."""
 
 
 class Deadline(Protocol):
@@ -169,21 +183,21 @@ class Watchdog:
     Args:
         heartbeat: The keepalive, or ``None`` when it is off.
         deadlines: Other deadlines kept (the response layer's).
-        peer_gone: Awaited with the reason once the heartbeat judges the peer gone (it
-            must not wait long); the watchdog keeps the other deadlines afterwards.
+        owner: Its ``peer_gone(reason)`` is awaited once the heartbeat judges the peer gone
+            (it must not wait long); the watchdog keeps the other deadlines afterwards.
     """
 
-    __slots__ = ("_deadlines", "_heartbeat", "_parked", "_peer_gone")
+    __slots__ = ("_deadlines", "_heartbeat", "_owner", "_parked")
 
     def __init__(
         self,
         heartbeat: Heartbeat | None,
         deadlines: Sequence[Deadline],
-        peer_gone: Callable[[str], Awaitable[None]],
+        owner: PeerGone,
     ) -> None:
         self._heartbeat = heartbeat
         self._deadlines = deadlines
-        self._peer_gone = peer_gone
+        self._owner = owner
         self._parked: trio.lowlevel.Task | None = None
 
     def poke(self) -> None:
@@ -212,7 +226,7 @@ class Watchdog:
                 verdict = heartbeat.beat(now)
                 if verdict is not None:
                     self._heartbeat = None
-                    await self._peer_gone(verdict)
+                    await self._owner.peer_gone(verdict)
             for other in self._deadlines:
                 if now >= other.deadline:
                     other.expire(now)

@@ -67,6 +67,7 @@ from .._core._unset import UNSET, Unset
 from ._requests import WaitGauge
 from ._response_handles import (
     REQUEST_KEY,
+    Notes,
     ResponseHandle,
     ResponseOrigin,
     ResponseRefused,
@@ -75,7 +76,7 @@ from ._response_handles import (
 )
 from ._tool_calls import ToolCall, ToolPlan, plan_calls, run_call
 
-__all__ = ["Outbox", "ResponseLayer"]
+__all__ = ["Alarm", "Outbox", "ResponseLayer"]
 
 logger = logging.getLogger("trio_realtime")
 
@@ -96,6 +97,13 @@ _OwnKind: TypeAlias = Literal["create", "cancel", "truncate", "tool_output"]
 #: send, or :data:`READY` (send the request the queue lets out now, if any).
 Followup: TypeAlias = PlaybackInterrupted | ClientEvent | str
 READY: Final = "ready"
+
+
+class Alarm(Protocol):
+    """Whoever keeps the layer's deadlines."""
+
+    def poke(self) -> None:
+        """A deadline was set: look again."""
 
 
 class Outbox(Protocol):
@@ -133,8 +141,8 @@ class ResponseLayer:
         outbox: Where events go.
         spawn: Starts a task in the session's nursery (``nursery.start_soon``).
         gauge: Told when a task starts or stops waiting on a handle or watch.
-        note: ``"; last server error: ..."`` for timeout messages.
-        poke: Called when a request's deadline is set (the watchdog looks again).
+        state: Gives ``last_error_note()`` (``"; last server error: ..."``) for messages.
+        alarm: Its ``poke()`` is called when a request's deadline is set.
         conversation: The tracked conversation, if any.
     """
 
@@ -143,8 +151,8 @@ class ResponseLayer:
         outbox: Outbox,
         spawn: Callable[..., object],
         gauge: WaitGauge,
-        note: Callable[[], str],
-        poke: Callable[[], None],
+        state: Notes,
+        alarm: Alarm,
         conversation: Conversation | None,
         *,
         tools: dict[str, FunctionTool],
@@ -156,8 +164,8 @@ class ResponseLayer:
         self._outbox = outbox
         self._spawn = spawn
         self._gauge = gauge
-        self._note = note
-        self._poke = poke
+        self._state = state
+        self._alarm = alarm
         self._conversation = conversation
         self.queue = TurnQueue(max_waiting=max_queued_responses)
         self.tools = tools
@@ -201,7 +209,7 @@ class ResponseLayer:
             max_deltas=deltas,
             conversation=self._conversation,
             gauge=self._gauge,
-            note=self._note,
+            state=self._state,
         )
 
     # --- the application's requests ----------------------------------------------------------
@@ -314,7 +322,7 @@ class ResponseLayer:
         self._remember(event_id, "create", tag)
         request.handle._sent(event)
         request.deadline = trio.current_time() + self._request_timeout
-        self._poke()
+        self._alarm.poke()
         return event
 
     def _remember(self, event_id: str, kind: _OwnKind, tag: str | None = None) -> None:
@@ -364,7 +372,7 @@ class ResponseLayer:
             what = f"{sent.type} {sent.event_id}" if sent is not None else "response.create"
             message = (
                 f"no response.created (nor error) for {what} within "
-                f"{self._request_timeout:g} s" + self._note()
+                f"{self._request_timeout:g} s" + self._state.last_error_note()
             )
             request.handle._fail(functools.partial(trio.TooSlowError, message))
             if sent is not None and isinstance(sent.event_id, str):

@@ -3,7 +3,7 @@
 :class:`Lifecycle` is the one place that knows. Parts ask it before acting
 (:meth:`Lifecycle.raise_if_closed`) and tell it when the connection ends
 (:meth:`Lifecycle.connection_closed`, :meth:`Lifecycle.end`); it records the first ending
-and calls the session's single ``on_end`` callback, which tells every part.
+and tells its one listener (the session's parts, which tell each part).
 
 A normal close (1000 from the server, or our own) ends iteration after the buffered events;
 any other ending makes every operation raise its exception. The ``error`` event a server
@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import final
+from typing import Protocol, final
 
 import attrs
 import trio
@@ -75,6 +75,13 @@ def peer_gone(message: str) -> Ending:
     return Ending(False, functools.partial(ConnectionClosed, 1006, None, message=message))
 
 
+class EndListener(Protocol):
+    """Whoever the lifecycle tells that the session ended."""
+
+    def session_ended(self, ending: Ending) -> None:
+        """The session ended so (called once)."""
+
+
 @final
 class Lifecycle:
     """Open, closing or ended; the ending; the last server error.
@@ -82,7 +89,7 @@ class Lifecycle:
     Args:
         url: The session's URL, for log lines.
         api_key: The key, to scrub it from anything the server says.
-        on_end: Called once, with the ending, when the session ends.
+        listener: Told once, with the ending, when the session ends.
 
     Attributes:
         ending: How the session ended, or ``None`` while it has not.
@@ -95,7 +102,7 @@ class Lifecycle:
     __slots__ = (
         "_api_key",
         "_last_error_at",
-        "_on_end",
+        "_listener",
         "_url",
         "closed",
         "closing",
@@ -104,10 +111,10 @@ class Lifecycle:
         "last_error",
     )
 
-    def __init__(self, url: str, api_key: str, on_end: Callable[[Ending], None]) -> None:
+    def __init__(self, url: str, api_key: str, listener: EndListener) -> None:
         self._url = url
         self._api_key = api_key
-        self._on_end = on_end
+        self._listener = listener
         self.ending: Ending | None = None
         self.closing = False
         self.closed = Flag()  # set once the application's close is over
@@ -132,7 +139,7 @@ class Lifecycle:
         if self.ending is not None:
             return False
         self.ending = ending
-        self._on_end(ending)
+        self._listener.session_ended(ending)
         return True
 
     def server_error(self, event: ErrorEvent) -> ErrorEvent:

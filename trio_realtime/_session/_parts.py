@@ -85,7 +85,7 @@ class SessionParts:
             if options.track_conversation
             else None
         )
-        life = self.life = Lifecycle(transport.config.url, transport.config.api_key, self._ended)
+        life = self.life = Lifecycle(transport.config.url, transport.config.api_key, self)
         app_stalls, send_stalls = ReceiverStalls(), ReceiverStalls()
         stream = self.stream = EventStream(
             options.inbound_queue_size, BACKLOG_EVENTS, BACKLOG_BYTES, app_stalls
@@ -105,15 +105,15 @@ class SessionParts:
         self.requester = Requester(out, replies, stream, life)
         heartbeat = None
         if options.keepalive is not None:
-            heartbeat = Heartbeat(ws, options.keepalive, app_stalls, send_stalls, out.flush_soon)
+            heartbeat = Heartbeat(ws, options.keepalive, app_stalls, send_stalls, out)
         deadlines: list[Deadline] = []
-        self.watchdog = Watchdog(heartbeat, deadlines, self._peer_gone)
+        self.watchdog = Watchdog(heartbeat, deadlines, self)
         layer = self.layer = ResponseLayer(
             out,
             spawn,
             stream,
-            life.last_error_note,
-            self.watchdog.poke,
+            life,
+            self.watchdog,
             conversation,
             tools=tool_registry(options.tools),
             tool_timeout=options.tool_timeout,
@@ -173,8 +173,8 @@ class SessionParts:
             errors_handled=layer.errors_handled,
         )
 
-    def _ended(self, ending: Ending) -> None:
-        """The lifecycle's one callback: tell every part the session is over."""
+    def session_ended(self, ending: Ending) -> None:
+        """The lifecycle tells: tell every part the session is over."""
         self.stream.close()  # readers get the buffered events, then the ending
         self.out.ended()  # blocked senders wake up
         self.waiters.fail_all(ending.error)
@@ -182,7 +182,7 @@ class SessionParts:
         self.layer.terminate(ending.error, ending.ends_iteration)
         self.pumps.stop_all(None if ending.ends_iteration else ending.error)
 
-    async def _peer_gone(self, message: str) -> None:
+    async def peer_gone(self, message: str) -> None:
         """The keepalive's verdict: end the session with 1006 and close the socket."""
         if self.life.open:
             logger.debug("%s: %s", self.transport.config.url, message)

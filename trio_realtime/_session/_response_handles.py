@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias, final
+from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeAlias, final
 
 import attrs
 import trio
@@ -54,6 +54,7 @@ __all__ = [
     "DELTA_TYPES",
     "REQUEST_KEY",
     "HandleOverflow",
+    "Notes",
     "ResponseDelta",
     "ResponseHandle",
     "ResponseOrigin",
@@ -100,6 +101,14 @@ class ResponseRefused(RequestRefused):
         super().__init__(error, request)
         code = error.code if isinstance(error.code, str) else error.type
         self.args = (f"the server refused the response: {code}: {error.message}",)
+
+
+class Notes(Protocol):
+    """Where a timeout message finds the last server error."""
+
+    def last_error_note(self) -> str:
+        """``"; last server error: CODE: MESSAGE"``, or ``""``."""
+        ...
 
 
 class HandleOverflow(RealtimeError):
@@ -222,13 +231,13 @@ class ResponseHandle(metaclass=NoPublicConstructor):
         "_finished",
         "_gauge",
         "_max_deltas",
-        "_note",
         "_origin",
         "_out_of_band",
         "_overflowed",
         "_request",
         "_response_id",
         "_result",
+        "_state",
         "_tag",
         "_wake",
     )
@@ -242,11 +251,11 @@ class ResponseHandle(metaclass=NoPublicConstructor):
         max_deltas: int,
         conversation: Conversation | None,
         gauge: WaitGauge,
-        note: Callable[[], str],
+        state: Notes,
     ) -> None:
         self._origin: ResponseOrigin = origin
         self._gauge = gauge
-        self._note = note
+        self._state = state
         self._tag = tag
         self._config = config
         self._conversation = conversation
@@ -350,7 +359,7 @@ class ResponseHandle(metaclass=NoPublicConstructor):
             raise self._error()
         raise trio.TooSlowError(
             f"{self._describe()} not done within {timeout:g} s "
-            f"({len(self._deltas) + self._dropped} deltas so far){self._note()}"
+            f"({len(self._deltas) + self._dropped} deltas so far){self._state.last_error_note()}"
         )
 
     def _describe(self) -> str:

@@ -57,13 +57,12 @@ class EventStream:
     __slots__ = (
         "_bytes",
         "_capacity",
-        "_events",
         "_held",
+        "_items",
         "_max_bytes",
         "_max_events",
         "_readers",
         "_reading",
-        "_sizes",
         "_state",
         "_waiting",
         "dropped",
@@ -77,8 +76,9 @@ class EventStream:
         self._capacity = capacity
         self._max_events = max(max_events, capacity)
         self._max_bytes = max_bytes
-        self._events: deque[ReceivedEvent] = deque()
-        self._sizes: deque[int] = deque()
+        # Each event followed by the size of its frame: one deque (a deque's first block is
+        # about 600 bytes, and an idle session holds a few unread events).
+        self._items: deque[ReceivedEvent | int] = deque()
         self._bytes = 0
         self._readers: list[trio.lowlevel.Task] = []  # parked in receive()
         self._held: trio.lowlevel.Task | None = None  # the receiver, parked in wait_room()
@@ -90,7 +90,7 @@ class EventStream:
         self.stalls = stalls
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._items) >> 1
 
     @property
     def waiting(self) -> int:
@@ -102,42 +102,42 @@ class EventStream:
     def offer(self, event: ReceivedEvent, size: int) -> bool:
         """Add ``event`` (``size`` bytes of frame); False if the receiver must now
         :meth:`wait_room` before reading on."""
-        events = self._events
-        events.append(event)
-        self._sizes.append(size)
+        items = self._items
+        items.append(event)
+        items.append(size)
         self._bytes += size
         if self._readers:
             trio.lowlevel.reschedule(self._readers.pop(0))
-        if len(events) < self._capacity:
+        if len(items) < self._capacity << 1:
             return True
         return self._over()
 
     def _over(self) -> bool:
-        events, sizes = self._events, self._sizes
         if self._state is not None:
             return True  # closed: nobody waits on it any more
         if not self._reading:
-            while len(events) > self._capacity:
-                events.popleft()
-                self._bytes -= sizes.popleft()
+            while len(self) > self._capacity:
+                self._drop()
                 self.skipped += 1
             return True
         if self._waiting:
-            while len(events) > self._max_events or (
-                self._bytes > self._max_bytes and len(events) > 1
-            ):
-                events.popleft()
-                self._bytes -= sizes.popleft()
+            while len(self) > self._max_events or (self._bytes > self._max_bytes and len(self) > 1):
+                self._drop()
                 self.dropped += 1
             return True
         return False
+
+    def _drop(self) -> None:
+        items = self._items
+        items.popleft()
+        self._bytes -= items.popleft()  # type: ignore[operator]
 
     def _holds(self) -> bool:
         return (
             self._reading
             and not self._waiting
             and self._state is None
-            and len(self._events) >= self._capacity
+            and len(self) >= self._capacity
         )
 
     def stop_holding(self) -> None:
@@ -190,12 +190,12 @@ class EventStream:
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         self._reading = True
-        events = self._events
-        if events:
+        items = self._items
+        if items:
             event = self._take()
             await trio.lowlevel.cancel_shielded_checkpoint()
             return event
-        while not events:
+        while not items:
             if self._state is _RELEASED:
                 raise trio.ClosedResourceError("the session is closed")
             if self._state is _CLOSED:
@@ -216,9 +216,10 @@ class EventStream:
         await trio.lowlevel.wait_task_rescheduled(abort)
 
     def _take(self) -> ReceivedEvent:
-        event = self._events.popleft()
-        self._bytes -= self._sizes.popleft()
-        if self._held is not None and len(self._events) < self._capacity:
+        items = self._items
+        event: ReceivedEvent = items.popleft()  # type: ignore[assignment]
+        self._bytes -= items.popleft()  # type: ignore[operator]
+        if self._held is not None and len(items) < self._capacity << 1:
             self._release_hold()
         return event
 
@@ -233,8 +234,7 @@ class EventStream:
     def release(self) -> None:
         """The session is over: drop what is buffered; reads raise ``ClosedResourceError``."""
         self._state = _RELEASED
-        self._events.clear()
-        self._sizes.clear()
+        self._items.clear()
         self._bytes = 0
         self._wake_all()
 
