@@ -11,8 +11,7 @@
 
 Everything but the stream is fed without waiting, whatever the application reads; the
 stream waits only under its policy (:mod:`._stream`). Sending what the response layer
-decided never waits either, unless the outbound queue is full (the network is behind); that
-wait is recorded for the keepalive.
+decided never waits either, unless the outbound queue is full (the network is behind).
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ from .._core._events._server import (
 from .._core._playback import PlaybackInterrupted
 from .._core._recording import Recorder
 from .._wire._websocket import ClientWebSocket, WebSocketClosed
-from ._keepalive import ReceiverStalls
 from ._layer import READY, Followup, ResponseLayer
 from ._lifecycle import Lifecycle
 from ._outbound import Outbound
@@ -69,7 +67,6 @@ class Inbound:
         "_out",
         "_recorder",
         "_replies",
-        "_send_stalls",
         "_stream",
         "_waiters",
         "_ws",
@@ -85,7 +82,6 @@ class Inbound:
         waiters: Waiters,
         replies: Replies,
         layer: ResponseLayer,
-        send_stalls: ReceiverStalls,
         *,
         conversation: Conversation | None,
         recorder: Recorder | None,
@@ -97,7 +93,6 @@ class Inbound:
         self._waiters = waiters
         self._replies = replies
         self._layer = layer
-        self._send_stalls = send_stalls
         self._conversation = conversation
         self._recorder = recorder
         self.decode_failures = 0
@@ -166,14 +161,10 @@ class Inbound:
                 continue
             waiting = self._out.offer(event)
             if waiting is not None:
-                # The outbound queue is full (the network is behind): this stops the socket
-                # reads, which the keepalive must know.
-                stalls = self._send_stalls
-                stalls.begin()
-                try:
-                    await self._out.put_quietly(waiting)
-                finally:
-                    stalls.end()
+                # The outbound queue is full (the network is behind): the socket reads wait
+                # until it drains, which it does only while the peer takes our data (the
+                # keepalive's sign of life).
+                await self._out.put_quietly(waiting)
 
     def _decode_failure(self, message: str | bytes, exc: ProtocolError) -> DecodeFailure:
         self.decode_failures += 1

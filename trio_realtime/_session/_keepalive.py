@@ -1,25 +1,26 @@
 """Noticing a peer that vanished, on the heartbeat's own clock, whatever the writes do.
 
 A ping is asked for every ``keepalive / 2`` seconds and must be answered within
-``keepalive / 2``; the peer is judged gone when it is not. Asking never waits:
-:meth:`ClientWebSocket.request_ping` writes the ping at once when the socket is free, or
-leaves it to the write in progress to send right after its frame. So a write stuck on a full
-socket (nothing is acknowledged: the peer is gone, or the network) cannot hold the verdict
-back, as it did when the ping waited its turn to write.
+``keepalive / 2``. Asking never waits: :meth:`ClientWebSocket.request_ping` writes the ping
+at once when the socket is free, or leaves it to the write in progress to send right after
+its frame. So a write stuck on a full socket (nothing is acknowledged: the peer or the
+network is gone) cannot hold the verdict back, as it did when the ping waited its turn.
 
-When the ping is due for judgement, in order:
+When an unanswered ping is due for judgement:
 
 1. **A slow application is not a dead peer.** If the session's stream held the receiver
    (the application is behind) at any time since the ping was asked for, no pong could be
-   read; the round proves nothing, and a new ping is asked for.
-2. **A stuck write is a dead peer.** If a write is waiting for the socket and has made no
-   progress for ``keepalive / 2``, the peer is gone. If it made progress more recently (a
-   slow but live connection), the verdict waits until it has made none for that long.
-3. **An unanswered ping is a dead peer**, unless the receiver itself was waiting for room in
-   the outbound queue (then no pong could be read either, and rule 2 decides).
+   read: the round proves nothing, and a new ping is asked for.
+2. **A peer that still takes our data is alive.** If the socket took bytes after making a
+   write wait (the peer acknowledged data) within the last ``keepalive / 2``, the
+   connection is slow, not dead: the ping may sit behind megabytes of audio. The verdict
+   waits until there has been no such sign for ``keepalive / 2``.
+3. **Otherwise the peer is gone**, whether the ping was written and not answered, or could
+   not even be written.
 
 So a vanished peer is noticed within ``keepalive`` seconds of its last sign of life, idle or
-streaming, whatever the writes do.
+streaming, whatever the writes do; and the receiver waiting for room in the outbound queue
+needs no excuse of its own (that queue drains only while the peer takes data: rule 2).
 
 :class:`Watchdog` is the session's one timer task: it wakes for the heartbeat and for any
 other deadline (a response request that the server never answered), and sleeps otherwise.
@@ -78,7 +79,6 @@ class Heartbeat:
         ws: The WebSocket.
         keepalive: Seconds within which a vanished peer is noticed.
         app_stalls: Waits of the receiver on the application (the stream is full).
-        send_stalls: Waits of the receiver on the outbound queue.
         flusher: Told when a requested ping waits for a flush (no write is in progress).
 
     Attributes:
@@ -91,7 +91,6 @@ class Heartbeat:
         "_asked_at",
         "_flusher",
         "_half",
-        "_send_stalls",
         "_ws",
         "due",
     )
@@ -101,13 +100,11 @@ class Heartbeat:
         ws: ClientWebSocket,
         keepalive: float,
         app_stalls: ReceiverStalls,
-        send_stalls: ReceiverStalls,
         flusher: Flusher,
     ) -> None:
         self._ws = ws
         self._half = keepalive / 2
         self._app_stalls = app_stalls
-        self._send_stalls = send_stalls
         self._flusher = flusher
         self._asked = 0  # the ping awaiting its pong (0: none)
         self._asked_at = 0.0
@@ -121,22 +118,17 @@ class Heartbeat:
         """
         ws, half = self._ws, self._half
         asked = self._asked
-        unanswered = asked and ws.pongs_received < asked
-        # 1. A slow application is not a dead peer: the round proves nothing.
-        if unanswered and not self._app_stalls.during(self._asked_at):
-            # 2. A stuck write is a dead peer; a slow but moving one gets more time.
-            blocked = ws.write_blocked_since
-            if blocked is not None:
-                if now - blocked >= half:
-                    return (
-                        f"a write made no progress for {now - blocked:.3g} s "
-                        f"(keepalive {2 * half:g} s): the peer is gone"
-                    )
-                self.due = blocked + half
+        if asked and ws.pongs_received < asked and not self._app_stalls.during(self._asked_at):
+            progress = ws.progress_at
+            if now - progress < half:  # the peer still takes our data: slow, not gone
+                self.due = progress + half
                 return None
-            # 3. An unanswered ping is a dead peer, unless no pong could be read.
-            if ws.pings_written >= asked and not self._send_stalls.during(self._asked_at):
+            if ws.pings_written >= asked:
                 return f"no answer to a keepalive ping within {half:g} s: the peer is gone"
+            return (
+                f"a keepalive ping could not be written for {half:g} s (the socket took "
+                "nothing): the peer is gone"
+            )
         try:
             self._asked = ws.request_ping()
         except WebSocketClosed:

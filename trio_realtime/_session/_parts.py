@@ -86,7 +86,7 @@ class SessionParts:
             else None
         )
         life = self.life = Lifecycle(transport.config.url, transport.config.api_key, self)
-        app_stalls, send_stalls = ReceiverStalls(), ReceiverStalls()
+        app_stalls = ReceiverStalls()
         stream = self.stream = EventStream(
             options.inbound_queue_size, BACKLOG_EVENTS, BACKLOG_BYTES, app_stalls
         )
@@ -105,7 +105,7 @@ class SessionParts:
         self.requester = Requester(out, replies, stream, life)
         heartbeat = None
         if options.keepalive is not None:
-            heartbeat = Heartbeat(ws, options.keepalive, app_stalls, send_stalls, out)
+            heartbeat = Heartbeat(ws, options.keepalive, app_stalls, out)
         deadlines: list[Deadline] = []
         self.watchdog = Watchdog(heartbeat, deadlines, self)
         layer = self.layer = ResponseLayer(
@@ -130,17 +130,11 @@ class SessionParts:
             self.waiters,
             replies,
             layer,
-            send_stalls,
             conversation=conversation,
             recorder=recorder,
         )
         self.pumps = AudioPumps(out, life, nursery)
         self.nursery = nursery
-
-    def _start(self) -> None:
-        """Start the receiver and the watchdog (``connect`` does, right after making it)."""
-        self.nursery.start_soon(self.inbound.run, name="trio_realtime.receiver")
-        self.nursery.start_soon(self.watchdog.run, name="trio_realtime.watchdog")
 
     def start(self) -> None:
         """Start the receiver and the watchdog (``connect`` does, right after making them)."""

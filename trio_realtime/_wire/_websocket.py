@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import math
 import os
 from typing import Final, final
 
@@ -233,6 +234,10 @@ class ClientWebSocket:
         subprotocol: The subprotocol the server chose, if any.
         bytes_sent: Bytes written, handshake and framing included.
         bytes_received: Bytes read, handshake and framing included.
+        pings_written: The number of the last ping fully written.
+        pongs_received: The number of the last ping a pong answered.
+        progress_at: When the socket last took bytes after a write had to wait for it
+            (``trio.current_time()``; ``-inf`` before that ever happened).
     """
 
     def __init__(
@@ -262,7 +267,7 @@ class ClientWebSocket:
         self.bytes_received = 0
         self.pings_written = 0
         self.pongs_received = 0
-        self.write_blocked_since: float | None = None
+        self.progress_at = -math.inf
 
     def __repr__(self) -> str:
         state = "open" if self.closed is None else f"closed {self.closed.code}"
@@ -282,7 +287,8 @@ class ClientWebSocket:
     # take turns on a flag and a parking lot. Keepalive pings never wait for that turn:
     # :meth:`request_ping` writes at once when the socket is free, else leaves the frame for
     # whoever holds the turn to write right after its own frame. So a ping never waits behind
-    # a write, and :attr:`write_blocked_since` tells the keepalive whether a write is stuck.
+    # a write. :attr:`progress_at` is the keepalive's other sign of life: the last time the
+    # socket took bytes after making a write wait (the peer acknowledged data).
 
     async def _write(self, data: bytes, *, control: bool = False) -> None:
         while self._writing:
@@ -333,35 +339,30 @@ class ClientWebSocket:
         return pending, ping
 
     async def _send_all(self, data: bytes) -> None:
-        """Write ``data``, keeping :attr:`write_blocked_since` while the socket makes us wait."""
+        """Write ``data``; note :attr:`progress_at` when the socket takes bytes after a wait."""
         raw = self._raw
         if raw is not None:
             view = memoryview(data)
             with view:
                 sent = raw.write_nowait(view)
                 self.bytes_sent += sent
-                if sent < len(view):
-                    self.write_blocked_since = trio.current_time()
-                    try:
-                        while sent < len(view):
-                            await raw.wait_writable()
-                            written = raw.write_nowait(view[sent:])
-                            if written:
-                                sent += written
-                                self.bytes_sent += written
-                                self.write_blocked_since = trio.current_time()
-                    finally:
-                        self.write_blocked_since = None
+                while sent < len(view):
+                    await raw.wait_writable()
+                    written = raw.write_nowait(view[sent:])
+                    if written:
+                        sent += written
+                        self.bytes_sent += written
+                        self.progress_at = trio.current_time()
             return
         # A stream's send_all is opaque: write in pieces, so a slow but moving connection
-        # shows progress at least every _PIECE bytes.
+        # shows progress at least every _PIECE bytes (a piece that took time had to wait).
         for start in range(0, len(data), _PIECE):
             piece = data[start : start + _PIECE] if len(data) > _PIECE else data
-            self.write_blocked_since = trio.current_time()
-            try:
-                await self._io.send_all(piece)
-            finally:
-                self.write_blocked_since = None
+            before = trio.current_time()
+            await self._io.send_all(piece)
+            after = trio.current_time()
+            if after > before:
+                self.progress_at = after
             self.bytes_sent += len(piece)
 
     async def send_message(self, message: str | bytes) -> None:
