@@ -91,12 +91,12 @@ def connect(
         ssl_context: TLS settings for ``wss://``; default: the system's trusted CAs.
         connect_timeout: Seconds for everything up to ``session.created``.
         close_timeout: Seconds allowed for the graceful close.
-        keepalive: A peer that vanished without a close frame is detected within this many
-            seconds: a ping goes out every ``keepalive / 2`` s and must be answered within
-            ``keepalive / 2`` s, and a write that makes no progress for ``keepalive / 2`` s
-            while a ping is due counts as a dead peer too (a slow application that stops
-            reading does not). The session then ends with ``ConnectionClosed`` (1006).
-            ``None`` turns pings off.
+        keepalive: A peer (or network) that vanished without a close frame is detected
+            within this many seconds, idle or streaming: a ping goes out every
+            ``keepalive / 2`` s and must be answered within ``keepalive / 2`` s unless the
+            peer is still taking our data; pings never wait for writes. A slow application
+            that stops reading is not a dead peer. The session then ends with
+            ``ConnectionClosed`` (1006). ``None`` turns pings off.
         request_timeout: Seconds the server has to answer a request: the default timeout
             of :meth:`RealtimeSession.request`, and how long a ``response.create`` may wait
             for its ``response.created`` (or error) before its handle fails with
