@@ -196,7 +196,7 @@ class AudioStream:
     """One running audio pump: a task in the session's nursery feeding audio appends.
 
     Returned by :meth:`trio_realtime.RealtimeSession.stream_audio`; not created directly.
-    The pump queues frames through the same bounded outbound channel as every other event,
+    The pump queues frames through the same bounded outbound queue as every other event,
     so a slow network slows it down (backpressure) and nothing piles up in memory.
     """
 
