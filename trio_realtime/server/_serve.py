@@ -23,8 +23,8 @@ __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "ServerHandle", "serve"]
 _log = logging.getLogger("trio_realtime.server")
 
 DEFAULT_MAX_MESSAGE_SIZE: Final = 32 * 1024 * 1024
-"""Largest frame accepted, in characters: a maximal append (15 MiB of audio, about 20 MiB of
-base64) fits with room to spare. Larger frames close the connection with 1009."""
+"""Largest message accepted, in bytes: a maximal append (15 MiB of audio, about 20 MiB of
+base64) fits with room to spare. Larger messages close the connection with 1009."""
 #: Finished connections a handle remembers; a long-running server must not grow forever.
 _HISTORY: Final = 1024
 
@@ -122,16 +122,26 @@ async def serve(
 
     Upgrades ``GET /v1/realtime?model=M`` (a conversation session) and
     ``GET /v1/realtime?intent=transcription`` (a transcription session); any other path gets
-    HTTP 404. Credentials come from ``Authorization: Bearer KEY`` or, for browsers, the
+    HTTP 404, and a request that is not a valid WebSocket upgrade HTTP 400 (405 for another
+    method, 426 for another WebSocket version, 431 for a head over 16 KiB) with a short reason
+    that quotes nothing the client sent. Every header the handshake reads must be ASCII. Credentials come from ``Authorization: Bearer KEY`` or, for browsers, the
     subprotocols ``realtime``, ``openai-insecure-api-key.KEY``, ``openai-beta.realtime-v1``
     (the 101 then selects ``realtime``, never the key). As on the live service, credentials
     are checked after the upgrade: a missing key gets an ``error`` (code null) and close 3000
     ``invalid_request_error``; a wrong one an ``invalid_api_key`` error showing only the
     key's last four characters, and close 3000 ``invalid_request_error.invalid_api_key``.
 
+    A client that breaks RFC 6455 gets the close code the RFC asks for before the connection
+    ends: 1002 (an unmasked frame, a reserved bit, an unknown opcode, a bad control frame or
+    close code), 1007 (a text message or close reason that is not UTF-8), 1009 (a message
+    over ``max_message_size``); the messages it sent before the bad frame are answered first.
+    Malformed *events* (bad JSON, unknown types, bad fields) get an ``error`` event and the
+    session goes on.
+
     Cancelling it shuts down gracefully: open connections get a 1001 close frame and up to a
     second to answer it. A bug in one connection is logged, closes that connection with 1011
-    and is kept in :attr:`ServerHandle.errors`; the server goes on serving.
+    and is kept in :attr:`ServerHandle.errors`; the server goes on serving. Nothing a client
+    sends counts as a bug.
 
     Use it with ``nursery.start``::
 
@@ -162,8 +172,9 @@ async def serve(
         ping_timeout: A ping unanswered for this long closes the connection with 1011.
         handshake_timeout: Seconds a client may take to send its upgrade request.
         close_timeout: Seconds to wait for the client's answer to a close frame.
-        max_message_size: Largest frame accepted; larger ones close the connection with 1009.
-            Keep it above 21 MiB so a maximal ``input_audio_buffer.append`` fits.
+        max_message_size: Largest message accepted, in bytes (after reassembling its
+            fragments); larger ones close the connection with 1009. Keep it above 21 MiB so
+            a maximal ``input_audio_buffer.append`` fits.
         handler_nursery: Run connection tasks there instead of in a nursery of their own.
         task_status: Reports the :class:`ServerHandle` once the server listens.
 

@@ -1,13 +1,13 @@
 """The server's view of one TCP stream: stall detection and no writes after a torn frame.
 
-trio-websocket writes each frame with one ``send_all``. Two things about that call matter to a
-server and are invisible from above it:
+The server's WebSocket writes each frame with one ``send_all``. Two things about that call
+matter to a server and are invisible from above it:
 
 * **A client that stopped reading.** Its kernel buffers fill, then ours, then ``send_all``
-  blocks for good, holding trio-websocket's stream lock (so pongs and close frames queue behind
+  blocks for good, holding the WebSocket's write lock (so pongs and close frames queue behind
   it). :class:`GuardedStream` writes in slices and gives up when a slice makes no progress for
-  ``stall_timeout`` seconds: the write raises :class:`trio.BrokenResourceError`, which
-  trio-websocket turns into an abnormal closure, and :attr:`GuardedStream.stalled` says why.
+  ``stall_timeout`` seconds: the write raises :class:`trio.BrokenResourceError`, which the
+  WebSocket turns into an abnormal closure, and :attr:`GuardedStream.stalled` says why.
 * **A write cancelled part-way** leaves half a frame on the wire; anything written after it
   would be read as that frame's payload. Once a write has been interrupted the stream is
   *torn* and refuses further writes, so no close frame is ever appended to garbage (the
@@ -57,7 +57,7 @@ class GuardedStream(trio.abc.Stream):
 
     @property
     def closed(self) -> trio.Event:
-        """Set once :meth:`aclose` has been called (by us or by trio-websocket)."""
+        """Set once :meth:`aclose` has been called."""
         return self._closed
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
