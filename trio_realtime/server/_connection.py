@@ -45,6 +45,7 @@ from ._handshake import (
     select_subprotocol,
 )
 from ._ids import IdFactory
+from ._options import ConnectionStatistics
 from ._state import ConnectionState, ServerOptions
 from ._stream import GuardedStream
 from ._upgrade import (
@@ -115,6 +116,7 @@ class ConnectionSettings:
     handshake_timeout: float
     close_timeout: float
     max_message_size: int
+    keep_finished_state: bool = False
 
 
 @final
@@ -123,7 +125,11 @@ class ConnectionInfo:
     """What the server saw of one connection, for tests and diagnostics.
 
     The server updates it as the connection progresses; treat it as read-only. It holds no
-    credential: the handshake is redacted, and only the key's *source* is recorded.
+    credential: the handshake is redacted, and only the key's *source* is recorded. Once the
+    connection has ended it is a bounded summary (a few KiB: the request head is at most
+    16 KiB, a browser's is about one): the protocol state, with its conversation and audio,
+    is let go unless the server was asked to keep it (``keep_finished_state``), and
+    :attr:`statistics` keeps its final counts.
 
     Attributes:
         id: Sequence number of the connection within its server, from 1.
@@ -135,7 +141,8 @@ class ConnectionInfo:
         subprotocol: The subprotocol selected in the 101, if any.
         authenticated: Whether the credentials were accepted.
         credential_source: ``"header"``, ``"subprotocol"`` or ``None`` (no key presented).
-        state: The connection's protocol state, once the session started.
+        state: The connection's protocol state, from the session's start until the
+            connection ends; after that only with ``keep_finished_state`` (else ``None``).
         frames_received: Frames received from the client.
         events_sent: Events fully written to the socket.
         close_code: How the connection ended: the code the server sent (or, with
@@ -163,6 +170,25 @@ class ConnectionInfo:
     close_reason: str | None = None
     dropped: bool = False
     _ended: trio.Event = attrs.field(factory=trio.Event, init=False, repr=False)
+    _final_statistics: ConnectionStatistics | None = attrs.field(
+        default=None, init=False, repr=False
+    )
+
+    @property
+    def statistics(self) -> ConnectionStatistics | None:
+        """The session's counters: live while it runs, final once the connection ended;
+        ``None`` if no session started (a refused or failed handshake)."""
+        if self._final_statistics is not None:
+            return self._final_statistics
+        return None if self.state is None else self.state.statistics()
+
+    def _finish(self, keep_state: bool) -> None:
+        """The connection is over: keep the summary, let the state go unless asked not to."""
+        if self.state is not None:
+            self._final_statistics = self.state.statistics()
+            if not keep_state:
+                self.state = None
+        self._ended.set()
 
     @property
     def ended(self) -> bool:
@@ -232,7 +258,7 @@ async def serve_connection(
             if shell.linger and not info.dropped and not stream.torn:
                 await _linger(stream, settings.close_timeout)
             await stream.aclose()
-        info._ended.set()
+        info._finish(settings.keep_finished_state)
         _log.info(
             "connection %d ended: code=%s reason=%r%s",
             info.id,

@@ -25,15 +25,20 @@ _log = logging.getLogger("trio_realtime.server")
 DEFAULT_MAX_MESSAGE_SIZE: Final = 32 * 1024 * 1024
 """Largest message accepted, in bytes: a maximal append (15 MiB of audio, about 20 MiB of
 base64) fits with room to spare. Larger messages close the connection with 1009."""
-#: Finished connections a handle remembers; a long-running server must not grow forever.
+#: Connections a handle remembers; a long-running server must not grow forever (finished
+#: ones are summaries of a few KiB, see ConnectionInfo).
 _HISTORY: Final = 1024
+#: Server bugs a handle keeps (each holds its traceback, and what that refers to).
+_ERRORS_KEPT: Final = 64
 
 
 @final
 class ServerHandle:
     """A running server, as reported by :func:`serve` once it listens.
 
-    Made by :func:`serve`; not constructible. It remembers the last 1024 connections.
+    Made by :func:`serve`; not constructible. It remembers the last 1024 connections: a
+    finished one as a bounded summary (its full protocol state only with
+    ``keep_finished_state``), and the last 64 server bugs.
 
     Attributes:
         host: The host the server was asked to bind.
@@ -44,7 +49,7 @@ class ServerHandle:
     port: int
     _ids: itertools.count[int]
     _connections: collections.deque[ConnectionInfo]
-    _errors: list[Exception]
+    _errors: collections.deque[Exception]
 
     def __init__(self) -> None:
         raise TypeError("ServerHandle is made by serve(), not constructed")
@@ -56,7 +61,7 @@ class ServerHandle:
         self.port = port
         self._ids = itertools.count(1)
         self._connections = collections.deque(maxlen=_HISTORY)
-        self._errors = []
+        self._errors = collections.deque(maxlen=_ERRORS_KEPT)
         return self
 
     def __repr__(self) -> str:
@@ -88,9 +93,12 @@ class ServerHandle:
 
     @property
     def errors(self) -> tuple[Exception, ...]:
-        """Unexpected exceptions (server bugs) that ended a connection, oldest first.
+        """Unexpected exceptions (server bugs) that ended a connection, oldest first (the
+        last 64).
 
         Each was logged, and its connection closed with 1011; the server kept serving.
+        Nothing a client sends is a bug: bad input is answered (an ``error`` event, a close
+        code, an HTTP error) and never lands here.
         """
         return tuple(self._errors)
 
@@ -115,6 +123,7 @@ async def serve(
     handshake_timeout: float = 10.0,
     close_timeout: float = 5.0,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    keep_finished_state: bool = False,
     handler_nursery: trio.Nursery | None = None,
     task_status: trio.TaskStatus[ServerHandle] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
@@ -175,6 +184,11 @@ async def serve(
         max_message_size: Largest message accepted, in bytes (after reassembling its
             fragments); larger ones close the connection with 1009. Keep it above 21 MiB so
             a maximal ``input_audio_buffer.append`` fits.
+        keep_finished_state: Keep each finished connection's whole
+            :attr:`ConnectionInfo.state` (conversation, assistant audio, committed user
+            audio: about 1.5 MB for one 30-second reply) for inspection. By default it is
+            let go when the connection ends, and :attr:`ServerHandle.connections` holds
+            bounded summaries, so a long-running server does not grow.
         handler_nursery: Run connection tasks there instead of in a nursery of their own.
         task_status: Reports the :class:`ServerHandle` once the server listens.
 
@@ -206,6 +220,7 @@ async def serve(
         handshake_timeout=handshake_timeout,
         close_timeout=close_timeout,
         max_message_size=max_message_size,
+        keep_finished_state=keep_finished_state,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
     try:
