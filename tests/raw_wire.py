@@ -63,14 +63,19 @@ def frame(
     rsv: int = 0,
     masked: bool = True,
     length: int | None = None,
+    length_bytes: int | None = None,
 ) -> bytes:
-    """One frame, as a client would send it unless told otherwise (unmasked, RSV bits...)."""
+    """One frame, as a client would send it unless told otherwise (unmasked, RSV bits, a
+    declared ``length`` that is not the payload's, a length in ``length_bytes`` 0, 2 or 8
+    bytes whether or not that is its shortest form...)."""
     size = len(payload) if length is None else length
     first = (0x80 if fin else 0) | (rsv << 4) | opcode
     mask_bit = 0x80 if masked else 0
-    if size < 126:
+    if length_bytes is None:
+        length_bytes = 0 if size < 126 else 2 if size < 65536 else 8
+    if length_bytes == 0:
         head = bytes((first, mask_bit | size))
-    elif size < 65536:
+    elif length_bytes == 2:
         head = bytes((first, mask_bit | 126)) + size.to_bytes(2, "big")
     else:
         head = bytes((first, mask_bit | 127)) + size.to_bytes(8, "big")

@@ -33,6 +33,8 @@ BAD_FRAMES = {
         frame(0x1, b'{"ty', fin=False) + frame(0x1, b"{}"),
         1002,
     ),
+    "length not in its shortest form": (frame(0x1, b"{}", length_bytes=2), 1002),
+    "64-bit length with its top bit set": (frame(0x1, b"", length=1 << 63), 1002),
     "one-byte close payload": (frame(0x8, b"\x03"), 1002),
     "close code 1005": (frame(0x8, (1005).to_bytes(2, "big")), 1002),
     "close code 999": (frame(0x8, (999).to_bytes(2, "big")), 1002),

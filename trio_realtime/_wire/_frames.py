@@ -5,9 +5,10 @@ deltas per second per session, thousands of sessions), and RFC 6455 without exte
 small: the only state is a fragmented message in progress. A straight-line parser over one
 buffer costs about a quarter of wsproto's generator layers and per-frame objects for the
 same 6.6 KB delta (see ``benchmarks/README.rst``). The rules it enforces are the RFC's:
-reserved bits clear, frames masked by clients and never by servers (5.1), control frames
-final and at most 125 bytes, continuation only inside a fragmented message, UTF-8 text, and
-a size limit checked from the header, before any payload is buffered. The client reads with
+reserved bits clear, frames masked by clients and never by servers (5.1), lengths in their
+shortest form (checked of clients' frames only), control frames final and at most 125
+bytes, continuation only inside a fragmented message, UTF-8 text, and a size limit checked
+from the header, before any payload is buffered. The client reads with
 ``FrameReader(limit)`` and writes with :func:`encode_frame`; the reference server reads with
 ``FrameReader(limit, masked=True)`` and writes with :func:`encode_server_frame`.
 """
@@ -177,6 +178,9 @@ class FrameReader:
                 if first & 0x70:
                     raise FrameError(1002, "reserved bits set")
                 raise FrameError(1002, "unmasked frame" if mask_bit else "masked frame")
+            if mask_bit and head > 2 and (length < (126 if head == 4 else 65536) or length >> 63):
+                # A server is strict here (a client is lenient with servers, as it always was).
+                raise FrameError(1002, "payload length not in its shortest form")
             opcode = first & 0x0F
             if opcode >= 8:
                 if length > 125 or not first & 0x80:
