@@ -98,6 +98,20 @@ async def test_endless_empty_fragments_cost_no_memory_and_the_message_still_coun
             assert (await conn.event())["type"] == "input_audio_buffer.cleared"
 
 
+async def test_a_close_the_session_asks_for_after_a_violation_waits_for_no_answer() -> None:
+    # No model: the session refuses at once (4000), while the bytes after the upgrade request
+    # are not a frame. Nothing reads the client's answer to the close any more: waiting for
+    # it would hold the connection for the whole close timeout.
+    request = upgrade_request("/v1/realtime") + b"OpenAI-Beta: realtime=v1\r\n\r\n"
+    with trio.fail_after(DEADLINE):
+        async with open_local_server(close_timeout=3 * DEADLINE) as server:
+            async with upgraded(server.port, request) as conn:
+                seen, closed = await conn.closing()
+            assert closed == 4000
+            assert [orjson.loads(m)["error"]["code"] for m in seen] == ["missing_model"]
+            await server.connections[0].wait_ended()
+
+
 # --- The opening handshake -------------------------------------------------------------------
 
 #: Requests that are not valid upgrades: what the server must answer.

@@ -149,7 +149,11 @@ class ServerWebSocket:
 
     async def aclose(self, code: int, reason: str | None) -> None:
         """Send a close frame and wait for the client's answer (read by whoever calls
-        :meth:`receive_messages`); bound the wait with a timeout. No-op once closed."""
+        :meth:`receive_messages`); bound the wait with a timeout. No-op once closed.
+
+        If reading stopped at a protocol violation not answered yet, nothing will read the
+        answer: the close frame is sent and the connection counts as failed at once.
+        """
         if self.closed is not None:
             return
         if not self._close_sent:
@@ -157,6 +161,9 @@ class ServerWebSocket:
             await self._write(encode_server_frame(CLOSE, close_payload(code, reason)))
             if self.closed is None:
                 self.closed = CloseInfo(code, reason)  # the account of the ending: ours
+        if self._ready_error is not None:
+            self.failed = True
+            self._ended(code, reason)
         await self._close_seen.wait()
 
     # -- reading -------------------------------------------------------------------------------
