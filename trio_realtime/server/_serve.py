@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 import trio
 
 from ._auth import ApiKeys
-from ._connection import ConnectionInfo, ConnectionSettings, serve_connection
+from ._connection import serve_connection
+from ._connection_info import ConnectionInfo, ConnectionSettings
 from ._engine import SimulatedEngine
 from ._engine_api import Engine
 from ._handshake import REALTIME_PATH

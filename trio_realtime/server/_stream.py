@@ -43,7 +43,6 @@ class GuardedStream(trio.abc.Stream):
         self._stall_timeout = stall_timeout
         self._torn = False
         self._stalled = False
-        self._closed = trio.Event()
 
     @property
     def stalled(self) -> bool:
@@ -54,11 +53,6 @@ class GuardedStream(trio.abc.Stream):
     def torn(self) -> bool:
         """Whether a write was interrupted, so nothing more may be written."""
         return self._torn
-
-    @property
-    def closed(self) -> trio.Event:
-        """Set once :meth:`aclose` has been called."""
-        return self._closed
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Write ``data`` in slices, each within the stall timeout.
@@ -95,5 +89,4 @@ class GuardedStream(trio.abc.Stream):
 
     async def aclose(self) -> None:
         """Close the wrapped stream (at once: no close handshake happens at this level)."""
-        self._closed.set()
         await self._inner.aclose()
