@@ -20,6 +20,7 @@ Run it as ``python -m trio_realtime._bench._load_server --port 0``. It prints
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -275,7 +276,12 @@ async def _serve_connection(
         # would measure a synchronized burst rather than the steady load.
         offset = (stats.total * _GOLDEN) % response_ticks
         await connection.write(LoadStream(audio, response_ticks, offset=offset))
-        # The close reply is written; the client closes TCP next, which ends the reader.
+        # The close reply is written. The server closes TCP first (RFC 6455, 7.1.1): a
+        # half-close, so the client sees EOF at once (the websockets client waits for it,
+        # ten seconds by default, before giving up) while the reader still drains whatever
+        # the client sent last and ends at the client's own EOF.
+        with contextlib.suppress(*_GONE):
+            await stream.send_eof()
         nursery.cancel_scope.deadline = trio.current_time() + _HANDSHAKE_SECONDS
 
 
