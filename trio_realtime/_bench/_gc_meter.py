@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from typing import Any, final
 
 __all__ = ["GcMeter"]
@@ -17,7 +18,8 @@ __all__ = ["GcMeter"]
 
 @final
 class GcMeter:
-    """Times every collection between :meth:`start` and :meth:`stop` via ``gc.callbacks``.
+    """Times every collection between :meth:`start` and :meth:`stop` via ``gc.callbacks``,
+    telling ``listener`` (generation, milliseconds) about each (the stall meter).
 
     ``collected`` counts the unreachable objects each generation freed: garbage that only the
     collector could free (reference cycles), which a client should not be making per event.
@@ -26,6 +28,7 @@ class GcMeter:
     __slots__ = (
         "_began",
         "_callback",
+        "_listener",
         "collected",
         "counts",
         "longest_ms",
@@ -33,7 +36,8 @@ class GcMeter:
         "tracked_idle",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, listener: Callable[[int, float], None] | None = None) -> None:
+        self._listener = listener
         self.counts = [0, 0, 0]
         self.total_ms = [0.0, 0.0, 0.0]
         self.longest_ms = [0.0, 0.0, 0.0]
@@ -53,6 +57,8 @@ class GcMeter:
         self.collected[generation] += info["collected"]
         if ms > self.longest_ms[generation]:
             self.longest_ms[generation] = ms
+        if self._listener is not None:
+            self._listener(generation, ms)
 
     def note_idle(self) -> None:
         """Count the objects the collector tracks, with every session connected and idle."""

@@ -19,6 +19,7 @@ import trio
 
 from ._meter import SessionMeter, WorkerMeter
 from ._metronome import Metronome
+from ._stalls import TrioStallInstrument
 from ._worker import PROGRESS_SECONDS, WorkerSpec, emit, parse_go, tail_seconds
 from ._workload import build_audio, session_phase
 
@@ -51,7 +52,12 @@ class TrioDriver(Generic[_H]):
         self.workload = spec.workload
         self.plan = build_audio(spec.workload)
         self.meter = WorkerMeter(
-            spec.client, spec.worker, len(spec.indices), spec.trace_memory, spec.gc_threshold
+            spec.client,
+            spec.worker,
+            len(spec.indices),
+            spec.trace_memory,
+            spec.gc_threshold,
+            trace_stalls=spec.trace_stalls,
         )
         self.slots = trio.Semaphore(spec.handshakes)
         self.all_tried = trio.Event()
@@ -153,6 +159,7 @@ class TrioDriver(Generic[_H]):
     async def run(self) -> None:
         """The worker's whole life (see :mod:`._worker`)."""
         workload, meter = self.workload, self.meter
+        trio.lowlevel.add_instrument(TrioStallInstrument(meter.stalls))
         await self.warm_up()
         meter.baseline()
         async with trio.open_nursery() as nursery:

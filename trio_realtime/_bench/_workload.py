@@ -31,7 +31,9 @@ import attrs
 from .._core._audio import audio_format, bytes_for_ms, load_wav_for_protocol, silence, speech_like
 
 __all__ = [
+    "BASELINES",
     "CLIENTS",
+    "PEERS",
     "SCENARIOS",
     "TRANSCRIPTION_MODEL",
     "AudioPlan",
@@ -44,7 +46,9 @@ __all__ = [
 ]
 
 Scenario: TypeAlias = Literal["standard", "turns", "transcription"]
-Client: TypeAlias = Literal["ours", "openai-sdk", "bare-trio"]
+Client: TypeAlias = Literal[
+    "ours", "openai-sdk-send", "openai-sdk-append", "bare-trio", "bare-asyncio"
+]
 
 #: Scenario names and one line each, for ``--help`` and the report.
 SCENARIOS: Final[dict[str, str]] = {
@@ -52,9 +56,22 @@ SCENARIOS: Final[dict[str, str]] = {
     "turns": "spoken turns against the reference server: server VAD, spoken replies",
     "transcription": "transcription sessions streaming spoken turns",
 }
-#: The clients the harness can drive: this library, the official SDK as the peer, and bare
-#: trio-websocket + orjson (untyped) as the baseline that shows what the session layer costs.
-CLIENTS: Final = ("ours", "openai-sdk", "bare-trio")
+#: The clients the harness can drive, in the order a run interleaves them: this library; the
+#: official SDK as the peer, appending through its fast public path (``connection.send`` of a
+#: model) and through its documented method (``input_audio_buffer.append``); and the untyped
+#: baselines that show what a typed layer costs, bare trio-websocket and bare asyncio
+#: websockets, each with orjson.
+CLIENTS: Final[tuple[Client, ...]] = (
+    "ours",
+    "openai-sdk-send",
+    "openai-sdk-append",
+    "bare-trio",
+    "bare-asyncio",
+)
+#: The peer's variants: every headline ratio is taken against the better of them.
+PEERS: Final[tuple[Client, ...]] = ("openai-sdk-send", "openai-sdk-append")
+#: The untyped baselines.
+BASELINES: Final[tuple[Client, ...]] = ("bare-trio", "bare-asyncio")
 #: The transcription model the ``transcription`` scenario asks for.
 TRANSCRIPTION_MODEL: Final = "gpt-4o-transcribe"
 #: Expected server events per session-second in the standard scenario (10 audio + 5 text).
