@@ -65,7 +65,7 @@ class AsyncioDriver(Generic[_H]):
         self.go = asyncio.Event()
         self.stop = asyncio.Event()
         self.t0 = 0.0
-        self.turns = spec.workload.scenario != "standard"
+        self.turns = spec.workload.turn_based
 
     # -- what a subclass supplies -------------------------------------------------------------
 
@@ -158,6 +158,7 @@ class AsyncioDriver(Generic[_H]):
         rotation = index * len(plan.chunks) // workload.sessions
         first = self.t0 + session_phase(index, workload.sessions, interval)
         monotonic, send, chunk, sleep = time.monotonic, self.send_chunk, plan.chunk, asyncio.sleep
+        once = workload.scenario == "receive"
         k = 0
         while True:
             due = first + k * interval
@@ -168,6 +169,8 @@ class AsyncioDriver(Generic[_H]):
             await send(handle, chunk(k, rotation))
             if plan.ends_speech(k, rotation):
                 sm.turns.speech_ended(monotonic())
+            if once:
+                return  # the receive scenario: one append starts the stream
             k += 1
 
     async def _progress(self) -> None:

@@ -15,6 +15,8 @@ Run it as ``python -m trio_realtime._bench._load_server --port 0``. It prints
 ``listening on ws://HOST:PORT/v1/realtime``, then answers commands on stdin, one per line:
 ``mark`` starts a measurement window, ``report`` prints ``stats {json}`` about the window
 (sessions, frames sent, messages received, tick lateness). It stops when stdin closes.
+With ``--sink`` it never streams: it only counts and skips what clients send (the append
+half of ``benchmarks/bench_breakdown.py``).
 """
 
 from __future__ import annotations
@@ -110,8 +112,11 @@ class LoadServerStats:
 class _Connection:
     """One client: a reader that skips its frames, a writer that owns every socket write."""
 
-    def __init__(self, stream: trio.SocketStream, stats: LoadServerStats) -> None:
+    def __init__(
+        self, stream: trio.SocketStream, stats: LoadServerStats, sink: bool = False
+    ) -> None:
         self.stream = stream
+        self.sink = sink  # count and skip what the client sends; never stream
         self.stats = stats
         self.skipper = FrameSkipper()
         self.control: list[bytes] = []  # pongs and the close reply, written by the writer
@@ -140,7 +145,7 @@ class _Connection:
                 received = self.skipper.messages - before
                 if received:
                     self.stats.messages_received += received
-                    if not self.streaming:
+                    if not self.streaming and not self.sink:
                         self.streaming = True
                         self._poke()
             data = await self.stream.receive_some(_READ)
@@ -211,10 +216,11 @@ async def _handle(
     audio: tuple[str, ...],
     response_ticks: int,
     stats: LoadServerStats,
+    sink: bool = False,
 ) -> None:
     async with stream:
         try:
-            await _serve_connection(stream, keys, audio, response_ticks, stats)
+            await _serve_connection(stream, keys, audio, response_ticks, stats, sink)
         except* _GONE:
             pass  # the client went away or misbehaved: drop it, never the server
 
@@ -225,6 +231,7 @@ async def _serve_connection(
     audio: tuple[str, ...],
     response_ticks: int,
     stats: LoadServerStats,
+    sink: bool = False,
 ) -> None:
     upgraded = await _upgrade(stream)
     if upgraded is None:
@@ -268,7 +275,7 @@ async def _serve_connection(
         return
     await stream.send_all(opening)
     stats.total += 1
-    connection = _Connection(stream, stats)
+    connection = _Connection(stream, stats, sink)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(connection.read, rest)
         # Spread the sessions' response boundaries over the cycle: real sessions do not all
@@ -292,6 +299,7 @@ async def serve_load(
     api_keys: Sequence[str] | None = None,
     response_seconds: float = 5.0,
     stats: LoadServerStats | None = None,
+    sink: bool = False,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the standard workload's stream until cancelled; report the URL when listening.
@@ -302,6 +310,7 @@ async def serve_load(
         api_keys: Keys accepted; ``None`` accepts any non-empty key.
         response_seconds: Length of each streamed response (at least 0.2 s).
         stats: Counters to update (a fresh object if ``None``).
+        sink: Never stream: only count and skip what clients send (for measuring sends).
         task_status: Receives ``ws://HOST:PORT/v1/realtime`` once listening.
     """
     ticks = round(response_seconds / TICK_SECONDS)
@@ -312,6 +321,7 @@ async def serve_load(
         keys=ApiKeys(api_keys),
         audio=audio_payloads(),
         response_ticks=ticks,
+        sink=sink,
         stats=LoadServerStats() if stats is None else stats,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
@@ -346,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--api-key", action="append", metavar="KEY")
     parser.add_argument("--response-seconds", type=float, default=5.0)
+    parser.add_argument("--sink", action="store_true", help="never stream; count what arrives")
     args = parser.parse_args(argv)
     stats = LoadServerStats()
 
@@ -358,6 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.port,
                     api_keys=args.api_key,
                     response_seconds=args.response_seconds,
+                    sink=args.sink,
                     stats=stats,
                 )
             )

@@ -191,10 +191,9 @@ async def run_size(
         BenchError: The server did not start, a worker died, or no session connected.
     """
     workload = attrs.evolve(options.workload, sessions=sessions)
-    kind = "load" if workload.scenario == "standard" else "reference"
     server = None
     if options.url is None:
-        server = await ServerProcess.start(kind, workload.response_seconds)
+        server = await ServerProcess.start(workload.server_kind, workload.response_seconds)
     url = options.url if options.url is not None else server.url  # type: ignore[union-attr]
     shards = shard(sessions, processes)
     per_worker = max(1, math.ceil(workload.handshakes / len(shards)))

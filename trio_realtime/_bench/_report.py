@@ -14,7 +14,7 @@ from ._meter import TURN_METRICS
 from ._stalls import STALL_MS, merge_stalls
 from ._stats import Histogram, merge_counts
 from ._verdicts import problems
-from ._workload import Workload
+from ._workload import STAMPED, Workload
 
 __all__ = ["LABELS", "merge_run", "passes", "render_run"]
 
@@ -132,7 +132,7 @@ def passes(run: Mapping[str, Any], p99_ms: float) -> bool:
     if problems(run):
         return False
     p99 = run["delivery_ms"]["p99"]
-    if run["scenario"] == "standard":
+    if run["scenario"] in STAMPED:
         return p99 is not None and p99 < p99_ms
     return True
 
@@ -174,8 +174,12 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ),
         ("events/s per session min/p50", _per_session(run)),
     ]
-    if run["scenario"] == "standard":
+    if run["scenario"] == "send":
+        rows.append(("appends/s sent", _num(run["appends"] / run["window_s"], 0)))
+        rows.append(("CPU µs per append", _num(_per(run, "appends"), 1)))
+    elif run["scenario"] in STAMPED:
         rows.append(("delivery ms p50/p90/p99/max", _ms_row(run["delivery_ms"])))
+        rows.append(("CPU µs per event received", _num(_per(run, "events"), 1)))
         rows.append(("worst session's max ms p50", _num(run["session_max_ms"]["p50"], 1)))
     else:
         names = {
@@ -207,7 +211,7 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         )
     server = run["server"]
     rows.append(("server CPU, % of one core", _num(server.get("cpu_percent"), 1)))
-    if run["scenario"] == "standard":
+    if run["scenario"] in STAMPED:
         rows.append(("server tick lateness p99 (ms)", _num(server.get("tick_lateness_p99_ms"), 2)))
     rows.append(("other load on the machine, %", _num(run.get("foreign_cpu_percent"), 1)))
     rows += [
@@ -216,6 +220,12 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("error events by code", _counts(run["errors"])),
     ]
     return rows
+
+
+def _per(run: Mapping[str, Any], key: str) -> float | None:
+    """CPU microseconds per event or per append in the window."""
+    cpu, count = run.get("cpu_s"), run.get(key)
+    return None if cpu is None or not count else 1e6 * cpu / count
 
 
 def _passes(run: Mapping[str, Any]) -> str:

@@ -29,6 +29,7 @@ import trio
 from ._orchestrator import BenchOptions, run_size
 from ._processes import BenchError, machine_busy_seconds
 from ._verdicts import compare, limit, size_verdict, targets
+from ._workload import STAMPED
 
 __all__ = ["run_bench", "run_quiet", "wait_for_quiet"]
 
@@ -90,7 +91,8 @@ async def run_quiet(
 def _far_past(run: Mapping[str, Any], options: BenchOptions) -> bool:
     """Whether a run was far past the client's limit: p99 ten times the target."""
     p99 = (run.get("delivery_ms") or {}).get("p99")
-    return run.get("scenario") == "standard" and p99 is not None and p99 > 10 * options.p99_ms
+    stamped = run.get("scenario") in STAMPED
+    return stamped and p99 is not None and p99 > 10 * options.p99_ms
 
 
 class _Group:
@@ -194,7 +196,15 @@ class _Group:
             "processes": self.processes,
             "sessions": size,
             "rows": rows,
-            "targets": targets(rows, self.limits()) if self.options.sweep else [],
+            "targets": (
+                targets(
+                    rows,
+                    self.limits(),
+                    unbounded=[c for c in clients if self.failed_at(c) is None],
+                )
+                if self.options.sweep
+                else []
+            ),
         }
 
 

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from ._environment import environment
 from ._report import LABELS, render_run
-from ._workload import BASELINES, PEERS, SCENARIOS
+from ._workload import BASELINES, PEERS, SCENARIOS, TURN_BASED
 
 __all__ = [
     "FOREIGN_LOAD_LIMIT",
@@ -43,9 +43,10 @@ def _header(report: Mapping[str, Any]) -> list[str]:
         report["url"]
         if report["url"] != "embedded"
         else (
-            "embedded load server, own process"
-            if w["scenario"] == "standard"
-            else "embedded reference server (--realistic), own process"
+            "embedded reference server (--realistic), own process"
+            if w["scenario"] in TURN_BASED
+            else "embedded load server, own process"
+            + (" (--sink: it sends nothing back)" if w["scenario"] == "send" else "")
         )
     )
     conversation = "conversation kept" if w["track_conversation"] else "conversation off"
@@ -142,7 +143,11 @@ def _limit_lines(report: Mapping[str, Any]) -> list[str]:
             f"largest N with p99 delivery < {report['p99_ms']:g} ms: {label(entry['client'])}, "
             f"{entry['processes']} process{'es' if entry['processes'] > 1 else ''}: "
             f"{best if best is not None else 'none'}"
-            + (f" (first failing size {failed})" if failed is not None else " (every size passed)")
+            + (
+                f" (first failing size {failed})"
+                if failed is not None
+                else " or more (every size tried passed)"
+            )
             + f"; sizes tried {', '.join(map(str, entry['sizes']))}"
         )
     return lines
@@ -186,7 +191,8 @@ def render_targets(targets: Sequence[Mapping[str, Any]]) -> str:
         ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}x"
         met = {True: "met", False: "NOT met", None: "not measured"}[t["met"]]
         peer = f" (vs {label(t['best_peer'])})" if t["best_peer"] else ""
-        lines.append(f"  {t['what']:28} {t['op']} {t['bound']:.1f}x: {ratio:>7}{peer}  {met}")
+        note = f"; {t['note']}" if t.get("note") else ""
+        lines.append(f"  {t['what']:28} {t['op']} {t['bound']:.1f}x: {ratio:>7}{peer}  {met}{note}")
     return "\n".join(lines)
 
 

@@ -65,7 +65,7 @@ class TrioDriver(Generic[_H]):
         self.stop = trio.Event()
         self.metronome = Metronome()
         self.t0 = math.inf  # trio time of T0
-        self.turns = spec.workload.scenario != "standard"
+        self.turns = spec.workload.turn_based
 
     # -- what a subclass supplies -------------------------------------------------------------
 
@@ -141,6 +141,7 @@ class TrioDriver(Generic[_H]):
         offset = time.monotonic() - trio.current_time()  # trio time -> monotonic
         now, send, chunk = trio.current_time, self.send_chunk, plan.chunk
         sleep_until = self.metronome.sleep_until
+        once = workload.scenario == "receive"
         k = 0
         while True:
             due = first + k * interval
@@ -149,6 +150,8 @@ class TrioDriver(Generic[_H]):
             await send(handle, chunk(k, rotation))
             if plan.ends_speech(k, rotation):
                 sm.turns.speech_ended(time.monotonic())
+            if once:
+                return  # the receive scenario: one append starts the stream
             k += 1
 
     async def _progress(self) -> None:

@@ -19,10 +19,10 @@ Sans-I/O: the merged runs of :func:`~._report.merge_run` in, JSON-ready dicts ou
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from ._workload import PEERS
+from ._workload import PEERS, STAMPED
 
 __all__ = [
     "KEEP_UP",
@@ -55,7 +55,7 @@ def problems(run: Mapping[str, Any]) -> list[str]:
     expected = run["expected_events_per_s"]
     if expected and run["events_per_s"] < KEEP_UP * expected:
         out.append(f"received {run['events_per_s'] / expected:.0%} of the events")
-    if run["scenario"] == "standard" and not run["delivery_ms"]["count"]:
+    if run["scenario"] in STAMPED and not run["delivery_ms"]["count"]:
         out.append("no stamped event received")
     return out
 
@@ -69,7 +69,8 @@ def spread(values: Iterable[float | None]) -> dict[str, float] | None:
 
 
 def _cpu_us_per_event(run: Mapping[str, Any]) -> float | None:
-    cpu, events = run.get("cpu_s"), run.get("events")
+    """CPU per event received; in the ``send`` scenario, per append sent."""
+    cpu, events = run.get("cpu_s"), run.get("appends" if run["scenario"] == "send" else "events")
     return None if cpu is None or not events else 1e6 * cpu / events
 
 
@@ -90,7 +91,7 @@ def _field(key: str) -> Callable[[Mapping[str, Any]], float | None]:
 
 
 def _latency_key(run: Mapping[str, Any]) -> str:
-    return "delivery_ms" if run["scenario"] == "standard" else "turn_ms"
+    return "delivery_ms" if run["scenario"] in STAMPED else "turn_ms"
 
 
 def _latency(q: str) -> Callable[[Mapping[str, Any]], float | None]:
@@ -144,8 +145,8 @@ def size_verdict(
         f"did not finish: {why}" for why in unfinished
     ]
     p99 = spread(figure(run, "latency_p99_ms") for run in runs)
-    standard = first.get("scenario", "standard") == "standard"
-    latency_ok = not standard or (p99 is not None and p99["median"] < p99_ms)
+    stamped = first.get("scenario", "standard") in STAMPED
+    latency_ok = not stamped or (p99 is not None and p99["median"] < p99_ms)
     if stopped:
         found.append(f"stopped after a run far past {p99_ms:g} ms")
     return {
@@ -193,7 +194,10 @@ def compare(
         ``ours_better``.
     """
     rows = []
+    sending = any(run["scenario"] == "send" for rs in runs.values() for run in rs)
     for key, name, lower, get in METRICS:
+        if key == "cpu_us_per_event" and sending:
+            name = "CPU µs per append sent"
         values = {client: _median(get(r) for r in rs) for client, rs in runs.items()}
         peers: dict[str, float] = {c: v for c, v in values.items() if c in PEERS and v is not None}
         ranked = sorted(peers, key=peers.__getitem__, reverse=not lower)
@@ -227,25 +231,41 @@ TARGETS: Final = (
 
 
 def targets(
-    rows: Sequence[Mapping[str, Any]], limits: Mapping[str, int | None], ours: str = "ours"
+    rows: Sequence[Mapping[str, Any]],
+    limits: Mapping[str, int | None],
+    ours: str = "ours",
+    *,
+    unbounded: Collection[str] = (),
 ) -> list[dict[str, Any]]:
     """The targets of :data:`TARGETS`, each with its ratio (ours / peer at its best) and
-    whether it is met; ``rows`` from :func:`compare`, ``limits`` by client."""
+    whether it is met; ``rows`` from :func:`compare`, ``limits`` by client.
+
+    ``unbounded`` names the clients that passed every size tried: their limit is only a lower
+    bound, so a capacity ratio involving one is a bound too (``note`` says which), and is
+    judged only where the bound decides it.
+    """
     by_key = {row["metric"]: row for row in rows}
     out = []
     for key, what, op, bound in TARGETS:
         ratio: float | None = None
         peer = None
+        note = None
         if key == "capacity":
             peer_limits = {c: n for c, n in limits.items() if c in PEERS and n}
             if peer_limits and limits.get(ours) is not None:
                 peer = max(peer_limits, key=peer_limits.__getitem__)
                 ratio = (limits[ours] or 0) / peer_limits[peer]
+                if peer in unbounded:
+                    note = "the SDK passed every size tried: an upper bound"
+                elif ours in unbounded:
+                    note = "ours passed every size tried: a lower bound"
         elif key in by_key:
             ratio, peer = by_key[key]["ratio"], by_key[key]["best_peer"]
         met = None
         if ratio is not None:
             met = {"<=": ratio <= bound, ">=": ratio >= bound, "<": ratio < bound}[op]
+            if note is not None and (note.endswith("upper bound") or not met):
+                met = None  # the bound does not decide it
         out.append(
             {
                 "metric": key,
@@ -255,6 +275,7 @@ def targets(
                 "ratio": ratio,
                 "best_peer": peer,
                 "met": met,
+                "note": note,
             }
         )
     return out

@@ -84,7 +84,7 @@ class WorkerSpec:
 
 def tail_seconds(workload: Workload) -> float:
     """Seconds sessions keep running after the window, so its last turns can be answered."""
-    return 0.3 if workload.scenario == "standard" else 4.0
+    return 4.0 if workload.turn_based else 0.3
 
 
 def emit(tag: str, payload: dict[str, Any]) -> None:

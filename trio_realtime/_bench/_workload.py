@@ -1,6 +1,6 @@
 """What the harness runs: the scenarios, their settings, and the audio each session streams.
 
-Three scenarios:
+The scenarios:
 
 ``standard``
     The standard load workload (``shared/benchmarks/standard-workload.md``): against the load
@@ -8,6 +8,12 @@ Three scenarios:
     receives one ``response.audio.delta`` every 100 ms and one
     ``response.audio_transcript.delta`` every 200 ms, each stamped with the server's send
     time, so the client-added delivery latency can be measured.
+``receive``
+    Its receiving half: each session sends one append (which starts the load server's
+    stream) and then only receives, so the CPU per event is the receive path's alone.
+``send``
+    Its sending half: a 100 ms append every 100 ms against the load server in ``--sink``
+    mode, which never sends anything back: the CPU per append is the send path's alone.
 ``turns``
     Spoken turns against the reference server (``trio-realtime serve --realistic``): speech,
     then silence; server VAD ends each turn and the simulated model answers with audio.
@@ -35,7 +41,9 @@ __all__ = [
     "CLIENTS",
     "PEERS",
     "SCENARIOS",
+    "STAMPED",
     "TRANSCRIPTION_MODEL",
+    "TURN_BASED",
     "AudioPlan",
     "Client",
     "Scenario",
@@ -45,7 +53,7 @@ __all__ = [
     "shard",
 ]
 
-Scenario: TypeAlias = Literal["standard", "turns", "transcription"]
+Scenario: TypeAlias = Literal["standard", "receive", "send", "turns", "transcription"]
 Client: TypeAlias = Literal[
     "ours", "openai-sdk-send", "openai-sdk-append", "bare-trio", "bare-asyncio"
 ]
@@ -53,6 +61,8 @@ Client: TypeAlias = Literal[
 #: Scenario names and one line each, for ``--help`` and the report.
 SCENARIOS: Final[dict[str, str]] = {
     "standard": "the standard load workload: 10 appends/s out, 15 stamped deltas/s in, per session",
+    "receive": "its receiving half: one append, then 15 stamped deltas/s in, per session",
+    "send": "its sending half: 10 appends/s out to a server that sends nothing back",
     "turns": "spoken turns against the reference server: server VAD, spoken replies",
     "transcription": "transcription sessions streaming spoken turns",
 }
@@ -72,6 +82,10 @@ CLIENTS: Final[tuple[Client, ...]] = (
 PEERS: Final[tuple[Client, ...]] = ("openai-sdk-send", "openai-sdk-append")
 #: The untyped baselines.
 BASELINES: Final[tuple[Client, ...]] = ("bare-trio", "bare-asyncio")
+#: The scenarios whose events are stamped with the server's send time (delivery latency).
+STAMPED: Final = ("standard", "receive")
+#: The scenarios made of spoken turns against the reference server.
+TURN_BASED: Final = ("turns", "transcription")
 #: The transcription model the ``transcription`` scenario asks for.
 TRANSCRIPTION_MODEL: Final = "gpt-4o-transcribe"
 #: Expected server events per session-second in the standard scenario (10 audio + 5 text).
@@ -101,7 +115,7 @@ class Workload:
     """One run's settings: how many sessions, for how long, streaming what.
 
     Attributes:
-        scenario: ``standard``, ``turns`` or ``transcription``.
+        scenario: One of :data:`SCENARIOS`.
         sessions: Concurrent sessions (over all worker processes).
         handshakes: Handshakes in flight at most while sessions connect.
         ramp: Seconds over which session starts are spread (0: as fast as ``handshakes``
@@ -145,9 +159,27 @@ class Workload:
         return self.chunk_ms / 1000.0 / self.speed
 
     @property
+    def stamped(self) -> bool:
+        """Whether events carry the server's send stamp (delivery latency is the verdict)."""
+        return self.scenario in STAMPED
+
+    @property
+    def turn_based(self) -> bool:
+        """Whether sessions stream spoken turns to the reference server."""
+        return self.scenario in TURN_BASED
+
+    @property
+    def server_kind(self) -> str:
+        """The embedded server: ``load``, ``sink`` (the load server, never streaming) or
+        ``reference``."""
+        if self.turn_based:
+            return "reference"
+        return "sink" if self.scenario == "send" else "load"
+
+    @property
     def expected_events_per_second(self) -> float | None:
         """Server events per second over all sessions, where the scenario fixes it."""
-        if self.scenario == "standard":
+        if self.stamped:
             lifecycle = LIFECYCLE_EVENTS / self.response_seconds
             return (STANDARD_EVENTS_PER_SECOND + lifecycle) * self.sessions
         return None
@@ -195,7 +227,7 @@ def _cut(pcm: bytes, size: int) -> list[bytes]:
 def build_audio(workload: Workload) -> AudioPlan:
     """The audio every session of ``workload`` streams (24 kHz PCM16).
 
-    ``standard`` streams speech continuously (two seconds looped, or the WAV file); the turn
+    ``standard`` (and its halves) streams speech continuously (two seconds looped, or the WAV file); the turn
     scenarios stream ``speech_ms`` of speech (or the whole WAV file) then ``silence_ms`` of
     digital silence, so server VAD ends every turn.
 
@@ -210,10 +242,10 @@ def build_audio(workload: Workload) -> AudioPlan:
         if len(speech) < size:
             raise ValueError(f"{workload.wav}: shorter than one {workload.chunk_ms} ms chunk")
     else:
-        seconds = 2000 if workload.scenario == "standard" else workload.speech_ms
+        seconds = workload.speech_ms if workload.turn_based else 2000
         speech = speech_like(seconds, seed=7)
     speech_chunks = _cut(speech, size)
-    if workload.scenario == "standard":
+    if not workload.turn_based:
         return AudioPlan(chunks=tuple(speech_chunks), speech_end=None)
     quiet = silence(workload.chunk_ms)
     silent = math.ceil(workload.silence_ms / workload.chunk_ms)
