@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import math
 import os
@@ -42,6 +43,7 @@ from ..server._auth import ApiKeys
 from ..server._engine import SimulatedEngine
 from ..server._handshake import REALTIME_PATH, not_found_body, read_handshake, select_subprotocol
 from ..server._state import ConnectionState
+from ._gc_meter import GcMeter
 from ._load_frames import TICK_SECONDS, LoadStream, audio_payloads, finish
 from ._load_wire import (
     CLOSE,
@@ -79,6 +81,8 @@ class LoadServerStats:
         frames_sent: Frames written since the mark.
         messages_received: Client data messages since the mark.
         tick_lateness_ms: How late each tick started, since the mark.
+        gc: The collector's pauses since the mark (a pause delays every session's tick, and
+            the frames then leave in a burst).
         marked_at: When the window started (``time.monotonic()``).
     """
 
@@ -88,12 +92,16 @@ class LoadServerStats:
     frames_sent: int = 0
     messages_received: int = 0
     tick_lateness_ms: Histogram = attrs.Factory(Histogram)
+    gc: GcMeter = attrs.Factory(GcMeter)
     marked_at: float = attrs.Factory(time.monotonic)
 
     def mark(self) -> None:
         """Start a new measurement window."""
         self.frames_sent = self.messages_received = 0
         self.tick_lateness_ms = Histogram()
+        self.gc.stop()
+        self.gc = GcMeter()
+        self.gc.start()
         self.marked_at = time.monotonic()
 
     def to_json(self) -> dict[str, Any]:
@@ -106,6 +114,7 @@ class LoadServerStats:
             "frames_sent": self.frames_sent,
             "messages_received": self.messages_received,
             "tick_lateness_ms": self.tick_lateness_ms.to_json(),
+            "gc": self.gc.to_json(),
         }
 
 
@@ -344,6 +353,9 @@ async def _commands(stats: LoadServerStats) -> None:
                 line, buffer = buffer.split(b"\n", 1)
                 command = line.strip().decode()
                 if command == "mark":
+                    # The sessions are connected and idle: what they hold lives as long as
+                    # they do, so it leaves the collector's view (no collection runs here).
+                    gc.freeze()
                     stats.mark()
                 elif command == "report":
                     print("stats " + json.dumps(stats.to_json()), flush=True)
@@ -357,7 +369,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--api-key", action="append", metavar="KEY")
     parser.add_argument("--response-seconds", type=float, default=5.0)
     parser.add_argument("--sink", action="store_true", help="never stream; count what arrives")
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=10_000,
+        help="the collector's first threshold (10,000, as trio-realtime serve uses; 0: "
+        "Python's default)",
+    )
     args = parser.parse_args(argv)
+    if args.gc_threshold > 0:
+        # A load server's pauses are bursts for its clients (every session's frames leave
+        # late, then together), so it is tuned as the reference server is: fewer young
+        # collections, fewer objects promoted, and what exists at start frozen.
+        gc.freeze()
+        gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
     stats = LoadServerStats()
 
     async def run() -> None:

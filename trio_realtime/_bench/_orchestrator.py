@@ -305,5 +305,7 @@ def _server_window(stats: dict[str, Any]) -> dict[str, Any]:
         "frames_per_s": stats["frames_sent"] / seconds,
         "messages_per_s": stats["messages_received"] / seconds,
         "tick_lateness_p99_ms": lateness.percentile(99),
+        "tick_lateness_max_ms": lateness.max if lateness.count else None,
+        "gc": stats.get("gc"),
         "streaming_sessions": stats["open"],
     }

@@ -203,7 +203,7 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("RSS growth per session, run (KiB)", _num(run["rss_growth_per_session_kib"], 1)),
         ("GC full collections, longest ms", _full_collections(run)),
         ("loop pass ms p99 / max", _passes(run)),
-        (f"loop stalls >= {STALL_MS:g} ms, longest", _stalls(run)),
+        (f"loop stalls >= {STALL_MS:g} ms, longest (CPU/GC/off)", _stalls(run)),
     ]
     if run["traced_per_session_bytes"] is not None:
         rows.append(
@@ -212,7 +212,14 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
     server = run["server"]
     rows.append(("server CPU, % of one core", _num(server.get("cpu_percent"), 1)))
     if run["scenario"] in STAMPED:
-        rows.append(("server tick lateness p99 (ms)", _num(server.get("tick_lateness_p99_ms"), 2)))
+        rows.append(
+            (
+                "server tick lateness p99 / max (ms)",
+                f"{_num(server.get('tick_lateness_p99_ms'), 2)} / "
+                f"{_num(server.get('tick_lateness_max_ms'), 1)}",
+            )
+        )
+        rows.append(("server GC pauses, longest ms", _server_gc(server.get("gc"))))
     rows.append(("other load on the machine, %", _num(run.get("foreign_cpu_percent"), 1)))
     rows += [
         ("connect failures", _counts(run["connect_failures"])),
@@ -220,6 +227,12 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("error events by code", _counts(run["errors"])),
     ]
     return rows
+
+
+def _server_gc(gc: Mapping[str, Any] | None) -> str:
+    if not gc:
+        return "-"
+    return f"{sum(gc['counts'])}, {_num(max(gc['longest_ms']), 1)}"
 
 
 def _per(run: Mapping[str, Any], key: str) -> float | None:
@@ -237,14 +250,14 @@ def _passes(run: Mapping[str, Any]) -> str:
 
 
 def _stalls(run: Mapping[str, Any]) -> str:
-    """``count, longest ms (its CPU / GC / off-CPU ms)``."""
+    """``count, longest ms (CPU ms of it / of which the collector's / off-CPU ms)``."""
     stalls = run.get("stalls")
     if not stalls or not stalls["stalls"]:
         return "0"
     top = stalls["longest"][0]
     return (
         f"{stalls['stalls']}, {top['ms']:.1f} "
-        f"({top['cpu_ms']:.1f}/{top['gc_ms']:.1f}/{top['off_cpu_ms']:.1f})"
+        f"({top['cpu_ms']:.1f}/{top.get('gc_cpu_ms', 0.0):.1f}/{top['off_cpu_ms']:.1f})"
     )
 
 

@@ -9,7 +9,8 @@ selector whose ``select`` marks the ends of the passes), and keeps the longest f
 made them long:
 
 * ``cpu_ms``: CPU the thread used in the pass (``time.thread_time``);
-* ``gc_ms``: of that, the cyclic collector (and the oldest generation it ran);
+* ``gc_ms``: the cyclic collector's pauses in the pass (wall time; ``gc_cpu_ms`` the CPU
+  part), and the oldest generation it ran;
 * ``off_cpu_ms``: wall time minus CPU time: the process was runnable but not running
   (another process had the core: a busy machine), or blocked in a system call;
 * with ``--trace-stalls``, the longest single task step (trio) or callback (asyncio) in the
@@ -68,7 +69,7 @@ class StallMeter:
         self._order = 0
         self._wall0 = self._cpu0 = 0.0
         self._in_pass = False
-        self._gc_ms = 0.0
+        self._gc_ms = self._gc_cpu_ms = 0.0
         self._gc_generation = -1
         self._steps = 0
         self._step0 = 0.0
@@ -106,7 +107,7 @@ class StallMeter:
             self.oversleep_ms.record(max(0.0, now - self._wait0 - self._wait_asked) * 1000.0)
         self._in_pass = True
         self._wall0, self._cpu0 = now, time.thread_time()
-        self._gc_ms, self._gc_generation = 0.0, -1
+        self._gc_ms, self._gc_cpu_ms, self._gc_generation = 0.0, 0.0, -1
         self._steps, self._step_ms, self._step_what = 0, 0.0, ""
 
     def step_begins(self) -> None:
@@ -121,10 +122,12 @@ class StallMeter:
             self._step_ms = ms
             self._step_what = what()
 
-    def gc_pause(self, generation: int, ms: float) -> None:
-        """The collector paused the loop for ``ms`` (called by the GC meter)."""
+    def gc_pause(self, generation: int, ms: float, cpu_ms: float) -> None:
+        """The collector paused the loop for ``ms``, ``cpu_ms`` of them on the CPU (called by
+        the GC meter)."""
         if self._in_pass:
             self._gc_ms += ms
+            self._gc_cpu_ms += cpu_ms
             self._gc_generation = max(self._gc_generation, generation)
 
     def _pass_ended(self, now: float) -> None:
@@ -145,6 +148,7 @@ class StallMeter:
             "cpu_ms": cpu_ms,
             "off_cpu_ms": off_cpu,
             "gc_ms": self._gc_ms,
+            "gc_cpu_ms": self._gc_cpu_ms,
             "gc_generation": self._gc_generation if self._gc_ms else None,
         }
         if self.trace_steps:
