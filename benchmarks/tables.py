@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -78,7 +79,7 @@ def provenance(record: Mapping[str, Any]) -> list[str]:
         f"Python {env.get('python', '?')}, trio {env.get('trio', '?')}, openai "
         f"{env.get('openai', '?')}, websockets {env.get('websockets', '?')}"
         + (f"; load average {' / '.join(map(str, load))} before the run" if load else "")
-        + f"; ``{' '.join(record['command'])}``.",
+        + f"; ``{shlex.join(record['command'])}``.",
     ]
     if record.get("provisional"):
         lines += ["", f"**Provisional, not a record**: {record['provisional']}"]
@@ -179,7 +180,9 @@ def _comparison(comparison: Mapping[str, Any], repeats: int) -> list[str]:
     clients = [c for c in _LABELS if any(c in r["values"] for r in rows_in)]
     rows = []
     for r in rows_in:
-        digits = 0 if r["metric"] == "events_per_s" else 2
+        if r["metric"] == "events_per_s":
+            continue  # not a comparison (see trio_realtime._bench._verdicts.METRICS)
+        digits = 2
         rows.append(
             [r["name"] + (" (lower)" if r["lower_is_better"] else " (higher)")]
             + [_num(r["values"].get(c), digits) for c in clients]
@@ -393,7 +396,7 @@ def codec_table(record: Mapping[str, Any] | None) -> str:
         [
             *provenance(record),
             "",
-            simple_table(["contender", "events/s", "µs/event"], rows),
+            simple_table(["contender", "events per CPU-second", "CPU µs/event"], rows),
             "",
             text,
         ]

@@ -169,8 +169,7 @@ def render_comparison(comparison: Mapping[str, Any], repeats: int = 1) -> str:
     ]
     for row in rows:
         cells = "".join(
-            _num(row["values"].get(c), 3 if row["metric"] != "events_per_s" else 0).rjust(w)
-            for c, w in zip(clients, width, strict=True)
+            _num(row["values"].get(c), 3).rjust(w) for c, w in zip(clients, width, strict=True)
         )
         ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}x"
         if row["ours_better"] is None:
