@@ -345,7 +345,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         print("trio-realtime bench: interrupted", file=sys.stderr)
-        return 1
+        return 130
     report["environment"] = environment()
     report["environment"]["load_average_before"] = load_before
     print(render_report(report))
