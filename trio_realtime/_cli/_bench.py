@@ -273,6 +273,10 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
     )
     if args.peer is not None and importlib.util.find_spec("openai") is None:
         raise ValueError("--peer openai-sdk needs the SDK: pip install 'openai[realtime]'")
+    if args.baseline and importlib.util.find_spec("websockets") is None:
+        raise ValueError(
+            "--baseline needs websockets for its asyncio client: pip install websockets"
+        )
     if args.baseline and args.scenario == "transcription":
         raise ValueError("--baseline runs speech-to-speech sessions only")
     if args.compare_at is not None and args.compare_at not in (args.sweep or (args.sessions,)):
