@@ -36,8 +36,8 @@ def test_the_codec_and_the_audio_tools_work_from_a_fresh_import() -> None:
         # The converter's hooks are generated on first use, nested classes included.
         "vad = rt.converter.structure({'type': 'server_vad', 'silence_duration_ms': 300},"
         " rt.TurnDetection)\n"
-        "event = rt.decode('{\"type\":\"session.updated\",\"event_id\":\"e\","
-        "\"session\":{\"turn_detection\":null}}')\n"
+        'event = rt.decode(\'{"type":"session.updated","event_id":"e",'
+        '"session":{"turn_detection":null}}\')\n'
         "before = 'numpy' in sys.modules\n"
         "tone = rt.audio.tone(10)\n"  # the attribute imports trio_realtime.audio, and numpy
         "print(json.dumps({'vad': vad.silence_duration_ms, 'event': type(event).__name__,"
