@@ -272,12 +272,16 @@ class WavAudio:
         sample_width: Bytes per sample in the file (1, 2, 3 or 4; 8 for 64-bit float).
         encoding: How the file coded its samples: ``"pcm"`` (integer PCM), ``"float"``
             (IEEE float), ``"ulaw"`` or ``"alaw"`` (G.711).
+        missing_ms: Audio the file's header announces beyond the end of the file, in
+            milliseconds: a file cut short (its samples are read as far as they go). 0 for a
+            whole file, and for a streamed one whose size was left at 0xFFFFFFFF.
     """
 
     samples: Float32Array
     sample_rate: int
     sample_width: int
     encoding: WavEncoding = "pcm"
+    missing_ms: float = 0.0
 
     @property
     def channels(self) -> int:
@@ -304,7 +308,8 @@ def read_wav(path: _PathLike) -> WavAudio:
 
     Returns:
         The audio, as float32 of shape ``(frames, channels)``; use :meth:`WavAudio.mono` to
-        mix down. A torn last frame is dropped.
+        mix down. A torn last frame is dropped; a file cut short is read as far as it goes,
+        and :attr:`WavAudio.missing_ms` says how much it lacks.
 
     Raises:
         AudioFormatError: Not a WAV file, a compressed one (ADPCM, MP3, ...), or a malformed
@@ -312,7 +317,11 @@ def read_wav(path: _PathLike) -> WavAudio:
         OSError: The file cannot be opened (``FileNotFoundError`` if it does not exist).
     """
     layout, samples = decode_wav(path)
-    return WavAudio(samples, layout.sample_rate, layout.sample_width, layout.encoding)
+    frame_bytes = layout.sample_width * layout.channels
+    missing_ms = layout.missing_bytes / frame_bytes * 1000 / layout.sample_rate
+    return WavAudio(
+        samples, layout.sample_rate, layout.sample_width, layout.encoding, max(0.0, missing_ms)
+    )
 
 
 def load_wav_for_protocol(path: _PathLike, fmt: str | AudioFormat = "pcm16") -> bytes:
@@ -336,7 +345,9 @@ def write_wav(path: _PathLike, pcm16: bytes, rate: int = 24000, channels: int = 
     if rate <= 0:
         raise ValueError(f"rate must be positive, got {rate}")
     check_whole_samples(pcm16, PCM16, channels)
-    with wave.open(os.fspath(path), "wb") as w:
+    # The file is opened first: wave.open(path) failing to open it leaves a half-made
+    # Wave_write whose __del__ prints an "Exception ignored" traceback.
+    with open(os.fspath(path), "wb") as file, wave.open(file, "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(rate)
