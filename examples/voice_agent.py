@@ -19,7 +19,7 @@ def get_weather(city: str) -> str:
 
 async def agent(url: str, api_key: str | None) -> None:
     async with rt.connect(
-        model="gpt-4o-realtime", url=url, api_key=api_key, tools=[get_weather]
+        model="gpt-4o-realtime-preview", url=url, api_key=api_key, tools=[get_weather]
     ) as session:
         await session.create_item(rt.ConversationItem.user_text("Paris? get_weather city=Paris"))
         await session.create_response()  # a tool call: the session answers it, asks again

@@ -118,7 +118,13 @@ async def test_replay_send(tmp_path: Path) -> None:
     recorder.record("client", InputAudioBufferCommit.type, '{"type":"input_audio_buffer.commit"}')
     recorder.close()
     status, errors = await interrupt(
-        "replay", "long.jsonl", "--send", "--model", "m", ready=b"replay: re-sending", cwd=tmp_path
+        "replay",
+        "long.jsonl",
+        "--send",
+        "--model",
+        "gpt-4o-realtime-preview",
+        ready=b"replay: re-sending",
+        cwd=tmp_path,
     )
     assert_interrupted(status, errors, "replay")
 

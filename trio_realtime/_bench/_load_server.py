@@ -38,7 +38,7 @@ from .._core._events import ErrorDetails, ErrorEvent
 from ..server._auth import ApiKeys
 from ..server._engine import SimulatedEngine
 from ..server._handshake import REALTIME_PATH, not_found_body, read_handshake, select_subprotocol
-from ..server._state import ConnectionState
+from ..server._state import ConnectionState, ServerOptions
 from ._load_frames import TICK_SECONDS, LoadStream, audio_payloads, finish
 from ._load_wire import (
     CLOSE,
@@ -60,6 +60,10 @@ __all__ = ["LoadServerStats", "main", "serve_load"]
 
 _READ: Final = 64 * 1024
 _GOLDEN: Final = 7919  # a prime: consecutive sessions land far apart in the response cycle
+#: The load server takes any model name: it measures clients, whatever they ask for (the
+#: reference server keeps the live service's list).
+_ANY_MODEL: Final = ServerOptions(allowed_models=None)
+
 #: How a connection ends badly without it being the server's fault.
 _GONE: Final = (trio.BrokenResourceError, trio.ClosedResourceError, ProtocolViolation)
 _HANDSHAKE_SECONDS: Final = 10.0
@@ -259,6 +263,7 @@ async def _serve_connection(
         model=handshake.model,
         now=trio.current_time(),
         engine=SimulatedEngine(),
+        options=_ANY_MODEL,
     )
     opening = b"".join(text_frame(encode(event)) for event in state.open())
     if state.close is not None:

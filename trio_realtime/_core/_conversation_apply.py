@@ -53,6 +53,7 @@ from ._events import (
     TranscriptionSessionUpdated,
     Usage,
 )
+from ._unset import UNSET
 
 __all__ = ["ConversationHandlers"]
 
@@ -406,7 +407,8 @@ class ConversationHandlers(ConversationState):
             part._transcript, event.transcript, event, "input transcript"
         )
         part._transcription_status = "completed"
-        part._transcription_usage = event.usage
+        usage = event.usage
+        part._transcription_usage = None if usage is UNSET else usage
 
     def _on_input_transcript_failed(self, event: InputAudioTranscriptionFailed) -> None:
         part = self._input_part(event, event.content_index)

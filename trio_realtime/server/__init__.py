@@ -20,6 +20,7 @@ from ._engine_api import ResponseRequest as ResponseRequest
 from ._engine_api import TranscriptionPlan as TranscriptionPlan
 from ._engine_api import TranscriptionRequest as TranscriptionRequest
 from ._handshake import Handshake as Handshake
+from ._options import DEFAULT_MODELS as DEFAULT_MODELS
 from ._serve import DEFAULT_MAX_MESSAGE_SIZE as DEFAULT_MAX_MESSAGE_SIZE
 from ._serve import ServerHandle as ServerHandle
 from ._serve import serve as serve
@@ -28,6 +29,7 @@ from ._state import ServerOptions as ServerOptions
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MODELS",
     "ConnectionInfo",
     "ConnectionState",
     "Engine",
