@@ -13,7 +13,7 @@ from typing import final
 
 import trio
 
-from .._core._audio import AudioFormat, audio_format
+from .._core._audio_format import AudioFormat, audio_format
 from .._core._events._client import InputAudioBufferAppend
 from ._lifecycle import Lifecycle
 from ._outbound import Outbound

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final, final
 
-from .._core._audio import FORMATS
+from .._core._audio_format import FORMATS
 from .._core._codec import decode
 from .._core._conversation import Conversation
 from .._core._errors import ProtocolError

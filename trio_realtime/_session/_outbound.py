@@ -29,7 +29,7 @@ from typing import Final, TypeAlias, TypeVar, final
 import attrs
 import trio
 
-from .._core._audio import PCM16, AudioFormat
+from .._core._audio_format import PCM16, AudioFormat
 from .._core._codec import encode
 from .._core._conversation import Conversation
 from .._core._events import ClientEvent, UnknownEvent

@@ -15,7 +15,7 @@ from typing import Any, TypeVar, final, overload
 
 import trio
 
-from .._core._audio import AudioFormat
+from .._core._audio_format import AudioFormat
 from .._core._coerce import client_event, structured
 from .._core._conversation import Conversation
 from .._core._events import (

@@ -40,6 +40,7 @@ from ._frames import (
     FrameReader,
     close_payload,
     encode_frame,
+    load_numpy,
     parse_close,
 )
 from ._socket_io import RawSocketIO, byte_io_for
@@ -200,6 +201,7 @@ async def client_handshake(
                     break
                 if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
                     protocol = _check_upgrade(event, key, subprotocols)
+                    load_numpy()  # for masking audio appends, before the session starts
                     ws = ClientWebSocket(stream, receive_buffer_size, max_message_size)
                     ws.bytes_sent, ws.bytes_received = len(request), received
                     ws.subprotocol = protocol
