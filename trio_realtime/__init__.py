@@ -72,6 +72,9 @@ from ._session._response_handles import ResponseHandle as ResponseHandle
 from ._session._response_handles import ResponseRefused as ResponseRefused
 from ._session._response_handles import ResponseResult as ResponseResult
 from ._session._response_handles import ResponseWatch as ResponseWatch
+from ._session._resume_policy import ConnectionInterrupted as ConnectionInterrupted
+from ._session._resume_policy import ResumePolicy as ResumePolicy
+from ._session._resume_policy import SessionResumed as SessionResumed
 from ._session._session import RealtimeSession as RealtimeSession
 from ._session._tool_calls import ToolCall as ToolCall
 from ._session._types import DecodeFailure as DecodeFailure
@@ -339,6 +342,7 @@ __all__ = [
     "ClientSecret",
     "ConnectTimeout",
     "ConnectionClosed",
+    "ConnectionInterrupted",
     "ConnectionRejected",
     "ContentPart",
     "ContentPartView",
@@ -420,9 +424,11 @@ __all__ = [
     "ResponseTextDone",
     "ResponseView",
     "ResponseWatch",
+    "ResumePolicy",
     "ServerEvent",
     "Session",
     "SessionCreated",
+    "SessionResumed",
     "SessionStatistics",
     "SessionUpdate",
     "SessionUpdated",

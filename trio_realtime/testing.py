@@ -32,6 +32,7 @@ __all__ = ["open_local_server"]
 @asynccontextmanager
 async def open_local_server(
     *,
+    port: int = 0,
     api_keys: Iterable[str] | None = None,
     engine: Engine | None = None,
     options: ServerOptions | None = None,
@@ -45,16 +46,19 @@ async def open_local_server(
     keep_finished_state: bool = False,
     raise_server_errors: bool = True,
 ) -> AsyncIterator[ServerHandle]:
-    """Run the reference server on ``127.0.0.1``, port 0, for the duration of the block.
+    """Run the reference server on ``127.0.0.1`` (a free port by default) for the block.
 
     Yields the :class:`~trio_realtime.server.ServerHandle`: ``.url``
-    (``ws://127.0.0.1:PORT/v1/realtime``), ``.url_for(model=...)``, ``.port``, and
+    (``ws://127.0.0.1:PORT/v1/realtime``), ``.url_for(model=...)``, ``.port``,
+    ``.close_connections(code)`` and ``.drop_connections()`` to end sessions on demand, and
     ``.connections``, one :class:`~trio_realtime.server.ConnectionInfo` per connection (the
     redacted handshake with its headers and subprotocols, whether the beta marker was sent,
     how the connection ended, its final statistics, and the protocol state while it runs, or
     after it ended with ``keep_finished_state=True``).
 
     Args:
+        port: The port to listen on; 0 picks a free one. A server started again on the
+            port of one that ended is a restart, as its clients see it.
         api_keys: Accepted keys; ``None`` accepts any non-empty key.
         engine: The engine; a default :class:`~trio_realtime.server.SimulatedEngine` if
             ``None``.
@@ -81,7 +85,7 @@ async def open_local_server(
             partial(
                 serve,
                 "127.0.0.1",
-                0,
+                port,
                 api_keys=api_keys,
                 engine=engine,
                 options=options,

@@ -24,7 +24,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import final
+from typing import Final, final
+
+import attrs
 
 from ._audio_format import audio_format
 from ._conversation_apply import ConversationHandlers
@@ -35,11 +37,16 @@ from ._events import (
     ConversationItemTruncate,
     ErrorDetails,
     RateLimit,
+    ResponseStatusDetails,
     ServerEvent,
     Session,
     TranscriptionSession,
     UnknownEvent,
 )
+
+#: The status :meth:`Conversation.connection_lost` gives the responses it ends. Not a wire
+#: value: no server sends it, so it cannot be mistaken for the server's own ending.
+INTERRUPTED: Final = "interrupted"
 
 __all__ = ["Conversation"]
 
@@ -164,6 +171,35 @@ class Conversation(ConversationHandlers):
             raise TypeError(
                 f"sent() takes client events (server events go to apply()), got {type(event).__name__}"
             )
+
+    def connection_lost(self, reason: str = "connection_lost") -> tuple[ResponseView, ...]:
+        """The connection under the conversation was lost, and a new one will carry it on.
+
+        Every response still running ends here with status ``"interrupted"`` (the client's
+        own status, never a server's) and ``status_details`` ``{"type": "interrupted",
+        "reason": reason}``; its unfinished items end ``"incomplete"``, keeping what arrived.
+        The input buffer is taken as empty and the user as silent: the server that held them
+        is gone. Items and finished responses are kept: they are the history to carry on.
+
+        Returns:
+            The responses it ended, in the order they started.
+        """
+        ended = []
+        details = ResponseStatusDetails(type=INTERRUPTED, reason=reason)
+        for response in self._responses.values():
+            if response.done:
+                continue
+            wire = attrs.evolve(response._response, status=INTERRUPTED, status_details=details)
+            response._finish(wire)
+            for item in response._output:
+                if not item._done:
+                    item._status = "incomplete"
+                self._finish_item(item)
+            ended.append(response)
+        self._active = None
+        self._user_speaking = False
+        self._input_ms_at_reset = self._input_ms_sent
+        return tuple(ended)
 
     # --- barge-in helper ---------------------------------------------------------------------
 
@@ -322,6 +358,14 @@ class Conversation(ConversationHandlers):
     def input_audio_sent_bytes(self) -> int:
         """Bytes of input audio the client appended (counted, never kept)."""
         return self._input_bytes_sent
+
+    @property
+    def input_audio_uncommitted_ms(self) -> float:
+        """Milliseconds of input audio appended since the input buffer was last emptied, as
+        far as the client can tell: a commit or clear sent (or its answer received), a VAD
+        commit received, or :meth:`connection_lost`. The server may hold less (with server VAD
+        it lets idle audio go)."""
+        return self._input_ms_sent - self._input_ms_at_reset
 
     @property
     def rate_limits(self) -> tuple[RateLimit, ...]:

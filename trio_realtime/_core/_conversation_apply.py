@@ -28,7 +28,9 @@ from ._events import (
     ConversationItemTruncated,
     ErrorEvent,
     InputAudioBufferAppend,
+    InputAudioBufferClear,
     InputAudioBufferCleared,
+    InputAudioBufferCommit,
     InputAudioBufferCommitted,
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
@@ -124,6 +126,8 @@ class ConversationHandlers(ConversationState):
         """The client-event table, like :meth:`_make_server_handlers`."""
         return {
             InputAudioBufferAppend: cls._sent_append,
+            InputAudioBufferCommit: cls._sent_buffer_reset,
+            InputAudioBufferClear: cls._sent_buffer_reset,
             ConversationItemTruncate: cls._sent_truncate,
         }
 

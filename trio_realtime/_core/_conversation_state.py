@@ -113,6 +113,9 @@ class ConversationState:
         self._last_committed_item_id: str | None = None
         self._input_bytes_sent = 0
         self._input_ms_sent = 0.0
+        # ``_input_ms_sent`` when the input buffer was last emptied (a commit or clear sent,
+        # or their answers received, a VAD commit included).
+        self._input_ms_at_reset = 0.0
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -286,9 +289,11 @@ class ConversationState:
     def _on_committed(self, event: InputAudioBufferCommitted) -> None:
         self._user_speaking = False
         self._last_committed_item_id = event.item_id
+        self._input_ms_at_reset = self._input_ms_sent
 
     def _on_cleared(self, event: InputAudioBufferCleared) -> None:
         self._user_speaking = False
+        self._input_ms_at_reset = self._input_ms_sent
 
     def _on_rate_limits(self, event: RateLimitsUpdated) -> None:
         self._rate_limits = tuple(event.rate_limits)
@@ -306,6 +311,10 @@ class ConversationState:
         nbytes = b64_decoded_len(event.audio)
         self._input_bytes_sent += nbytes
         self._input_ms_sent += nbytes / FORMATS[self._input_format].bytes_per_ms
+
+    def _sent_buffer_reset(self, event: ClientEvent) -> None:
+        # A commit or clear empties the input buffer; appends after it are uncommitted.
+        self._input_ms_at_reset = self._input_ms_sent
 
     def _sent_truncate(self, event: ConversationItemTruncate) -> None:
         item = self._items.get(event.item_id)

@@ -27,6 +27,7 @@ from .._wire._connection import (
 from .._wire._errors import ConnectTimeout
 from .._wire._groups import drop_cancelled_context, raise_single
 from ._options import SessionOptions
+from ._resume_policy import ResumePolicy
 from ._session import RealtimeSession
 
 __all__ = ["connect"]
@@ -58,6 +59,7 @@ def connect(
     tool_timeout: float = 30.0,
     handle_interruptions: bool | None = None,
     max_queued_responses: int = 32,
+    resume: ResumePolicy | None = None,
 ) -> AbstractAsyncContextManager[RealtimeSession]:
     """Open a Realtime session; use as ``async with connect(...) as session:``.
 
@@ -139,6 +141,16 @@ def connect(
             conversation is tracked, which it needs.
         max_queued_responses: How many ``create_response`` requests may wait for the
             conversation to be free before ``create_response`` itself waits.
+        resume: Carry the session on over new connections (a
+            :class:`~trio_realtime.ResumePolicy`): a connection lost with a recoverable close
+            (1001, 1005, 1006, 1011, 1012, 1013, ``session_expired``, a keepalive failure)
+            no longer ends the session. It reconnects (backoff with full jitter, bounded by
+            attempts and time), replays the last configuration and the conversation, sends
+            what waited meanwhile (the outbound queue is the buffer: full, ``send`` waits),
+            and yields a :class:`~trio_realtime.SessionResumed`. Before ``expires_at`` it
+            recycles the session at a quiet point. Needs ``track_conversation``. Only a
+            session that was ready resumes: failures while entering the block are raised.
+            See README.rst, "Sessions that outlive their connection".
 
     Raises:
         ValueError: Neither ``model`` nor ``intent`` (anywhere), one of them given twice,
@@ -185,6 +197,8 @@ def connect(
         tool_timeout=tool_timeout,
         handle_interruptions=handle_interruptions,
         max_queued_responses=max_queued_responses,
+        resume=resume,
+        connect_timeout=connect_timeout,
     )
     return _open_session(config, options, connect_timeout, record)
 
@@ -215,6 +229,7 @@ async def _open_session(
                         await session.wait_for((SessionCreated, TranscriptionSessionCreated))
                         if options.tools:
                             await session._install_tools()
+                    session._start_resumer()
                 except trio.TooSlowError:
                     raise ConnectTimeout(
                         f"{config.url}: no session.created (or, with tools, session.updated) "

@@ -97,9 +97,14 @@ class Inbound:
         self._recorder = recorder
         self.decode_failures = 0
 
+    def attach(self, ws: ClientWebSocket) -> None:
+        """Read ``ws`` from the next :meth:`run` on (a resumed session's new connection)."""
+        self._ws = ws
+
     async def run(self) -> None:
-        """Receive until the connection ends; then end the session."""
-        receive_messages = self._ws.receive_messages
+        """Receive until the connection ends; then end the session (or let it resume)."""
+        ws = self._ws
+        receive_messages = ws.receive_messages
         life = self._life
         stream = self._stream
         offer = stream.offer
@@ -143,7 +148,7 @@ class Inbound:
                         await self._after_event(followups)
                 message = event = None  # type: ignore[assignment]  # not kept while idle
         except WebSocketClosed:
-            life.connection_closed(self._ws.closed)
+            life.connection_closed(ws.closed, ws)
 
     async def _after_event(self, followups: list[Followup]) -> None:
         """Deliver notices and send what the layer decided, in order."""

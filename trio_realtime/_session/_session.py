@@ -101,6 +101,11 @@ class RealtimeSession(metaclass=NoPublicConstructor):
         """Start the receiver and the watchdog (``connect`` does, right after making it)."""
         self._p.start()
 
+    def _start_resumer(self) -> None:
+        """With ``resume=``, start carrying the session on over new connections (``connect``
+        does once the session is ready)."""
+        self._p.start_resumer()
+
     def __repr__(self) -> str:
         state = "open" if self._p.life.open else "closed"
         return f"<RealtimeSession {self._p.transport.config.url} {state}>"

@@ -110,11 +110,16 @@ class _Close:
 _Inbound = str | bytes | FrameError
 
 
+#: Ends one connection on demand: ``end(code, reason, drop)`` (see :meth:`_Shell.end`).
+EndConnection = Callable[[int, str, bool], None]
+
+
 async def serve_connection(
     tcp: trio.abc.Stream,
     info: ConnectionInfo,
     settings: ConnectionSettings,
     report_bug: Callable[[Exception], None],
+    live: dict[int, EndConnection] | None = None,
 ) -> None:
     """Serve one accepted TCP connection until it ends. Never raises but for cancellation.
 
@@ -125,10 +130,13 @@ async def serve_connection(
     Cancellation (the server shutting down) is graceful: the client gets a 1001 close frame
     and up to a second to answer it. That needs the receiver task, which reads the answer, to
     outlive the cancellation, so the connection runs in a shielded scope and a watcher
-    outside it turns the cancellation into :meth:`_Shell.shut_down`.
+    outside it turns the cancellation into :meth:`_Shell.shut_down`. While it runs, ``live``
+    (if given) maps its id to a way to end it on demand (tests: a restart, a dropped route).
     """
     stream = GuardedStream(tcp, stall_timeout=settings.stuck_client_timeout)
     shell = _Shell(stream, info, settings)
+    if live is not None:
+        live[info.id] = shell.end
     try:
         async with trio.open_nursery() as watcher:
             watcher.start_soon(_shut_down_when_cancelled, shell)
@@ -145,6 +153,8 @@ async def serve_connection(
         for bug in _leaves(bugs):
             report_bug(bug)
     finally:
+        if live is not None:
+            live.pop(info.id, None)
         with trio.CancelScope(shield=True):
             if shell.linger and not info.dropped and not stream.torn:
                 await _linger(stream, settings.close_timeout)
@@ -183,12 +193,20 @@ class _Shell:
         # Cancelled to end the connection early: shutdown, or a keepalive timeout.
         self._scope = trio.CancelScope()
         self._pending_close: _Close | None = None
+        self._drop = False
         self._done = False
 
     def shut_down(self) -> None:
         """End the connection soon with a 1001 close (no-op once it has ended)."""
+        self.end(SHUTDOWN_CLOSE_CODE, "server shutting down", False)
+
+    def end(self, code: int, reason: str, drop: bool) -> None:
+        """End the connection soon: a close frame with ``code`` and ``reason``, or with
+        ``drop`` the TCP connection ends without one (what is queued is not sent). No-op
+        once it is ending."""
         if not self._done and self._pending_close is None:
-            self._pending_close = _Close(SHUTDOWN_CLOSE_CODE, "server shutting down")
+            self._pending_close = _Close(code, reason)
+            self._drop = drop
             self._scope.cancel()
 
     async def run(self, transport: trio.Nursery) -> None:
@@ -462,7 +480,7 @@ class _Shell:
         ws = self._ws
         if ws is None or ws.closed is not None:
             return
-        if self._settings.drop_tcp or self._stream.torn:
+        if self._settings.drop_tcp or self._stream.torn or self._drop:
             self._info._record_close(close.code, close.reason, dropped=True)
             await self._stream.aclose()
             return

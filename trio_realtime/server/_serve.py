@@ -5,14 +5,15 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final, NoReturn, final
 from urllib.parse import urlencode
 
 import trio
+from trio.testing import memory_stream_pair
 
 from ._auth import ApiKeys
-from ._connection import serve_connection
+from ._connection import EndConnection, serve_connection
 from ._connection_info import ConnectionInfo, ConnectionSettings
 from ._engine import SimulatedEngine
 from ._engine_api import Engine
@@ -51,6 +52,8 @@ class ServerHandle:
     _ids: itertools.count[int]
     _connections: collections.deque[ConnectionInfo]
     _errors: collections.deque[Exception]
+    _live: dict[int, EndConnection]
+    _serve_memory: Callable[[trio.abc.Stream], None] | None
 
     def __init__(self) -> None:
         raise TypeError("ServerHandle is made by serve(), not constructed")
@@ -63,6 +66,8 @@ class ServerHandle:
         self._ids = itertools.count(1)
         self._connections = collections.deque(maxlen=_HISTORY)
         self._errors = collections.deque(maxlen=_ERRORS_KEPT)
+        self._live = {}
+        self._serve_memory = None
         return self
 
     def __repr__(self) -> str:
@@ -102,6 +107,49 @@ class ServerHandle:
         code, an HTTP error) and never lands here.
         """
         return tuple(self._errors)
+
+    async def open_memory_stream(self) -> trio.abc.Stream:
+        """A new connection to this server over an in-memory stream instead of TCP.
+
+        For ``connect(url=handle.url, open_stream=handle.open_memory_stream)`` in tests that
+        run on a mock clock: no socket is involved, so ``trio.testing.MockClock(autojump_
+        threshold=0)`` can skip a 30-minute session limit in milliseconds. The connection is
+        served like any other (it is in :attr:`connections`, with remote ``"memory"``).
+
+        Raises:
+            RuntimeError: The server is not running.
+        """
+        if self._serve_memory is None:
+            raise RuntimeError("the server is not running")
+        await trio.lowlevel.checkpoint()
+        client, server = memory_stream_pair()
+        self._serve_memory(server)
+        return client
+
+    def close_connections(self, code: int = 1012, reason: str = "service restart") -> int:
+        """End every open connection with a close frame (for tests of what clients do next).
+
+        The default is a restart's: 1012 "service restart". Events not yet sent are not
+        sent; the server keeps listening. Returns how many connections were told.
+
+        Raises:
+            ValueError: ``code`` is not one a server may send (1000-4999, not 1004-1006
+                or 1015).
+        """
+        if not 1000 <= code <= 4999 or code in (1004, 1005, 1006, 1015):
+            raise ValueError(f"a server cannot close with code {code}")
+        return self._end_all(code, reason, drop=False)
+
+    def drop_connections(self) -> int:
+        """End every open connection's TCP connection at once, without a close frame (a
+        crash, or a route that went away: clients see 1006). Returns how many."""
+        return self._end_all(1006, "dropped", drop=True)
+
+    def _end_all(self, code: int, reason: str, *, drop: bool) -> int:
+        ends = list(self._live.values())
+        for end in ends:
+            end(code, reason, drop)
+        return len(ends)
 
     def _new_connection(self, remote: str) -> ConnectionInfo:
         info = ConnectionInfo(id=next(self._ids), remote=remote)
@@ -232,11 +280,25 @@ async def serve(
             info = handle._new_connection(_peer(stream))
             # A bug in one connection must not take the others down: it is logged, the client
             # gets a 1011, and the handle keeps it where tests can find it.
-            await serve_connection(stream, info, settings, handle._errors.append)
+            await serve_connection(stream, info, settings, handle._errors.append, handle._live)
+
+        async def memory_handler(stream: trio.abc.Stream) -> None:
+            info = handle._new_connection("memory")
+            await serve_connection(stream, info, settings, handle._errors.append, handle._live)
 
         _log.info("listening on %s", handle.url)
-        task_status.started(handle)
-        await trio.serve_listeners(handler, listeners, handler_nursery=handler_nursery)
+        async with trio.open_nursery() as connections:
+            nursery = handler_nursery or connections
+
+            def serve_memory(stream: trio.abc.Stream) -> None:
+                nursery.start_soon(memory_handler, stream)
+
+            handle._serve_memory = serve_memory
+            task_status.started(handle)
+            try:
+                await trio.serve_listeners(handler, listeners, handler_nursery=nursery)
+            finally:
+                handle._serve_memory = None
     finally:
         # Shielded: a Cancelled from this cleanup would replace whatever is propagating (a
         # KeyboardInterrupt from a connection task, say) and lose it.
