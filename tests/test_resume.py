@@ -212,7 +212,11 @@ async def test_a_drop_during_audio_streaming_keeps_the_pump_going_on_the_new_con
                     1 for i in session.conversation.items if i.role == "assistant" and i.done
                 )
 
-            await wait_until(lambda: answered() >= 1)  # the first turn got its reply
+            def heard() -> bool:  # the first turn was transcribed and answered
+                items = session.conversation.items
+                return answered() >= 1 and bool(items[0].input_transcript)
+
+            await wait_until(heard)
             proxy.cut()  # in the middle of the stream
             await stream.wait()  # does not raise: the pump went on over the new connection
             assert stream.completed
