@@ -407,3 +407,70 @@ async def test_a_blackholed_connection_found_by_the_keepalive_is_resumed() -> No
             assert notice.code == 1006
             await say(session, "still here?")
             assert (await reply(session)).status == "completed"
+
+
+async def test_user_turns_are_replayed_as_audio_when_the_policy_keeps_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    policy = rt.ResumePolicy(input_audio_seconds=30)
+    manual = rt.Session(
+        modalities=["text"],
+        turn_detection=None,
+        input_audio_transcription=rt.InputAudioTranscription(model="whisper-1"),
+    )
+    async with (
+        open_local_server() as server,
+        reading(server.url, open_stream=server.open_memory_stream, resume=policy) as (
+            session,
+            events,
+        ),
+    ):
+        await session.request(rt.SessionUpdate(session=manual))
+        await session.append_audio(speech_like(300))
+        committed = await session.request(rt.InputAudioBufferCommit())
+        await reply(session)
+        await wait_until(lambda: session.conversation.items[0].input_transcript)
+        assert server.drop_connections() == 1
+        await wait_until(lambda: resumed(events))
+        (notice,) = resumed(events)
+        assert notice.items_as_audio == (committed.item_id,)
+        assert notice.items_as_text == ()  # the assistant's text is text already
+        retrieved = await session.request(rt.ConversationItemRetrieve(item_id=committed.item_id))
+        (part,) = retrieved.item.content or []
+        assert part.type == "input_audio"
+        assert part.pcm == speech_like(300)  # the new server holds the very audio
+        await say(session, "go on")
+        assert (await reply(session)).text == "You said: go on"
+
+
+async def test_a_transcription_session_resumes_with_its_configuration(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with (
+        open_local_server() as server,
+        rt.connect(
+            intent="transcription",
+            url=server.url,
+            api_key=KEY,
+            open_stream=server.open_memory_stream,
+            resume=POLICY,
+        ) as session,
+    ):
+        update = rt.TranscriptionSessionUpdate(
+            session=rt.TranscriptionSession(
+                input_audio_transcription=rt.InputAudioTranscription(model="gpt-4o-transcribe")
+            )
+        )
+        await session.request(update)
+        server.close_connections(1011, "internal error")
+        notice = await session.wait_for(rt.SessionResumed, timeout=30)
+        assert notice.config_replayed
+        assert notice.items_replayed == ()
+        assert notice.cause == "closed 1011 (internal error)"
+        state = server.connections[-1].state
+        assert state is not None
+        transcription = session.conversation.transcription_session
+        assert transcription is not None
+        assert transcription.input_audio_transcription is not None
+        assert transcription.input_audio_transcription is not rt.UNSET
+        assert transcription.input_audio_transcription.model == "gpt-4o-transcribe"

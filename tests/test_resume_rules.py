@@ -328,3 +328,79 @@ def test_a_transcription_session_replays_its_configuration_only() -> None:
     assert plan.config.session.id is rt.UNSET
     assert plan.items == ()
     assert plan.lost == ()
+
+
+# --- keeping input audio for the replay ----------------------------------------------------
+
+
+def append_ms(conversation: rt.Conversation, ms: int, value: int) -> None:
+    conversation.sent(rt.InputAudioBufferAppend(audio=rt.encode_audio(bytes([value]) * 48 * ms)))
+
+
+def committed_item(conversation: rt.Conversation, item_id: str) -> None:
+    conversation.apply(
+        event(
+            {"type": "input_audio_buffer.committed", "previous_item_id": None, "item_id": item_id}
+        )
+    )
+    conversation.apply(created({**USER_AUDIO_ITEM, "id": item_id}))
+
+
+def test_input_audio_is_kept_only_when_asked_and_goes_to_the_item_its_commit_names() -> None:
+    plain = rt.Conversation()
+    append_ms(plain, 100, 1)
+    committed_item(plain, "item_1")
+    assert plain.item("item_1").audio == b""
+
+    conversation = rt.Conversation(keep_input_audio_seconds=1)
+    append_ms(conversation, 100, 1)
+    conversation.sent(rt.InputAudioBufferCommit())  # the client's commit takes these 100 ms
+    append_ms(conversation, 50, 2)  # ... not these, appended before its answer came
+    committed_item(conversation, "item_1")
+    assert conversation.item("item_1").audio == bytes([1]) * 4800
+    committed_item(conversation, "item_2")  # a VAD commit: what was appended since
+    assert conversation.item("item_2").audio == bytes([2]) * 2400
+    append_ms(conversation, 100, 3)
+    conversation.sent(rt.InputAudioBufferClear())
+    committed_item(conversation, "item_3")
+    assert conversation.item("item_3").audio == b""  # cleared: nothing to give
+
+
+def test_kept_input_audio_is_bounded_in_all_the_oldest_letting_go_first() -> None:
+    conversation = rt.Conversation(keep_input_audio_seconds=0.25)
+    for n in range(4):
+        append_ms(conversation, 100, n)
+        committed_item(conversation, f"item_{n}")
+    kept = [len(conversation.item(f"item_{n}").audio) for n in range(4)]
+    assert kept == [0, 0, 4800, 4800]  # 200 of the allowed 250 ms: the newest
+    assert conversation.item("item_0").audio_ms == 100  # its duration is still known
+    append_ms(conversation, 1000, 9)  # a long append keeps only its newest 250 ms
+    committed_item(conversation, "item_long")
+    assert len(conversation.item("item_long").audio) == 48 * 250
+    with pytest.raises(ValueError, match="keep_input_audio_seconds"):
+        rt.Conversation(keep_input_audio_seconds=-1)
+
+
+def test_the_replay_sends_kept_user_audio_as_audio_in_the_current_format() -> None:
+    conversation = rt.Conversation(keep_input_audio_seconds=10)
+    append_ms(conversation, 100, 7)
+    committed_item(conversation, "item_kept")
+    conversation.apply(
+        event(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": "item_kept",
+                "content_index": 0,
+                "transcript": "hello",
+            }
+        )
+    )
+    committed_item(conversation, "item_none")  # no audio kept, no transcript
+    plan = plan_replay(conversation, audio=True)
+    assert plan.as_audio == ("item_kept",)
+    (item,) = plan.items
+    assert item.content is not None
+    assert item.content is not rt.UNSET
+    (part,) = item.content
+    assert (part.type, part.pcm, part.transcript) == ("input_audio", bytes([7]) * 4800, "hello")
+    assert plan_replay(conversation).as_text == ("item_kept",)  # without audio: the transcript

@@ -287,6 +287,7 @@ def test_the_notice_and_the_policy_hold_no_secret() -> None:
         "config_replayed",
         "items_replayed",
         "items_as_text",
+        "items_as_audio",
         "resent",
         "interrupted_responses",
         "interrupted_requests",

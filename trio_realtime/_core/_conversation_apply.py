@@ -126,8 +126,8 @@ class ConversationHandlers(ConversationState):
         """The client-event table, like :meth:`_make_server_handlers`."""
         return {
             InputAudioBufferAppend: cls._sent_append,
-            InputAudioBufferCommit: cls._sent_buffer_reset,
-            InputAudioBufferClear: cls._sent_buffer_reset,
+            InputAudioBufferCommit: cls._sent_commit,
+            InputAudioBufferClear: cls._sent_clear,
             ConversationItemTruncate: cls._sent_truncate,
         }
 
@@ -334,6 +334,8 @@ class ConversationHandlers(ConversationState):
         else:  # previous_item_id absent: append
             order.append(item_id)
         item._in_conversation = True
+        if self._keeper is not None:
+            self._keeper.attach(item_id, item._parts)
         pending = self._pending.pop(item_id, None)
         if pending is not None:
             self._pending_events -= len(pending)

@@ -118,7 +118,8 @@ def connect(
             event (on by default; a few microseconds per event: audio deltas are kept as
             their base64 text and decoded only when read). Off, the property raises.
         keep_audio_seconds: How much assistant audio the conversation keeps per item (the
-            last N seconds; ``None`` keeps all, ``0`` none). Input audio is never kept.
+            last N seconds; ``None`` keeps all, ``0`` none). Input audio is not kept (but see
+            ``resume``'s ``input_audio_seconds``).
         record: Write every event, both directions, to this file as JSON lines with monotonic
             timestamps (see :func:`trio_realtime.read_recording`). Keys are never written.
         tools: Functions the model may call (:func:`trio_realtime.tool` objects, or plain

@@ -8,7 +8,9 @@ A server keeps nothing across connections, so the client replays its view:
   does not model (a server may report what it refuses in an update);
 * the **items** of the default conversation, in order, under their own ids: user, system and
   assistant text; audio as its transcript (a user ``input_text``, an assistant ``text``:
-  the only content a client may create for the assistant); function calls with their outputs.
+  the only content a client may create for the assistant), or a user's audio as audio when
+  the conversation kept it (``keep_input_audio_seconds``) and ``audio`` asks; function calls
+  with their outputs.
 
 Some history cannot be carried over, and every such case is named in :attr:`Replay.lost`:
 an audio item with no transcript (transcription failed or unfinished, or the assistant audio
@@ -51,12 +53,14 @@ class Replay:
         config: The configuration update, or ``None`` when the server never reported one.
         items: The items to create, in order, each under its old id.
         as_text: Ids of the items whose audio is replayed as its transcript.
+        as_audio: Ids of the user items replayed with their audio.
         lost: One line per thing left out.
     """
 
     config: SessionUpdate | TranscriptionSessionUpdate | None
     items: tuple[ConversationItem, ...]
     as_text: tuple[str, ...]
+    as_audio: tuple[str, ...]
     lost: tuple[str, ...]
 
 
@@ -81,6 +85,7 @@ def plan_replay(
     *,
     interrupted: frozenset[str] = frozenset(),
     max_items: int | None = None,
+    audio: bool = False,
 ) -> Replay:
     """The :class:`Replay` of ``conversation`` (see the module docstring).
 
@@ -90,6 +95,8 @@ def plan_replay(
         interrupted: Ids of the responses cut off by the loss: their function calls are
             left out.
         max_items: Replay at most the newest this many items.
+        audio: Replay user audio the conversation kept as audio (in the session's input
+            format at the time, else as its transcript).
     """
     lost: list[str] = []
     config = replayable_config(conversation)
@@ -102,7 +109,9 @@ def plan_replay(
         lost.append(f"{dropped} older items (max_replay_items={max_items})")
     out: list[ConversationItem] = []
     as_text: list[str] = []
+    as_audio: list[str] = []
     calls: set[str] = set()
+    audio_format = conversation.input_audio_format if audio else None
     for item in items:
         if item.type == "function_call":
             if item.response_id in interrupted:
@@ -127,47 +136,63 @@ def plan_replay(
                 continue
             out.append(ConversationItem.function_call_output(item.call_id, item.output, id=item.id))
         elif item.type == "message":
-            message = _message(item, lost)
+            message = _message(item, lost, audio_format)
             if message is not None:
-                content, audio = message
+                content, kind = message
                 out.append(
                     ConversationItem(id=item.id, type="message", role=item.role, content=content)
                 )
-                if audio:
+                if kind == "text":
                     as_text.append(item.id)
+                elif kind == "audio":
+                    as_audio.append(item.id)
         else:
             lost.append(f"item {item.id}: type {item.type!r} cannot be created")
-    return Replay(config=config, items=tuple(out), as_text=tuple(as_text), lost=tuple(lost))
+    return Replay(
+        config=config,
+        items=tuple(out),
+        as_text=tuple(as_text),
+        as_audio=tuple(as_audio),
+        lost=tuple(lost),
+    )
 
 
-def _message(item: ItemView, lost: list[str]) -> tuple[list[ContentPart], bool] | None:
-    """The content to create ``item`` with, and whether audio became text; ``None`` (with
-    a line in ``lost``) when nothing of it can be carried over."""
+def _message(
+    item: ItemView, lost: list[str], audio_format: str | None
+) -> tuple[list[ContentPart], str | None] | None:
+    """The content to create ``item`` with, and what its audio became (``"text"``,
+    ``"audio"`` or ``None``); ``None`` (with a line in ``lost``) when nothing of it can be
+    carried over."""
     role = item.role
     if role not in ("user", "assistant", "system"):
         lost.append(f"item {item.id}: message with role {role!r}")
         return None
     text_type = "text" if role == "assistant" else "input_text"
     content: list[ContentPart] = []
-    audio = False
+    kind = None
     for part in item.parts:
         if part.type in ("text", "input_text"):
             if part.text or role != "assistant":  # an assistant cut off before its first word
                 content.append(ContentPart(type=text_type, text=part.text))
-        elif part.type in ("audio", "input_audio"):
-            transcript = part.transcript
-            if transcript:
-                content.append(ContentPart(type=text_type, text=transcript))
-                audio = True
-            else:
-                lost.append(f"item {item.id}: {role} audio without a transcript ({_why(part)})")
-        else:
+            continue
+        if part.type not in ("audio", "input_audio"):
             lost.append(f"item {item.id}: content part of type {part.type!r}")
+            continue
+        transcript = part.transcript
+        pcm = part.audio if audio_format is not None and part.type == "input_audio" else b""
+        if pcm and part.audio_format == audio_format:
+            content.append(ContentPart.input_audio(pcm, transcript=transcript or UNSET))
+            kind = "audio"
+        elif transcript:
+            content.append(ContentPart(type=text_type, text=transcript))
+            kind = kind or "text"
+        else:
+            lost.append(f"item {item.id}: {role} audio without a transcript ({_why(part)})")
     if not content:
         if not any(part.type in ("audio", "input_audio") for part in item.parts):
             lost.append(f"item {item.id}: {role} message without content")
         return None
-    return content, audio
+    return content, kind
 
 
 def _why(part: object) -> str:

@@ -90,8 +90,12 @@ class SessionParts:
         ws, spawn = transport.ws, nursery.start_soon
         self.transport = transport
         self.options = options
+        resume = options.resume
         conversation = self.conversation = (
-            Conversation(keep_audio_seconds=options.keep_audio_seconds)
+            Conversation(
+                keep_audio_seconds=options.keep_audio_seconds,
+                keep_input_audio_seconds=0.0 if resume is None else resume.input_audio_seconds,
+            )
             if options.track_conversation
             else None
         )

@@ -133,6 +133,7 @@ class _Replayed:
     config_replayed: bool
     items: list[str]
     as_text: tuple[str, ...]
+    as_audio: tuple[str, ...]
     lost: list[str]
 
 
@@ -222,17 +223,22 @@ class Resumer:
             return False
         cause = _describe(code, reason, error, self._config.api_key)
         loss = _Loss(cause=cause, code=code, reason=reason, error=error, at=trio.current_time())
-        self._leave(loss)
+        self._leave()
         self._host.stop_receiver()
+        self._interrupt(loss)
         self._loss = loss
         self._wake.set()
         logger.info("%s: %s; resuming on a new connection", self._url, cause)
         return True
 
-    def _leave(self, loss: _Loss) -> None:
-        """Stop using the connection; end what cannot outlive it; note what was in flight."""
+    def _leave(self) -> None:
+        """Stop writing to the connection (sends wait from now on) and judging it."""
         self._ws = None
         self._host.leave_connection()
+
+    def _interrupt(self, loss: _Loss) -> None:
+        """Nothing more comes from the old connection: end what cannot outlive it, and note
+        what was in flight."""
         conversation = self._conversation
         loss.lost_input_ms = conversation.input_audio_uncommitted_ms
         loss.interrupted = tuple(view.id for view in conversation.connection_lost())
@@ -311,11 +317,12 @@ class Resumer:
         policy gives up."""
         if loss.recycle:
             old = self._ws
-            self._leave(loss)
+            self._leave()
             if old is not None:
                 with trio.move_on_after(self._close_timeout):
-                    await old.aclose(1000)  # its receiver reads the answer
+                    await old.aclose(1000)  # its receiver reads the answer, and what came first
             self._host.stop_receiver()
+            self._interrupt(loss)  # a response the server started meanwhile, if any
             logger.info("%s: recycling the session before it expires", self._url)
         await self._close_old()
         # What to replay is fixed now: nothing changes the conversation until a new
@@ -324,8 +331,9 @@ class Resumer:
             self._conversation,
             interrupted=frozenset(loss.interrupted),
             max_items=self._policy.max_replay_items,
+            audio=self._policy.input_audio_seconds > 0,
         )
-        policy, life = self._policy, self._life
+        policy = self._policy
         give_up_at = loss.at + policy.max_gap
         last = ""
         attempt = 0
@@ -335,7 +343,7 @@ class Resumer:
             if trio.current_time() + delay >= give_up_at:
                 break
             await trio.sleep(delay)
-            if life.ending is not None:
+            if self._over():
                 return
             deadline = min(trio.current_time() + self._connect_timeout, give_up_at)
             try:
@@ -347,6 +355,9 @@ class Resumer:
                 last = str(retry)
                 logger.debug("%s: attempt %d failed: %s", self._url, attempt, last)
                 continue
+            if self._over():  # the session ended meanwhile (its block is ending)
+                await stack.aclose()
+                return
             self._take_over(loss, stack, transport, replayed, attempt)
             return
         self._give_up(loss, attempt, last)
@@ -463,6 +474,7 @@ class Resumer:
             config_replayed=config_replayed,
             items=replayed,
             as_text=tuple(i for i in plan.as_text if i in replayed),
+            as_audio=tuple(i for i in plan.as_audio if i in replayed),
             lost=lost,
         )
 
@@ -519,6 +531,7 @@ class Resumer:
             config_replayed=replayed.config_replayed,
             items_replayed=tuple(replayed.items),
             items_as_text=replayed.as_text,
+            items_as_audio=replayed.as_audio,
             resent=tuple(f"{item[0].type} {item[0].event_id}" for item in first),
             interrupted_responses=loss.interrupted,
             interrupted_requests=tuple(cut),
@@ -583,6 +596,9 @@ class Resumer:
 
     def _end(self, loss: _Loss, make_error: Callable[[], Exception]) -> None:
         self._life.end(Ending(False, make_error))
+
+    def _over(self) -> bool:
+        return self._life.ending is not None
 
     @property
     def _url(self) -> str:

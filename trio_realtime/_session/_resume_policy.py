@@ -84,6 +84,10 @@ class ResumePolicy:
         error_codes: The recoverable ``error.code`` values (default ``session_expired``).
         max_replay_items: Replay only the newest this many items of the conversation
             (``None``: all of them); older ones are reported as lost.
+        input_audio_seconds: Replay user turns as their audio, not their transcripts, for
+            the newest this many seconds of input audio in all: the conversation keeps that
+            much (``Conversation(keep_input_audio_seconds=...)``). ``0`` (default): every
+            audio turn is replayed as its transcript, and no input audio is kept.
         seed: Seeds the jitter, for repeatable tests (``None``: the system's randomness).
     """
 
@@ -95,6 +99,7 @@ class ResumePolicy:
     close_codes: frozenset[int] = attrs.field(default=RECOVERABLE_CLOSE_CODES, validator=_codes)
     error_codes: frozenset[str] = RECOVERABLE_ERRORS
     max_replay_items: int | None = attrs.field(default=None)
+    input_audio_seconds: float = attrs.field(default=0.0)
     seed: int | None = None
 
     @recycle_before.validator
@@ -106,6 +111,11 @@ class ResumePolicy:
     def _check_items(self, attribute: attrs.Attribute[int | None], value: object) -> None:
         if value is not None and (not isinstance(value, int) or value < 0):
             raise ValueError(f"max_replay_items must be an int >= 0 or None, got {value!r}")
+
+    @input_audio_seconds.validator
+    def _check_audio(self, attribute: attrs.Attribute[float], value: object) -> None:
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"input_audio_seconds must be a finite number >= 0, got {value!r}")
 
     def recoverable(self, code: int, error: ErrorDetails | None) -> bool:
         """Whether a connection that ended with ``code`` (after ``error``, if one explained
@@ -150,6 +160,7 @@ class SessionResumed:
             (tools, instructions, voice, formats, turn detection...) and accepted.
         items_replayed: Ids of the items created again, in order (ids are kept).
         items_as_text: Those of them that held audio and were replayed as their transcripts.
+        items_as_audio: Those of them replayed with their user audio (``input_audio_seconds``).
         resent: ``"type event_id"`` of each event written before the loss and not answered,
             sent again after the replay (the answer comes from the new connection).
         interrupted_responses: Ids of the responses that were running: they ended with status
@@ -175,6 +186,7 @@ class SessionResumed:
     config_replayed: bool
     items_replayed: tuple[str, ...]
     items_as_text: tuple[str, ...]
+    items_as_audio: tuple[str, ...]
     resent: tuple[str, ...]
     interrupted_responses: tuple[str, ...]
     interrupted_requests: tuple[str, ...]
