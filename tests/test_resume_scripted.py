@@ -282,6 +282,7 @@ def test_the_notice_and_the_policy_hold_no_secret() -> None:
         "code",
         "attempts",
         "gap_s",
+        "attempt_s",
         "session_id",
         "expires_at",
         "config_replayed",

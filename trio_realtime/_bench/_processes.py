@@ -119,9 +119,11 @@ class ServerProcess:
         self._stats: trio.MemorySendChannel[dict[str, Any]] | None = None
 
     @classmethod
-    async def start(cls, kind: str, response_seconds: float = 5.0) -> ServerProcess:
+    async def start(
+        cls, kind: str, response_seconds: float = 5.0, extra: tuple[str, ...] = ()
+    ) -> ServerProcess:
         """Start the ``load`` or ``sink`` server, or the ``reference`` server (realistic
-        pacing).
+        pacing, and ``extra`` arguments of ``trio-realtime serve``).
 
         Raises:
             BenchError: It did not print its URL within 30 s.
@@ -142,6 +144,7 @@ class ServerProcess:
                 "--port",
                 "0",
                 "--realistic",
+                *extra,
             )
         process = await trio.lowlevel.open_process(
             argv,

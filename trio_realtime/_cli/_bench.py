@@ -8,6 +8,7 @@
     trio-realtime bench --sweep 150,250,350,450 --peer openai-sdk --json out.json
     trio-realtime bench --processes 2 --sessions 800      # sharded; reports 1 -> 2 scaling
     trio-realtime bench --scenario turns --sessions 20    # spoken turns, reference server
+    trio-realtime bench --scenario resume --window 60     # sessions outliving connections
 
 By default the standard load workload runs against an embedded load server in its own
 process; ``--url`` points the harness at any server instead. A default run takes about 15 s
@@ -18,6 +19,7 @@ See :mod:`trio_realtime._bench` for what is measured and how.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -31,6 +33,7 @@ from .._bench._orchestrator import BenchOptions, profile_path
 from .._bench._plot import write_plot
 from .._bench._processes import BenchError
 from .._bench._profile import summarize
+from .._bench._resume import ResumeWorkload, render_resume, run_resume
 from .._bench._sweep import run_bench
 from .._bench._tables import label, render_report
 from .._bench._workload import BASELINES, PEERS, SCENARIOS, Workload
@@ -50,6 +53,11 @@ EXIT_STATUS_HELP: Final = """exit status:
   5    --check: our client failed at a size it ran (median p99 over --p99-ms, or a run
        with errors, missed events, or sessions that did not connect or ended early)
   130  interrupted (Ctrl-C)"""
+#: The ``resume`` scenario, for ``--help`` (it runs apart from the others: _bench._resume).
+_RESUME: Final = (
+    "sessions with connect(resume=...) under resets and session expiries: resume times "
+    "and what was lost"
+)
 #: What ``--peer`` names, as clients.
 _PEER_CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "openai-sdk": PEERS,
@@ -90,9 +98,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     load = parser.add_argument_group("workload")
     load.add_argument(
         "--scenario",
-        choices=tuple(SCENARIOS),
+        choices=(*SCENARIOS, "resume"),
         default="standard",
-        help="; ".join(f"{k}: {v}" for k, v in SCENARIOS.items()),
+        help="; ".join(f"{k}: {v}" for k, v in {**SCENARIOS, "resume": _RESUME}.items()),
     )
     load.add_argument("--sessions", type=_positive(int), default=50, help="sessions (50)")
     load.add_argument(
@@ -130,6 +138,23 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         type=_positive(float),
         default=5.0,
         help="length of the load server's streamed responses (5)",
+    )
+    resume = parser.add_argument_group("--scenario resume")
+    resume.add_argument(
+        "--session-seconds",
+        type=_positive(float),
+        default=20.0,
+        help="the embedded server's session limit: sessions recycle before it (20)",
+    )
+    resume.add_argument(
+        "--drop-every",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="reset one connection at random every S s through a proxy (1; 0: never)",
+    )
+    resume.add_argument(
+        "--turn-every", type=_positive(float), default=3.0, help="a reply per session every S s"
     )
     where = parser.add_argument_group("server and clients")
     where.add_argument("--url", help="a server to load instead of the embedded one")
@@ -335,7 +360,44 @@ def _print_profile(options: BenchOptions) -> None:
         print(summarize(path))
 
 
+def _run_resume(args: argparse.Namespace) -> int:
+    workload = ResumeWorkload(
+        sessions=args.sessions,
+        window=args.window if args.window is not None else 30.0,
+        session_seconds=args.session_seconds,
+        drop_every=max(0.0, args.drop_every),
+        turn_every=args.turn_every,
+        ramp=args.ramp or 2.0,
+    )
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"\r{line}", end="", file=sys.stderr, flush=True)
+
+    try:
+        report = trio.run(
+            functools.partial(
+                run_resume, workload, api_key=_api_key(args), url=args.url, progress=progress
+            ),
+            restrict_keyboard_interrupt_to_checkpoints=True,
+        )
+    except BenchError as exc:
+        print(f"trio-realtime bench: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(file=sys.stderr)
+    report["environment"] = environment()
+    print(render_resume(report))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"\nJSON report written to {args.json}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.scenario == "resume":
+        return _run_resume(args)
     try:
         options = options_from(args)
     except ValueError as exc:

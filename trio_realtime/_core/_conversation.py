@@ -386,10 +386,17 @@ class Conversation(ConversationHandlers):
 
     @property
     def input_audio_uncommitted_ms(self) -> float:
-        """Milliseconds of input audio appended since the input buffer was last emptied, as
-        far as the client can tell: a commit or clear sent (or its answer received), a VAD
-        commit received, or :meth:`connection_lost`. The server may hold less (with server VAD
-        it lets idle audio go)."""
+        """Milliseconds of input audio appended and not committed, as far as the client can
+        tell: since the input buffer was last emptied (a commit or clear sent, or its answer
+        received, a VAD commit received, or :meth:`connection_lost`). With server VAD on
+        (the session's ``turn_detection`` is not null), only speech counts: the audio since
+        VAD heard speech start while the user is speaking, else 0 (a server lets idle audio
+        go, but for the prefix padding of the next turn)."""
+        session = self._session or self._transcription_session
+        if session is not None and session.turn_detection is not None:
+            if not self._user_speaking:
+                return 0.0
+            return self._input_ms_sent - max(self._input_ms_at_speech, self._input_ms_at_reset)
         return self._input_ms_sent - self._input_ms_at_reset
 
     @property

@@ -118,6 +118,7 @@ class ConversationState:
         # ``_input_ms_sent`` when the input buffer was last emptied (a commit or clear sent,
         # or their answers received, a VAD commit included).
         self._input_ms_at_reset = 0.0
+        self._input_ms_at_speech = 0.0  # ``_input_ms_sent`` when VAD last heard speech start
         self._keeper: InputAudioKeeper | None = None  # only when asked to keep input audio
         if keep_input_audio_seconds > 0:
             cap = bytes_for_ms(keep_input_audio_seconds * 1000, input_audio_format)
@@ -280,6 +281,7 @@ class ConversationState:
 
     def _on_speech_started(self, event: InputAudioBufferSpeechStarted) -> None:
         self._user_speaking = True
+        self._input_ms_at_speech = self._input_ms_sent
         self._speech_item_id = event.item_id
         self._speech_started_ms = event.audio_start_ms
         if not 0 <= event.audio_start_ms <= MAX_PLAUSIBLE_MS:

@@ -135,6 +135,7 @@ class _Replayed:
     as_text: tuple[str, ...]
     as_audio: tuple[str, ...]
     lost: list[str]
+    took: float = 0.0  # seconds from the attempt's start to the replay's last answer
 
 
 class _Retry(Exception):
@@ -302,13 +303,9 @@ class Resumer:
         if layer.tool_calls_running:
             return False
         conversation = self._conversation
-        if conversation.active_response is not None:
+        if conversation.active_response is not None or conversation.user_speaking:
             return False
-        session = conversation.session or conversation.transcription_session
-        # Server VAD unless the server reported it off (it is on by default).
-        if session is None or session.turn_detection is not None:
-            return not conversation.user_speaking
-        return conversation.input_audio_uncommitted_ms <= 0
+        return conversation.input_audio_uncommitted_ms <= 0  # with server VAD: no speech
 
     # --- a gap -------------------------------------------------------------------------------
 
@@ -345,7 +342,8 @@ class Resumer:
             await trio.sleep(delay)
             if self._over():
                 return
-            deadline = min(trio.current_time() + self._connect_timeout, give_up_at)
+            began = trio.current_time()
+            deadline = min(began + self._connect_timeout, give_up_at)
             try:
                 stack, transport, replayed = await self._connect(loss, deadline)
             except _Fatal as fatal:
@@ -358,6 +356,7 @@ class Resumer:
             if self._over():  # the session ended meanwhile (its block is ending)
                 await stack.aclose()
                 return
+            replayed.took = trio.current_time() - began
             self._take_over(loss, stack, transport, replayed, attempt)
             return
         self._give_up(loss, attempt, last)
@@ -526,6 +525,7 @@ class Resumer:
             code=loss.code,
             attempts=attempts,
             gap_s=trio.current_time() - loss.at,
+            attempt_s=replayed.took,
             session_id=session.id if isinstance(session.id, str) else None,
             expires_at=session.expires_at if isinstance(session.expires_at, int) else None,
             config_replayed=replayed.config_replayed,

@@ -154,6 +154,8 @@ class SessionResumed:
         attempts: Connection attempts it took.
         gap_s: Seconds from the loss (or the start of the recycle) until the new connection
             took over; sends made meanwhile waited in the outbound queue.
+        attempt_s: Seconds the successful attempt took, from opening the connection to the
+            replay's last answer (the gap less the backoff waits and failed attempts).
         session_id: The new server session's id.
         expires_at: The new session's ``expires_at`` (Unix seconds), if the server said.
         config_replayed: Whether the last configuration the server reported was sent again
@@ -181,6 +183,7 @@ class SessionResumed:
     code: int | None
     attempts: int
     gap_s: float
+    attempt_s: float
     session_id: str | None
     expires_at: int | None
     config_replayed: bool
