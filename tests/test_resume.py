@@ -168,10 +168,9 @@ async def test_a_drop_mid_tool_call_answers_the_call_exactly_once_after_the_resu
             await started.wait()  # the tool runs, its output not made yet
             proxy.cut()
             release.set()  # the output is made while the connection is being left
+            answer = "slow_lookup returned: found Paris"  # the follow-up, once complete
             await wait_until(
-                lambda: any(
-                    i.text.startswith("slow_lookup returned") for i in session.conversation.items
-                )
+                lambda: any(i.text == answer and i.done for i in session.conversation.items)
             )
             (notice,) = resumed(events)
             assert calls == ["Paris"]  # run once
@@ -180,7 +179,7 @@ async def test_a_drop_mid_tool_call_answers_the_call_exactly_once_after_the_resu
             call_item = next(i for i in session.conversation.items if i.type == "function_call")
             assert call_item.id in notice.items_replayed  # the call was replayed, its output
             assert notice.interrupted_responses == ()  # was sent once, after the replay
-            assert texts(session)[-1] == ("assistant", "slow_lookup returned: found Paris")
+            assert texts(session)[-1] == ("assistant", answer)
             assert live_items(server) == len(session.conversation.items) == 4
 
             await say(session, "thanks")

@@ -30,47 +30,23 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from typing import Any, Final, Protocol, final
+from typing import Final, Protocol, final
 
 import attrs
 import trio
 
-from .._core._audio_format import FORMATS
-from .._core._codec import decode, encode
+from .._core._codec import encode
 from .._core._conversation import Conversation
-from .._core._errors import ProtocolError
-from .._core._events import (
-    ConversationItemCreate,
-    ConversationItemCreated,
-    ConversationItemTruncate,
-    ErrorDetails,
-    ErrorEvent,
-    InputAudioBufferCommit,
-    ServerEvent,
-    SessionCreated,
-    SessionUpdated,
-    TranscriptionSessionCreated,
-    TranscriptionSessionUpdated,
-)
+from .._core._events import ConversationItemTruncate, ErrorDetails, InputAudioBufferCommit
 from .._core._recording import Recorder
-from .._wire._connection import (
-    ConnectionConfig,
-    Transport,
-    close_error,
-    open_transport,
-    redact,
-)
-from .._wire._errors import (
-    AuthenticationError,
-    ConnectionClosed,
-    ConnectionRejected,
-    HandshakeError,
-)
-from .._wire._websocket import ClientWebSocket, WebSocketClosed
+from .._wire._connection import ConnectionConfig, Transport, redact
+from .._wire._errors import ConnectionClosed
+from .._wire._websocket import ClientWebSocket
 from ._history import Replay, plan_replay
 from ._layer import ResponseLayer
 from ._lifecycle import Ending, Lifecycle
 from ._outbound import Outbound, Outgoing
+from ._reconnect import Fatal, Reconnector, Replayed, Retry
 from ._requests import Replies
 from ._resume_policy import ConnectionInterrupted, ResumePolicy, SessionResumed
 from ._stream import EventStream
@@ -82,10 +58,6 @@ logger = logging.getLogger("trio_realtime")
 
 #: How often a session in its recycling window looks for a quiet point.
 QUIET_POLL: Final = 0.1
-#: HTTP answers to a reconnection's upgrade worth another attempt (the rest end the session).
-_RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
-_CREATED: Final = (SessionCreated, TranscriptionSessionCreated)
-_UPDATED: Final = (SessionUpdated, TranscriptionSessionUpdated)
 
 
 class Host(Protocol):
@@ -121,33 +93,7 @@ class _Loss:
     pending: frozenset[str] = frozenset()  # events awaiting an answer at the loss
     interrupted: tuple[str, ...] = ()
     lost_input_ms: float = 0.0
-    plan: Replay | None = None  # made once the old connection is left for good
-
-
-@final
-@attrs.define(kw_only=True, eq=False)
-class _Replayed:
-    """What the new connection said to the replay."""
-
-    created: SessionCreated | TranscriptionSessionCreated
-    config_replayed: bool
-    items: list[str]
-    as_text: tuple[str, ...]
-    as_audio: tuple[str, ...]
-    lost: list[str]
-    took: float = 0.0  # seconds from the attempt's start to the replay's last answer
-
-
-class _Retry(Exception):
-    """This attempt failed; another may not (the message says why)."""
-
-
-class _Fatal(Exception):
-    """Reconnecting cannot work (the key was refused, the request is bad): end the session."""
-
-    def __init__(self, make_error: Callable[[], Exception]) -> None:
-        super().__init__()
-        self.make_error = make_error
+    plan: Replay = Replay(config=None, items=(), as_text=(), as_audio=(), lost=())
 
 
 @final
@@ -203,7 +149,14 @@ class Resumer:
         self._stream = stream
         self._waiters = waiters
         self._conversation = conversation
-        self._recorder = recorder
+        self._reconnector = Reconnector(
+            config=config,
+            policy=policy,
+            life=life,
+            out=out,
+            conversation=conversation,
+            recorder=recorder,
+        )
         self._ws: ClientWebSocket | None = None  # the connection in use; None in a gap
         self._armed = False
         self._stack: AsyncExitStack | None = None  # owns the transport once we opened one
@@ -342,21 +295,19 @@ class Resumer:
             await trio.sleep(delay)
             if self._over():
                 return
-            began = trio.current_time()
-            deadline = min(began + self._connect_timeout, give_up_at)
+            deadline = min(trio.current_time() + self._connect_timeout, give_up_at)
             try:
-                stack, transport, replayed = await self._connect(loss, deadline)
-            except _Fatal as fatal:
-                self._end(loss, fatal.make_error)
+                stack, transport, replayed = await self._reconnector.attempt(loss.plan, deadline)
+            except Fatal as fatal:
+                self._end(fatal.make_error)
                 return
-            except _Retry as retry:
+            except Retry as retry:
                 last = str(retry)
                 logger.debug("%s: attempt %d failed: %s", self._url, attempt, last)
                 continue
             if self._over():  # the session ended meanwhile (its block is ending)
                 await stack.aclose()
                 return
-            replayed.took = trio.current_time() - began
             self._take_over(loss, stack, transport, replayed, attempt)
             return
         self._give_up(loss, attempt, last)
@@ -370,134 +321,6 @@ class Resumer:
         else:
             await self._host.transport.abort()
 
-    async def _connect(
-        self, loss: _Loss, deadline: float
-    ) -> tuple[AsyncExitStack, Transport, _Replayed]:
-        """One attempt: open a connection and replay the session on it.
-
-        Raises:
-            _Retry: It failed in a way another attempt may not.
-            _Fatal: Reconnecting cannot work.
-        """
-        stack = AsyncExitStack()
-        try:
-            try:
-                transport = await stack.enter_async_context(open_transport(self._config, deadline))
-            except AuthenticationError as exc:
-                raise _Fatal(_refused(exc)) from None
-            except ConnectionRejected as exc:
-                if exc.status_code not in _RETRY_STATUSES:
-                    raise _Fatal(_refused(exc)) from None
-                raise _Retry(str(exc)) from None
-            except (HandshakeError, OSError, trio.TooSlowError) as exc:
-                raise _Retry(redact(str(exc), self._config.api_key) or type(exc).__name__) from None
-            try:
-                with trio.fail_at(deadline):
-                    replayed = await self._replay(transport.ws, loss)
-            except WebSocketClosed as exc:
-                code, reason = exc.closed.code, exc.closed.reason
-                last = self._life.last_error
-                error = None if last is None else last.error
-                if not self._policy.recoverable(code, error):
-                    key = self._config.api_key
-                    raise _Fatal(functools.partial(close_error, code, reason, error, key)) from None
-                raise _Retry(f"connection closed: code {code}") from None
-            except trio.TooSlowError:
-                raise _Retry("no session.created, or no answer to the replay, in time") from None
-        except BaseException:
-            await stack.aclose()
-            raise
-        return stack, transport, replayed
-
-    async def _replay(self, ws: ClientWebSocket, loss: _Loss) -> _Replayed:
-        """Wait for the new session, then send its configuration and history and read the
-        answers (none of them is delivered: they are the library's own doing). The
-        conversation takes the new session's configuration once it is settled."""
-        created: SessionCreated | TranscriptionSessionCreated | None = None
-        while created is None:
-            for event in await self._read(ws):
-                if isinstance(event, _CREATED) and created is None:
-                    created = event
-        plan = loss.plan
-        assert plan is not None  # made before the first attempt
-        new_id = self._out.new_id
-        sends: list[tuple[Any, str]] = []
-        config_id = None
-        if plan.config is not None:
-            config = attrs.evolve(plan.config, event_id=new_id())
-            config_id = config.event_id
-            sends.append((config, encode(config)))
-        items_by_event: dict[str, str] = {}
-        waiting: list[str] = []
-        for item in plan.items:
-            create = ConversationItemCreate(item=item, event_id=new_id())
-            items_by_event[str(create.event_id)] = str(item.id)
-            waiting.append(str(item.id))
-            sends.append((create, encode(create)))
-        lost = list(plan.lost)
-        replayed: list[str] = []
-        settled: ServerEvent = created
-        config_replayed = False
-        config_waiting = config_id is not None
-        async with trio.open_nursery() as nursery:
-            # Written while the answers are read: a long history must not fill both ends'
-            # buffers and stall.
-            nursery.start_soon(self._write_all, ws, sends)
-            while config_waiting or waiting:
-                for event in await self._read(ws):
-                    if isinstance(event, _UPDATED) and config_waiting:
-                        config_waiting, config_replayed = False, True
-                        settled = event
-                    elif isinstance(event, ConversationItemCreated) and waiting:
-                        item_id = event.item.id
-                        found = item_id if item_id in waiting else waiting[0]
-                        waiting.remove(found)
-                        replayed.append(found)
-                    elif isinstance(event, ErrorEvent):
-                        details = event.error
-                        refused = details.event_id
-                        if refused == config_id and config_waiting:
-                            config_waiting = False
-                            lost.append(f"configuration refused: {_code(details)}")
-                        elif isinstance(refused, str) and refused in items_by_event:
-                            item_id = items_by_event[refused]
-                            if item_id in waiting:
-                                waiting.remove(item_id)
-                                lost.append(f"item {item_id} refused: {_code(details)}")
-        self._conversation.apply(settled)
-        name = settled.session.input_audio_format  # type: ignore[attr-defined]
-        if isinstance(name, str) and name in FORMATS:
-            self._out.input_format = FORMATS[name]
-        return _Replayed(
-            created=created,
-            config_replayed=config_replayed,
-            items=replayed,
-            as_text=tuple(i for i in plan.as_text if i in replayed),
-            as_audio=tuple(i for i in plan.as_audio if i in replayed),
-            lost=lost,
-        )
-
-    async def _write_all(self, ws: ClientWebSocket, sends: list[tuple[Any, str]]) -> None:
-        for event, text in sends:
-            await ws.send_message(text)
-            self._out.record_written(event, text)
-
-    async def _read(self, ws: ClientWebSocket) -> list[ServerEvent | None]:
-        """One socket read of the new connection, decoded, recorded and counted."""
-        events: list[ServerEvent | None] = []
-        for message in await ws.receive_messages():
-            self._life.events_received += 1
-            try:
-                event: Any = decode(message)
-            except ProtocolError:
-                event = None
-            if self._recorder is not None:
-                self._recorder.record("server", getattr(event, "type", ""), message)
-            if isinstance(event, ErrorEvent):
-                event = self._life.server_error(event)
-            events.append(event if isinstance(event, ServerEvent) else None)
-        return events
-
     # --- the end of a gap --------------------------------------------------------------------
 
     def _take_over(
@@ -505,7 +328,7 @@ class Resumer:
         loss: _Loss,
         stack: AsyncExitStack,
         transport: Transport,
-        replayed: _Replayed,
+        replayed: Replayed,
         attempts: int,
     ) -> None:
         self._stack = stack
@@ -592,9 +415,9 @@ class Resumer:
         logger.info("%s: %s", self._url, message)
         code = 1006 if loss.code is None else loss.code
         make = functools.partial(ConnectionClosed, code, loss.reason, loss.error, message=message)
-        self._end(loss, make)
+        self._end(make)
 
-    def _end(self, loss: _Loss, make_error: Callable[[], Exception]) -> None:
+    def _end(self, make_error: Callable[[], Exception]) -> None:
         self._life.end(Ending(False, make_error))
 
     def _over(self) -> bool:
@@ -603,11 +426,6 @@ class Resumer:
     @property
     def _url(self) -> str:
         return self._config.url
-
-
-def _code(details: ErrorDetails) -> str:
-    code = details.code if isinstance(details.code, str) else details.type
-    return f"{code}: {details.message}"
 
 
 def _describe(code: int, reason: str | None, error: ErrorDetails | None, key: str) -> str:
@@ -619,19 +437,3 @@ def _describe(code: int, reason: str | None, error: ErrorDetails | None, key: st
     if code == 1006:
         return "connection lost"
     return f"closed {code}" + (f" ({redact(reason, key)})" if reason else "")
-
-
-def _refused(exc: ConnectionClosed | HandshakeError) -> Callable[[], Exception]:
-    """A factory of fresh copies of a refusal met while reconnecting (its message was made
-    without the key)."""
-    if isinstance(exc, ConnectionRejected):
-        status, headers, body, message = exc.status_code, exc.headers, exc.body, str(exc)
-        if isinstance(exc, AuthenticationError):
-            from .._wire._errors import UpgradeAuthenticationError
-
-            return functools.partial(
-                UpgradeAuthenticationError, status, headers, body, message=message
-            )
-        return functools.partial(ConnectionRejected, status, headers, body, message=message)
-    assert isinstance(exc, ConnectionClosed)
-    return functools.partial(type(exc), exc.code, exc.reason, exc.error, message=str(exc))
