@@ -38,6 +38,7 @@ from .._core._codec import encode
 from .._core._events import ErrorDetails, ErrorEvent, ServerEvent
 from ._auth import ApiKeys
 from ._engine_api import Engine
+from ._engine_worker import EngineWorker
 from ._handshake import (
     REALTIME_PATH,
     Handshake,
@@ -385,8 +386,10 @@ class _Shell:
             _OUTBOUND_QUEUE
         )
         async with trio.open_nursery() as nursery:
+            # Deferred engine work (real speech) runs in this nursery, started on demand.
+            worker = EngineWorker(state.engine_work, nursery, f"connection {self._info.id}")
             nursery.start_soon(self._receiver, ws, inbound_send)
-            nursery.start_soon(self._timer, state, inbound_receive, outbound_send)
+            nursery.start_soon(self._timer, state, inbound_receive, outbound_send, worker)
             nursery.start_soon(self._sender, ws, outbound_receive, nursery.cancel_scope)
             if self._settings.ping_interval is not None:
                 nursery.start_soon(self._keepalive, ws)
@@ -417,6 +420,7 @@ class _Shell:
         state: ConnectionState,
         inbound: trio.MemoryReceiveChannel[str | bytes],
         outbound: trio.MemorySendChannel[ServerEvent | _Close],
+        worker: EngineWorker,
     ) -> None:
         # Channels close synchronously here: an async close checkpoints, and a cancellation
         # arriving there would replace an exception on its way out of this task.
@@ -431,7 +435,7 @@ class _Shell:
                         return
                 except trio.BrokenResourceError:
                     return  # the sender stopped: the client is gone
-                next_events = await _next_events(state, inbound)
+                next_events = await _next_events(state, inbound, worker)
                 if next_events is None:
                     return  # the client is gone: nothing more to say
                 events = next_events
@@ -491,32 +495,50 @@ class _Shell:
 
 
 async def _next_events(
-    state: ConnectionState, inbound: trio.MemoryReceiveChannel[str | bytes]
+    state: ConnectionState,
+    inbound: trio.MemoryReceiveChannel[str | bytes],
+    worker: EngineWorker,
 ) -> list[ServerEvent] | None:
     """Apply inbound frames until some produce events or the state's next deadline comes.
 
     Returns the events to send (those of a frame, or those the deadline released, which may
     be none), or ``None`` once the client is gone. Most frames (appends) produce nothing, so
     frames are applied in a loop inside one deadline scope, moved when the state's deadline
-    moves: a frame costs no cancel scope of its own.
+    moves: a frame costs no cancel scope of its own. The engine worker ends the wait early
+    when an engine result is ready; while the engine is saturated no frame is read (the
+    client is pushed back through TCP) until it catches up.
     """
     deadline = state.next_deadline()
     with trio.move_on_at(math.inf if deadline is None else deadline) as wait:
-        while True:
-            try:
-                message = await inbound.receive()
-            except trio.EndOfChannel:
-                return None
-            now = trio.current_time()
-            if isinstance(message, str):
-                events = state.receive_text(message, now)
-            else:
-                events = state.receive_binary(message, now)
-            if events or state.close is not None:
-                return events
-            deadline = state.next_deadline()
-            wait.deadline = math.inf if deadline is None else deadline
+        worker.interruptible(wait, paused=state.engine_work.saturated)
+        try:
+            if state.engine_work.saturated:
+                await trio.sleep_forever()
+            return await _apply_frames(state, inbound, wait)
+        finally:
+            worker.interruptible(None)
     return state.advance(trio.current_time())
+
+
+async def _apply_frames(
+    state: ConnectionState,
+    inbound: trio.MemoryReceiveChannel[str | bytes],
+    wait: trio.CancelScope,
+) -> list[ServerEvent] | None:
+    while True:
+        try:
+            message = await inbound.receive()
+        except trio.EndOfChannel:
+            return None
+        now = trio.current_time()
+        if isinstance(message, str):
+            events = state.receive_text(message, now)
+        else:
+            events = state.receive_binary(message, now)
+        if events or state.close is not None or state.engine_work.saturated:
+            return events
+        deadline = state.next_deadline()
+        wait.deadline = math.inf if deadline is None else deadline
 
 
 async def _linger(stream: GuardedStream, limit: float) -> None:
