@@ -132,7 +132,12 @@ class EngineWork:
 
     @property
     def saturated(self) -> bool:
-        """Whether the engine is so far behind that the shell should stop reading input."""
+        """Whether the engine is so far behind that the shell should stop reading input.
+
+        Only while some deferred is queued or running, whose progress ends the pause.
+        """
+        if not self.pending:
+            return False
         if len(self._queue) > SATURATED_TASKS:
             return True
         return self._backlog is not None and self._backlog() > self._backlog_limit_ms

@@ -1,10 +1,12 @@
 """The pipe protocol between the server and a recogniser process: small binary frames.
 
 A frame is one opcode byte, a 4-byte big-endian payload length, and the payload. Server to
-recogniser: ``B`` begin an utterance (payload: the audio format name), ``A`` audio (raw, in
-that format), ``E`` end it (the recogniser answers ``T``), ``X`` abandon it (no answer).
-Recogniser to server: ``R`` ready (sent once, after the model loaded), ``T`` the transcript
-(a JSON object: ``text``, ``cpu_seconds``, ``audio_ms``), ``F`` a failure (UTF-8 message).
+recogniser: ``B`` begin an utterance (payload: a JSON object, ``format`` the audio format name
+and ``cmn`` the cepstral means to start from), ``A`` audio (raw, in that format), ``E`` end it
+(the recogniser answers ``T``), ``X`` abandon it (no answer). Recogniser to server: ``R``
+ready (sent once, after the model loaded), ``T`` the transcript (a JSON object: ``text``,
+``cpu_seconds``, ``audio_ms``, and ``cmn``, the means adapted to this utterance), ``F`` a
+failure (UTF-8 message).
 """
 
 from __future__ import annotations

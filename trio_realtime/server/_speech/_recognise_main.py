@@ -8,6 +8,11 @@ only moves bytes. Audio arrives in the protocol's format (24 kHz PCM16 or 8 kHz 
 is converted to the 16 kHz PCM16 the bundled en-US model expects, chunk by chunk
 (:class:`~._resampling.StreamResampler`), then decoded as it comes, so the transcript is ready
 moments after the utterance ends.
+
+pocketsphinx normalises features by a running cepstral mean, which it adapts at the end of
+each utterance. Left alone, one process would carry a mean from one session's speaker and
+microphone to the next session's; instead the server sends each utterance the mean to start
+from (the session's own, from its previous turn) and gets the adapted one back.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytes | None:
 
 
 class _Utterance:
-    def __init__(self, decoder: Any, fmt: str) -> None:
+    def __init__(self, decoder: Any, fmt: str, cmn: str | None) -> None:
         self.decoder = decoder
         self.fmt = audio_format(fmt)
         self.resampler = StreamResampler(self.fmt.sample_rate, MODEL_RATE)
@@ -53,6 +58,8 @@ class _Utterance:
         self.audio_bytes = 0
         self.cpu = 0.0
         started = time.process_time()
+        if cmn:
+            decoder.set_cmn(cmn)
         decoder.start_utt()
         self.cpu += time.process_time() - started
 
@@ -82,6 +89,7 @@ class _Utterance:
             "text": hyp.hypstr if hyp is not None else "",
             "cpu_seconds": self.cpu,
             "audio_ms": self.audio_bytes / self.fmt.bytes_per_ms,
+            "cmn": self.decoder.get_cmn(False),
         }
 
     def abandon(self) -> None:
@@ -122,7 +130,8 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:
                 if previous is not None:
                     previous.abandon()
                 if op == BEGIN:
-                    utterance = _Utterance(decoder, payload.decode())
+                    begin = orjson.loads(payload)
+                    utterance = _Utterance(decoder, str(begin["format"]), begin.get("cmn"))
             elif op == AUDIO:
                 if utterance is not None:
                     utterance.feed(payload)

@@ -64,11 +64,14 @@ class Heard:
         text: The words, lower case, without punctuation (``""`` for none).
         cpu_seconds: CPU time the recogniser spent on the utterance.
         audio_ms: Duration of the audio it was fed.
+        cmn: The cepstral means adapted to the utterance (start the speaker's next one
+            there); ``None`` if unknown.
     """
 
     text: str
     cpu_seconds: float = 0.0
     audio_ms: float = 0.0
+    cmn: str | None = None
 
 
 @final
@@ -124,9 +127,10 @@ class Recogniser:
         if op != READY:
             raise RecogniserError(payload.decode(errors="replace") or "did not start")
 
-    async def begin(self, fmt: str) -> None:
-        """Start an utterance of audio in ``fmt``."""
-        await self._send(frame(BEGIN, fmt.encode()))
+    async def begin(self, fmt: str, cmn: str | None = None) -> None:
+        """Start an utterance of audio in ``fmt``, normalised from cepstral means ``cmn``
+        (``None``: the process's current ones)."""
+        await self._send(frame(BEGIN, orjson.dumps({"format": fmt, "cmn": cmn})))
         self.in_utterance = True
 
     async def feed(self, audio: bytes) -> None:
@@ -153,6 +157,7 @@ class Recogniser:
             text=str(data.get("text", "")),
             cpu_seconds=float(data.get("cpu_seconds", 0.0)),
             audio_ms=float(data.get("audio_ms", 0.0)),
+            cmn=data.get("cmn") if isinstance(data.get("cmn"), str) else None,
         )
 
     async def abandon(self) -> None:
