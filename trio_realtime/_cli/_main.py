@@ -29,13 +29,16 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from functools import partial
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import trio
 
 from . import _replay, _talk, _transcribe
 from ._bench import BENCH
 from ._common import EXIT_CODES_HELP, Subcommand
+
+if TYPE_CHECKING:
+    from ..server._engine_api import Engine
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "main"]
 
@@ -104,6 +107,22 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         help="pace replies like the live service (300 ms to first delta, audio at real time)",
     )
     parser.add_argument(
+        "--engine",
+        choices=("simulated", "speech"),
+        default="simulated",
+        help="what answers: simulated (default; deterministic, hears no words) or speech "
+        "(pocketsphinx hears, eSpeak NG speaks, offline; needs the speech extra: "
+        'pip install "trio-realtime[speech]")',
+    )
+    parser.add_argument(
+        "--recognisers",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="--engine speech: utterances recognised at once, one process of about 100 MB "
+        "each (4); more sessions speaking at once wait their turn",
+    )
+    parser.add_argument(
         "--session-seconds",
         type=_positive_float,
         metavar="N",
@@ -132,8 +151,20 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _serve_engine(args: argparse.Namespace) -> contextlib.AbstractAsyncContextManager[Engine]:
+    """The engine ``serve`` runs (the speech engine is imported only when chosen)."""
+    if args.engine == "speech":
+        from ..server._speech import open_speech_engine
+
+        return open_speech_engine(recognisers=args.recognisers, realistic=args.realistic)
+    from ..server import SimulatedEngine
+
+    engine = SimulatedEngine.realistic() if args.realistic else SimulatedEngine()
+    return contextlib.nullcontext(engine)
+
+
 def _run_serve(args: argparse.Namespace) -> int:
-    from ..server import ServerOptions, SimulatedEngine, serve
+    from ..server import ServerOptions, serve
 
     if args.verbose:
         logging.basicConfig(
@@ -145,10 +176,20 @@ def _run_serve(args: argparse.Namespace) -> int:
         if args.session_seconds is None
         else ServerOptions(session_seconds=args.session_seconds)
     )
-    engine = SimulatedEngine.realistic() if args.realistic else SimulatedEngine()
+    if args.engine == "speech":
+        from ..server._speech import missing_packages
+
+        missing = missing_packages()
+        if missing:
+            print(
+                f"trio-realtime serve: --engine speech needs {', '.join(missing)}: "
+                'pip install "trio-realtime[speech]"',
+                file=sys.stderr,
+            )
+            return 2
 
     async def run() -> None:
-        async with trio.open_nursery() as nursery:
+        async with _serve_engine(args) as engine, trio.open_nursery() as nursery:
             handle = await nursery.start(
                 partial(
                     serve,
@@ -162,6 +203,12 @@ def _run_serve(args: argparse.Namespace) -> int:
                 )
             )
             print(f"listening on {handle.url}", flush=True)
+            if args.engine == "speech":
+                print(
+                    f"engine: speech (pocketsphinx hears, eSpeak NG speaks; "
+                    f"{args.recognisers} recognisers)",
+                    flush=True,
+                )
             # SIGTERM (a service manager, ``Popen.terminate``) stops the server as Ctrl-C does:
             # open connections get a 1001 close, and the exit status is 0.
             with trio.open_signal_receiver(signal.SIGTERM) as signals:
