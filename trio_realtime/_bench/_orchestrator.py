@@ -184,7 +184,7 @@ async def run_size(
     kind = "load" if workload.scenario == "standard" else "reference"
     server = None
     if options.url is None:
-        server = await ServerProcess.start(kind, workload.response_seconds)
+        server = await ServerProcess.start(kind, workload.response_seconds, workload.engine)
     url = options.url if options.url is not None else server.url  # type: ignore[union-attr]
     shards = shard(sessions, processes)
     per_worker = max(1, math.ceil(workload.handshakes / len(shards)))

@@ -118,8 +118,11 @@ class ServerProcess:
         self._stats: trio.MemorySendChannel[dict[str, Any]] | None = None
 
     @classmethod
-    async def start(cls, kind: str, response_seconds: float = 5.0) -> ServerProcess:
-        """Start the ``load`` server or the ``reference`` server (realistic pacing).
+    async def start(
+        cls, kind: str, response_seconds: float = 5.0, engine: str = "simulated"
+    ) -> ServerProcess:
+        """Start the ``load`` server or the ``reference`` server (realistic pacing, with
+        ``engine``).
 
         Raises:
             BenchError: It did not print its URL within 30 s.
@@ -139,6 +142,8 @@ class ServerProcess:
                 "--port",
                 "0",
                 "--realistic",
+                "--engine",
+                engine,
             )
         process = await trio.lowlevel.open_process(
             argv,

@@ -32,6 +32,7 @@ from .._core._audio import audio_format, bytes_for_ms, load_wav_for_protocol, si
 
 __all__ = [
     "CLIENTS",
+    "ENGINES",
     "SCENARIOS",
     "TRANSCRIPTION_MODEL",
     "AudioPlan",
@@ -55,6 +56,8 @@ SCENARIOS: Final[dict[str, str]] = {
 #: The clients the harness can drive: this library, the official SDK as the peer, and bare
 #: trio-websocket + orjson (untyped) as the baseline that shows what the session layer costs.
 CLIENTS: Final = ("ours", "openai-sdk", "bare-trio")
+#: The reference server's engines (``--engine``).
+ENGINES: Final = ("simulated", "speech")
 #: The transcription model the ``transcription`` scenario asks for.
 TRANSCRIPTION_MODEL: Final = "gpt-4o-transcribe"
 #: Expected server events per session-second in the standard scenario (10 audio + 5 text).
@@ -103,6 +106,9 @@ class Workload:
         connect_timeout: Seconds allowed for one connection, handshake slot wait excluded.
         response_seconds: Length of each response the load server streams (``standard``);
             each adds nine lifecycle events to the 15 deltas per second.
+        engine: The embedded reference server's engine (``turns``, ``transcription``):
+            ``simulated`` or ``speech`` (real recognition and synthesis; stream real speech
+            with ``wav``).
     """
 
     scenario: Scenario = attrs.field(default="standard", validator=_scenario)
@@ -121,6 +127,7 @@ class Workload:
     keep_audio_seconds: float | None = 0.0
     connect_timeout: float = attrs.field(default=30.0, validator=_positive)
     response_seconds: float = attrs.field(default=5.0, validator=_positive)
+    engine: str = attrs.field(default="simulated", validator=attrs.validators.in_(ENGINES))
 
     @property
     def interval(self) -> float:

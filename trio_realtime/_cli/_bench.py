@@ -30,7 +30,7 @@ from .._bench._processes import BenchError
 from .._bench._profile import summarize
 from .._bench._report import LABELS
 from .._bench._tables import environment, render_report
-from .._bench._workload import SCENARIOS, Workload
+from .._bench._workload import ENGINES, SCENARIOS, Workload
 from .._wire._connection import API_KEY_ENV_VARS
 from ._common import Subcommand
 
@@ -95,6 +95,13 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--silence-ms", type=_positive(int), default=3500, help="silence per turn")
     load.add_argument("--wav", metavar="PATH", help="stream this WAV file (any rate/width)")
     load.add_argument("--model", default="gpt-4o-realtime-preview")
+    load.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="simulated",
+        help="turns, transcription: the embedded server's engine (simulated; speech hears "
+        "and speaks for real, with the speech extra: stream real speech with --wav)",
+    )
     load.add_argument(
         "--no-conversation",
         action="store_true",
@@ -206,7 +213,10 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         track_conversation=not args.no_conversation,
         keep_audio_seconds=args.keep_audio_seconds,
         response_seconds=args.response_seconds,
+        engine=args.engine,
     )
+    if args.engine != "simulated" and (args.scenario == "standard" or args.url is not None):
+        raise ValueError("--engine is for the turns and transcription scenarios' embedded server")
     if args.peer_only and args.peer is None:
         raise ValueError("--peer-only needs --peer openai-sdk")
     clients = (
