@@ -7,8 +7,10 @@ whole transcripts, so a recogniser update that changes a word elsewhere does not
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import trio
@@ -225,3 +227,22 @@ def test_importing_the_server_does_not_import_the_speech_engine() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_speech_benchmark_runs_and_writes_its_report(tmp_path: Path) -> None:
+    out = tmp_path / "speech.json"
+    benchmarks = Path(__file__).resolve().parent.parent / "benchmarks"
+    code = (
+        f"import sys; sys.path.insert(0, {str(benchmarks)!r}); import bench_speech; "
+        f"sys.exit(bench_speech.main(['--quick', '--json', {str(out)!r}]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1. word error rate" in done.stdout
+    report = json.loads(out.read_text())
+    (quality,) = report["quality"]
+    assert quality["utterances"] == 2
+    assert 0 <= quality["wer_first_turn"] <= 1
+    (step,) = report["concurrency"]
+    assert step["sessions"] == 1
+    assert step["missing"] == 0

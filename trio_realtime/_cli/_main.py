@@ -156,7 +156,9 @@ def _serve_engine(args: argparse.Namespace) -> contextlib.AbstractAsyncContextMa
     if args.engine == "speech":
         from ..server._speech import open_speech_engine
 
-        return open_speech_engine(recognisers=args.recognisers, realistic=args.realistic)
+        return open_speech_engine(
+            recognisers=args.recognisers, preload=args.recognisers, realistic=args.realistic
+        )
     from ..server import SimulatedEngine
 
     engine = SimulatedEngine.realistic() if args.realistic else SimulatedEngine()

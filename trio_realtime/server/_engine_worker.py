@@ -32,20 +32,22 @@ class EngineWorker:
         label: What to call the connection in logs.
     """
 
+    # Every connection has one, most never use it: slots and no event until the task starts.
+    __slots__ = ("_label", "_nursery", "_paused", "_ready", "_wait", "_work")
+
     def __init__(self, work: EngineWork, nursery: trio.Nursery, label: str) -> None:
         self._work = work
         self._nursery = nursery
         self._label = label
-        self._started = False
-        self._ready = trio.Event()
+        self._ready: trio.Event | None = None  # set when there is something to do
         #: The timer's current wait for input, while it waits (see :meth:`interruptible`).
         self._wait: trio.CancelScope | None = None
         self._paused = False  # the timer stopped reading input: the engine is saturated
         work.wake = self._wake
 
     def _wake(self) -> None:
-        if not self._started:
-            self._started = True
+        if self._ready is None:
+            self._ready = trio.Event()
             self._nursery.start_soon(self._run)
         self._ready.set()
 
@@ -71,8 +73,8 @@ class EngineWorker:
         while True:
             task = work.next()
             if task is None:
-                self._ready = trio.Event()
-                await self._ready.wait()
+                self._ready = ready = trio.Event()
+                await ready.wait()
                 continue
             outcome: Outcome
             try:
