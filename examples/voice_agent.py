@@ -15,7 +15,7 @@ def get_weather(city: str) -> str:
 
 
 async def agent(url: str) -> None:
-    async with rt.connect(model="gpt-4o-realtime", url=url, api_key="sk-local",
+    async with rt.connect(model="gpt-4o-realtime-preview", url=url, api_key="sk-local",
                           tools=[get_weather]) as session:  # fmt: skip
         await session.create_item(rt.ConversationItem.user_text("Paris? get_weather city=Paris"))
         await session.create_response()  # a tool call: the session answers it, asks again

@@ -36,6 +36,12 @@ MODEL_NAMES = (
     "gpt-realtime",
     "gpt-realtime-2025-08-28",
     "gpt-4o-realtime-preview-2025-06-03",
+    # The reference server's default allow-list also names the transcription models and the
+    # project seed's model (trio_realtime.server.DEFAULT_MODELS), which a session echoes.
+    "whisper-1",
+    "gpt-4o-transcribe",
+    "gpt-4o-mini-transcribe",
+    "opeai/AudioLLM/Voice2",
 )
 
 
@@ -116,11 +122,14 @@ def _relaxed_schemas() -> dict[str, Any]:
     # 7. A committed user audio item carries ``transcript: null`` until its transcript exists
     #    (server-behaviour.md 5.2 [doc, obs], checklist 21); the spec types it as a string.
     _allow_null(content["properties"]["transcript"])
-    # 4. ``client_secret`` is absent on the WebSocket.
+    # 4. ``client_secret`` is absent on the WebSocket, or null: the live
+    #    ``transcription_session.created`` capture of server-behaviour.md 3.2 has
+    #    ``"client_secret": null`` (relaxation 2, for a field the README does not list).
     ts = schemas["RealtimeTranscriptionSessionCreateResponse"]
     ts["required"] = [r for r in ts.get("required", []) if r != "client_secret"]
     if not ts["required"]:
         del ts["required"]
+    _allow_null(ts["properties"]["client_secret"])
     return schemas
 
 

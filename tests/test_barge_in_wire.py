@@ -48,7 +48,7 @@ async def barge_in(
     path = tmp_path / "session.jsonl"
     async with (
         open_local_server(engine=engine) as server,
-        rt.connect(model="m", url=server.url, api_key="k", record=path) as session,
+        rt.connect(model="gpt-realtime", url=server.url, api_key="k", record=path) as session,
     ):
         turns = rt.TurnDetection(type="server_vad", interrupt_response=interrupt)
         await session.update_session(rt.Session(turn_detection=turns))

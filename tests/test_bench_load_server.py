@@ -289,3 +289,31 @@ def test_offsets_shift_response_boundaries_but_every_response_is_whole() -> None
             conversation.apply(rt.decode(finish(prefix, 1.0)))  # type: ignore[arg-type]
     assert conversation.anomaly_count == 0
     assert len(conversation.responses) == 3
+
+
+async def test_the_server_closes_tcp_first_once_the_close_handshake_is_done() -> None:
+    # RFC 6455 7.1.1: the server closes the TCP connection first. The websockets client (the
+    # peer's transport) waits for that EOF before its close() returns; a server waiting for
+    # the client's EOF instead held every peer session ten seconds at close.
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(partial(serve_load, "127.0.0.1", 0, api_keys=[KEY]))
+            port = int(url.rsplit(":", 1)[1].split("/")[0])
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            await stream.send_all(
+                b"GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer " + KEY.encode() + b"\r\n\r\n"
+            )
+            client = FrameProtocol(client=True, extensions=[])
+            await stream.send_all(bytes(client.close(1000, "done")))
+            received = b""
+            while data := await stream.receive_some(65536):  # ends at the server's EOF
+                received += data
+            body = received.split(b"\r\n\r\n", 1)[1]
+            client.receive_bytes(body)
+            frames = list(client.received_frames())
+            assert frames[0].payload.startswith('{"type":"session.created"')  # type: ignore[union-attr]
+            assert frames[-1].opcode is Opcode.CLOSE
+            await stream.aclose()
+            nursery.cancel_scope.cancel()

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_session.py"
-KINDS = ("trio_realtime", "trio_realtime_untracked", "openai_sdk")
+KINDS = ("trio_realtime", "trio_realtime_untracked", "openai_sdk_send", "openai_sdk_append")
 RECEIVE_KEYS = {
     "events_per_second",
     "cpu_us_per_event",
@@ -63,6 +63,8 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
             # Every contender really moved data through its peer in the window.
             assert result["median"][rate] > 0
         assert set(report["ratios"][section]["1"]) == {
+            "sdk_best_rate",
+            "sdk_best_cost",
             f"tracked_{rate}",
             "tracked_cpu_efficiency",
             f"untracked_{rate}",
@@ -70,4 +72,5 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
         }
     # Both peers serve the long audio reply the docstring describes (about 380 events).
     for section in ("receive/server", "receive/replay"):
-        assert report["results"][f"{section}/1/openai_sdk"]["median"]["events_per_response"] > 300
+        for kind in ("openai_sdk_send", "openai_sdk_append"):
+            assert report["results"][f"{section}/1/{kind}"]["median"]["events_per_response"] > 300

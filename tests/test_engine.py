@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import orjson
 import pytest
 
-from trio_realtime._core._audio import bytes_for_ms, speech_like
+from trio_realtime._core._audio import bytes_for_ms, silence, speech_like
 from trio_realtime._core._events import ContentPart, ConversationItem, Tool, TranscriptionError
 from trio_realtime.server import (
     Engine,
@@ -20,6 +20,7 @@ from trio_realtime.server import (
     SimulatedEngine,
     TranscriptionRequest,
 )
+from trio_realtime.server._engine import REALISTIC_AUDIO_SPEED
 
 
 def request(
@@ -285,14 +286,25 @@ def _seed(voice: str) -> int:
 
 
 def test_the_default_transcript_states_the_duration() -> None:
-    plan = ENGINE.transcribe(transcription(bytes(bytes_for_ms(2400, "pcm16"))))
+    plan = ENGINE.transcribe(transcription(speech_like(2400)))
     assert plan.transcript == "2.4 seconds of speech."
-    plan = ENGINE.transcribe(transcription(bytes(bytes_for_ms(800, "g711_ulaw")), fmt="g711_ulaw"))
+    plan = ENGINE.transcribe(transcription(speech_like(800, fmt="g711_ulaw"), fmt="g711_ulaw"))
     assert plan.transcript == "0.8 seconds of speech."
 
 
+@pytest.mark.parametrize("fmt", ["pcm16", "g711_ulaw", "g711_alaw"])
+def test_pure_silence_is_transcribed_as_nothing(fmt: str) -> None:
+    quiet = silence(2000, fmt)
+    for model in ("whisper-1", "gpt-4o-transcribe"):
+        plan = ENGINE.transcribe(transcription(quiet, model=model, fmt=fmt))
+        assert (plan.transcript, plan.deltas, plan.failure) == ("", (), None)
+    # Speech anywhere in it is heard, however much silence surrounds it.
+    turn = silence(1500, fmt) + speech_like(300, fmt=fmt) + silence(1500, fmt)
+    assert ENGINE.transcribe(transcription(turn, fmt=fmt)).transcript == "3.3 seconds of speech."
+
+
 def test_whisper_sends_one_delta_and_gpt_4o_models_one_per_word() -> None:
-    audio = bytes(bytes_for_ms(1000, "pcm16"))
+    audio = speech_like(1000)
     assert ENGINE.transcribe(transcription(audio)).deltas == ("1.0 seconds of speech.",)
     plan = ENGINE.transcribe(transcription(audio, model="gpt-4o-mini-transcribe"))
     assert plan.deltas == ("1.0", " seconds", " of", " speech.")
@@ -340,7 +352,10 @@ def test_the_realistic_preset_paces_like_the_live_service_and_takes_overrides() 
     engine = SimulatedEngine.realistic(audio_chunk_ms=40)
     plan = engine.respond(request([user("hi")]))
     assert plan.first_delta_delay == 0.3
-    assert plan.audio_realtime_factor == 1.0
+    # Reply audio is generated ahead of playback, as the live service streamed it.
+    assert plan.audio_realtime_factor == REALISTIC_AUDIO_SPEED == 3.0
+    real_time = SimulatedEngine.realistic(audio_realtime_factor=1.0)
+    assert real_time.respond(request([user("hi")])).audio_realtime_factor == 1.0
     assert plan.text_chars_per_second is not None
     assert plan.audio_chunk_ms == 40
     assert engine.transcribe(transcription(b"")).delay > 0

@@ -32,7 +32,7 @@ async def session_with_reader(
 ) -> AsyncIterator[tuple[RealtimeSession, list[Any]]]:
     async with (
         open_local_server(engine=engine) as server,
-        rt.connect(model="m", url=server.url, api_key="k") as session,
+        rt.connect(model="gpt-realtime", url=server.url, api_key="k") as session,
     ):
         if configure is not None:
             await session.update_session(configure)
@@ -269,7 +269,7 @@ async def test_handles_and_queued_requests_fail_when_the_session_closes(
     engine = SimulatedEngine(text_chars_per_second=1)
     with trio.fail_after(30):
         async with open_local_server(engine=engine) as server:
-            async with rt.connect(model="m", url=server.url, api_key="k") as session:
+            async with rt.connect(model="gpt-realtime", url=server.url, api_key="k") as session:
                 await session.update_session(TEXT_ONLY)
                 running = await session.create_response()
                 queued = await session.create_response()
@@ -305,7 +305,9 @@ async def test_handles_work_without_a_tracked_conversation_but_barge_in_needs_on
     with trio.fail_after(10):
         async with (
             open_local_server() as server,
-            rt.connect(model="m", url=server.url, api_key="k", track_conversation=False) as session,
+            rt.connect(
+                model="gpt-realtime", url=server.url, api_key="k", track_conversation=False
+            ) as session,
         ):
             await session.update_session(TEXT_ONLY)
             await session.create_item(rt.ConversationItem.user_text("untracked"))
@@ -316,7 +318,9 @@ async def test_handles_work_without_a_tracked_conversation_but_barge_in_needs_on
             with pytest.raises(RuntimeError, match="track_conversation=False"):
                 _ = session.playback
     with pytest.raises(ValueError, match="needs track_conversation=True"):
-        rt.connect(model="m", api_key="k", track_conversation=False, handle_interruptions=True)
+        rt.connect(
+            model="gpt-realtime", api_key="k", track_conversation=False, handle_interruptions=True
+        )
 
 
 async def test_a_handle_nobody_holds_is_not_fed(autojump_clock: trio.testing.MockClock) -> None:
@@ -339,7 +343,9 @@ async def test_a_create_response_cancelled_while_the_queue_is_full_leaves_nothin
     with trio.fail_after(60):
         async with (
             open_local_server(engine=engine) as server,
-            rt.connect(model="m", url=server.url, api_key="k", max_queued_responses=1) as session,
+            rt.connect(
+                model="gpt-realtime", url=server.url, api_key="k", max_queued_responses=1
+            ) as session,
         ):
             await session.update_session(TEXT_ONLY)
             await session.create_item(rt.ConversationItem.user_text("hello"))

@@ -22,7 +22,13 @@ from trio_realtime.server._ids import ID_ALPHABET, IdFactory
 from trio_realtime.server._input_audio import InputAudio
 from trio_realtime.server._session_config import TurnSettings
 from trio_realtime.server._transcription import logprobs_for
-from trio_realtime.server._usage import RateLimits, audio_tokens, make_usage, text_tokens
+from trio_realtime.server._usage import (
+    InputTokens,
+    RateLimits,
+    audio_tokens,
+    make_usage,
+    text_tokens,
+)
 
 # -- ids ------------------------------------------------------------------------------------------
 
@@ -47,12 +53,17 @@ def test_token_estimate_is_chars_over_4_and_ms_over_50_rounded_up() -> None:
 
 
 def test_usage_obeys_the_invariants() -> None:
-    usage = make_usage(119, 8, 36, 112)
+    usage = make_usage(InputTokens(119, 8), 36, 112)
     assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (127, 148, 275)
     details = usage.input_token_details
     assert details
     assert details.cached_tokens == 0
     assert details.text_tokens == 119
+    cached = make_usage(InputTokens(1100, 300, cached_text=1100, cached_audio=180), 0, 0)
+    details = cached.input_token_details
+    assert details
+    assert details.cached_tokens == 1280 <= cached.input_tokens == 1400
+    assert details.extra["cached_tokens_details"] == {"text_tokens": 1100, "audio_tokens": 180}
 
 
 def test_rate_limit_buckets_refill_over_a_minute() -> None:

@@ -74,7 +74,7 @@ async def test_a_wrong_key_raises_authentication_error_without_the_key_in_it() -
     async with open_local_server(api_keys=["sk-right"]) as server:
         with trio.fail_after(10), pytest.raises(rt.AuthenticationError) as info:
             async with rt.connect(
-                model="m", url=server.url, api_key="sk-wrong-secret-value"
+                model="gpt-realtime", url=server.url, api_key="sk-wrong-secret-value"
             ) as session:
                 await session.receive()
         assert "sk-wrong-secret-value" not in str(info.value)
@@ -88,7 +88,7 @@ async def test_the_session_keeps_the_conversation_and_records_both_directions(
     async with open_local_server() as server:
         with trio.fail_after(10):
             async with rt.connect(
-                model="m", url=server.url, api_key="sk-secret-key-1234", record=path
+                model="gpt-realtime", url=server.url, api_key="sk-secret-key-1234", record=path
             ) as session:
                 await session.update_session(rt.Session(modalities=["text"], turn_detection=None))
                 await session.wait_for(rt.SessionUpdated, timeout=5)
@@ -120,7 +120,9 @@ async def test_the_session_keeps_the_conversation_and_records_both_directions(
 async def test_conversation_tracking_can_be_turned_off() -> None:
     async with (
         open_local_server() as server,
-        rt.connect(model="m", url=server.url, api_key="k", track_conversation=False) as session,
+        rt.connect(
+            model="gpt-realtime", url=server.url, api_key="k", track_conversation=False
+        ) as session,
     ):
         with pytest.raises(RuntimeError, match="track_conversation=False"):
             _ = session.conversation

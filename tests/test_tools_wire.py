@@ -59,7 +59,7 @@ async def agent(**kwargs: Any) -> AsyncIterator[tuple[RealtimeSession, list[Any]
     engine = kwargs.pop("engine", None)
     async with (
         open_local_server(engine=engine) as server,
-        rt.connect(model="m", url=server.url, api_key="k", **kwargs) as session,
+        rt.connect(model="gpt-realtime", url=server.url, api_key="k", **kwargs) as session,
     ):
         events: list[Any] = []
 
@@ -237,9 +237,9 @@ async def test_tools_are_refused_before_connecting_when_they_cannot_work() -> No
     with pytest.raises(ValueError, match="transcription session has no responses"):
         rt.connect(intent="transcription", api_key="k", tools=[get_weather])
     with pytest.raises(ValueError, match="two tools"):
-        rt.connect(model="m", api_key="k", tools=[get_weather, get_weather.func])
+        rt.connect(model="gpt-realtime", api_key="k", tools=[get_weather, get_weather.func])
     with pytest.raises(ValueError, match="tool_timeout"):
-        rt.connect(model="m", api_key="k", tools=[get_weather], tool_timeout=0)
+        rt.connect(model="gpt-realtime", api_key="k", tools=[get_weather], tool_timeout=0)
 
 
 async def test_tools_the_server_refuses_fail_the_connect_with_its_message() -> None:
@@ -248,5 +248,7 @@ async def test_tools_the_server_refuses_fail_the_connect_with_its_message() -> N
     with trio.fail_after(10):
         async with open_local_server() as server:
             with pytest.raises(ValueError, match="the server refused the tools: Invalid"):
-                async with rt.connect(model="m", url=server.url, api_key="k", tools=[wordy]):
+                async with rt.connect(
+                    model="gpt-realtime", url=server.url, api_key="k", tools=[wordy]
+                ):
                     pass  # pragma: no cover

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from typing import Any, final
 
 __all__ = ["GcMeter"]
@@ -17,7 +18,9 @@ __all__ = ["GcMeter"]
 
 @final
 class GcMeter:
-    """Times every collection between :meth:`start` and :meth:`stop` via ``gc.callbacks``.
+    """Times every collection between :meth:`start` and :meth:`stop` via ``gc.callbacks``,
+    telling ``listener`` (generation, wall and CPU milliseconds) about each (the stall meter).
+    A pause's wall time includes any time the process was preempted during it.
 
     ``collected`` counts the unreachable objects each generation freed: garbage that only the
     collector could free (reference cycles), which a client should not be making per event.
@@ -25,7 +28,9 @@ class GcMeter:
 
     __slots__ = (
         "_began",
+        "_began_cpu",
         "_callback",
+        "_listener",
         "collected",
         "counts",
         "longest_ms",
@@ -33,26 +38,30 @@ class GcMeter:
         "tracked_idle",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, listener: Callable[[int, float, float], None] | None = None) -> None:
+        self._listener = listener
         self.counts = [0, 0, 0]
         self.total_ms = [0.0, 0.0, 0.0]
         self.longest_ms = [0.0, 0.0, 0.0]
         self.collected = [0, 0, 0]
         self.tracked_idle: int | None = None
-        self._began = 0.0
+        self._began = self._began_cpu = 0.0
         self._callback = self._on_phase
 
     def _on_phase(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._began = time.perf_counter()
+            self._began, self._began_cpu = time.perf_counter(), time.thread_time()
             return
         ms = (time.perf_counter() - self._began) * 1000.0
+        cpu_ms = (time.thread_time() - self._began_cpu) * 1000.0
         generation = info["generation"]
         self.counts[generation] += 1
         self.total_ms[generation] += ms
         self.collected[generation] += info["collected"]
         if ms > self.longest_ms[generation]:
             self.longest_ms[generation] = ms
+        if self._listener is not None:
+            self._listener(generation, ms, cpu_ms)
 
     def note_idle(self) -> None:
         """Count the objects the collector tracks, with every session connected and idle."""

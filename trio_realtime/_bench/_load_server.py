@@ -15,11 +15,15 @@ Run it as ``python -m trio_realtime._bench._load_server --port 0``. It prints
 ``listening on ws://HOST:PORT/v1/realtime``, then answers commands on stdin, one per line:
 ``mark`` starts a measurement window, ``report`` prints ``stats {json}`` about the window
 (sessions, frames sent, messages received, tick lateness). It stops when stdin closes.
+With ``--sink`` it never streams: it only counts and skips what clients send (the append
+half of ``benchmarks/bench_breakdown.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import math
 import os
@@ -38,7 +42,8 @@ from .._core._events import ErrorDetails, ErrorEvent
 from ..server._auth import ApiKeys
 from ..server._engine import SimulatedEngine
 from ..server._handshake import REALTIME_PATH, not_found_body, read_handshake, select_subprotocol
-from ..server._state import ConnectionState
+from ..server._state import ConnectionState, ServerOptions
+from ._gc_meter import GcMeter
 from ._load_frames import TICK_SECONDS, LoadStream, audio_payloads, finish
 from ._load_wire import (
     CLOSE,
@@ -60,6 +65,10 @@ __all__ = ["LoadServerStats", "main", "serve_load"]
 
 _READ: Final = 64 * 1024
 _GOLDEN: Final = 7919  # a prime: consecutive sessions land far apart in the response cycle
+#: The load server takes any model name: it measures clients, whatever they ask for (the
+#: reference server keeps the live service's list).
+_ANY_MODEL: Final = ServerOptions(allowed_models=None)
+
 #: How a connection ends badly without it being the server's fault.
 _GONE: Final = (trio.BrokenResourceError, trio.ClosedResourceError, ProtocolViolation)
 _HANDSHAKE_SECONDS: Final = 10.0
@@ -76,6 +85,8 @@ class LoadServerStats:
         frames_sent: Frames written since the mark.
         messages_received: Client data messages since the mark.
         tick_lateness_ms: How late each tick started, since the mark.
+        gc: The collector's pauses since the mark (a pause delays every session's tick, and
+            the frames then leave in a burst).
         marked_at: When the window started (``time.monotonic()``).
     """
 
@@ -85,12 +96,16 @@ class LoadServerStats:
     frames_sent: int = 0
     messages_received: int = 0
     tick_lateness_ms: Histogram = attrs.Factory(Histogram)
+    gc: GcMeter = attrs.Factory(GcMeter)
     marked_at: float = attrs.Factory(time.monotonic)
 
     def mark(self) -> None:
         """Start a new measurement window."""
         self.frames_sent = self.messages_received = 0
         self.tick_lateness_ms = Histogram()
+        self.gc.stop()
+        self.gc = GcMeter()
+        self.gc.start()
         self.marked_at = time.monotonic()
 
     def to_json(self) -> dict[str, Any]:
@@ -103,14 +118,18 @@ class LoadServerStats:
             "frames_sent": self.frames_sent,
             "messages_received": self.messages_received,
             "tick_lateness_ms": self.tick_lateness_ms.to_json(),
+            "gc": self.gc.to_json(),
         }
 
 
 class _Connection:
     """One client: a reader that skips its frames, a writer that owns every socket write."""
 
-    def __init__(self, stream: trio.SocketStream, stats: LoadServerStats) -> None:
+    def __init__(
+        self, stream: trio.SocketStream, stats: LoadServerStats, sink: bool = False
+    ) -> None:
         self.stream = stream
+        self.sink = sink  # count and skip what the client sends; never stream
         self.stats = stats
         self.skipper = FrameSkipper()
         self.control: list[bytes] = []  # pongs and the close reply, written by the writer
@@ -139,7 +158,7 @@ class _Connection:
                 received = self.skipper.messages - before
                 if received:
                     self.stats.messages_received += received
-                    if not self.streaming:
+                    if not self.streaming and not self.sink:
                         self.streaming = True
                         self._poke()
             data = await self.stream.receive_some(_READ)
@@ -210,10 +229,11 @@ async def _handle(
     audio: tuple[str, ...],
     response_ticks: int,
     stats: LoadServerStats,
+    sink: bool = False,
 ) -> None:
     async with stream:
         try:
-            await _serve_connection(stream, keys, audio, response_ticks, stats)
+            await _serve_connection(stream, keys, audio, response_ticks, stats, sink)
         except* _GONE:
             pass  # the client went away or misbehaved: drop it, never the server
 
@@ -224,6 +244,7 @@ async def _serve_connection(
     audio: tuple[str, ...],
     response_ticks: int,
     stats: LoadServerStats,
+    sink: bool = False,
 ) -> None:
     upgraded = await _upgrade(stream)
     if upgraded is None:
@@ -259,6 +280,7 @@ async def _serve_connection(
         model=handshake.model,
         now=trio.current_time(),
         engine=SimulatedEngine(),
+        options=_ANY_MODEL,
     )
     opening = b"".join(text_frame(encode(event)) for event in state.open())
     if state.close is not None:
@@ -267,7 +289,7 @@ async def _serve_connection(
         return
     await stream.send_all(opening)
     stats.total += 1
-    connection = _Connection(stream, stats)
+    connection = _Connection(stream, stats, sink)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(connection.read, rest)
         # Spread the sessions' response boundaries over the cycle: real sessions do not all
@@ -275,7 +297,12 @@ async def _serve_connection(
         # would measure a synchronized burst rather than the steady load.
         offset = (stats.total * _GOLDEN) % response_ticks
         await connection.write(LoadStream(audio, response_ticks, offset=offset))
-        # The close reply is written; the client closes TCP next, which ends the reader.
+        # The close reply is written. The server closes TCP first (RFC 6455, 7.1.1): a
+        # half-close, so the client sees EOF at once (the websockets client waits for it,
+        # ten seconds by default, before giving up) while the reader still drains whatever
+        # the client sent last and ends at the client's own EOF.
+        with contextlib.suppress(*_GONE):
+            await stream.send_eof()
         nursery.cancel_scope.deadline = trio.current_time() + _HANDSHAKE_SECONDS
 
 
@@ -286,6 +313,7 @@ async def serve_load(
     api_keys: Sequence[str] | None = None,
     response_seconds: float = 5.0,
     stats: LoadServerStats | None = None,
+    sink: bool = False,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the standard workload's stream until cancelled; report the URL when listening.
@@ -296,6 +324,7 @@ async def serve_load(
         api_keys: Keys accepted; ``None`` accepts any non-empty key.
         response_seconds: Length of each streamed response (at least 0.2 s).
         stats: Counters to update (a fresh object if ``None``).
+        sink: Never stream: only count and skip what clients send (for measuring sends).
         task_status: Receives ``ws://HOST:PORT/v1/realtime`` once listening.
     """
     ticks = round(response_seconds / TICK_SECONDS)
@@ -306,6 +335,7 @@ async def serve_load(
         keys=ApiKeys(api_keys),
         audio=audio_payloads(),
         response_ticks=ticks,
+        sink=sink,
         stats=LoadServerStats() if stats is None else stats,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
@@ -328,6 +358,9 @@ async def _commands(stats: LoadServerStats) -> None:
                 line, buffer = buffer.split(b"\n", 1)
                 command = line.strip().decode()
                 if command == "mark":
+                    # The sessions are connected and idle: what they hold lives as long as
+                    # they do, so it leaves the collector's view (no collection runs here).
+                    gc.freeze()
                     stats.mark()
                 elif command == "report":
                     print("stats " + json.dumps(stats.to_json()), flush=True)
@@ -340,7 +373,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--api-key", action="append", metavar="KEY")
     parser.add_argument("--response-seconds", type=float, default=5.0)
+    parser.add_argument("--sink", action="store_true", help="never stream; count what arrives")
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=10_000,
+        help="the collector's first threshold (10,000, as trio-realtime serve uses; 0: "
+        "Python's default)",
+    )
     args = parser.parse_args(argv)
+    if args.gc_threshold > 0:
+        # A load server's pauses are bursts for its clients (every session's frames leave
+        # late, then together), so it is tuned as the reference server is: fewer young
+        # collections, fewer objects promoted, and what exists at start frozen.
+        gc.freeze()
+        gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
     stats = LoadServerStats()
 
     async def run() -> None:
@@ -352,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.port,
                     api_keys=args.api_key,
                     response_seconds=args.response_seconds,
+                    sink=args.sink,
                     stats=stats,
                 )
             )

@@ -34,6 +34,7 @@ import tracemalloc
 from typing import Any, Final, final
 
 from ._gc_meter import GcMeter
+from ._stalls import StallMeter
 from ._stats import Histogram
 
 __all__ = [
@@ -157,10 +158,13 @@ class WorkerMeter:
     """Everything one worker measures; :meth:`result` is its JSON report.
 
     Args:
-        client: ``"ours"`` or ``"openai-sdk"``.
+        client: One of :data:`~._workload.CLIENTS`.
         worker: This worker's number.
         sessions: Sessions this worker runs.
         trace_memory: Trace Python allocations while sessions connect (slow; for memory runs).
+        gc_threshold: The collector's first threshold, and a freeze once idle (``None``:
+            Python's defaults).
+        trace_stalls: Time every task step too (see :mod:`._stalls`).
     """
 
     def __init__(
@@ -170,6 +174,8 @@ class WorkerMeter:
         sessions: int,
         trace_memory: bool,
         gc_threshold: int | None = None,
+        *,
+        trace_stalls: bool = False,
     ) -> None:
         self.client = client
         self.worker = worker
@@ -198,7 +204,8 @@ class WorkerMeter:
         self._traced_base = 0
         self._cpu_window: tuple[float, float] | None = None
         self._cpu_start = self._cpu_wall_start = self._cpu_wall = 0.0
-        self.gc = GcMeter()
+        self.stalls = StallMeter(trace_steps=trace_stalls)
+        self.gc = GcMeter(self.stalls.gc_pause)
 
     def baseline(self) -> None:
         """Read the memory baseline; call it after one throwaway session, so one-time costs
@@ -270,6 +277,7 @@ class WorkerMeter:
         self._cpu_start = cpu_seconds()
         self._cpu_wall_start = time.monotonic()
         self.gc.start()
+        self.stalls.start()
 
     def cpu_mark_end(self) -> None:
         """The window closed: note the CPU time.
@@ -280,6 +288,7 @@ class WorkerMeter:
         self._cpu_window = (self._cpu_start, cpu_seconds())
         self._cpu_wall = time.monotonic() - self._cpu_wall_start
         self.gc.stop()
+        self.stalls.stop()
 
     # -- the hot path -------------------------------------------------------------------------
 
@@ -391,4 +400,5 @@ class WorkerMeter:
             "turns_answered": self.turns_answered,
             "turn_ms": {name: h.to_json() for name, h in self.turn_ms.items()},
             "gc": self.gc.to_json(),
+            "stalls": self.stalls.to_json(),
         }

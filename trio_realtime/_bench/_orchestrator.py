@@ -1,10 +1,9 @@
-"""Running the harness: an embedded server, worker processes, a live progress line, results.
+"""Running one measurement: an embedded server, worker processes, a live progress line.
 
-:func:`run_size` is one measurement: a fresh embedded server process (unless a URL was
-given), the sessions sharded over worker processes, everyone started at one monotonic
-instant, warm-up, window, and the workers' results merged. :func:`run_bench` strings those
-together: one size or a sweep over sizes (refined by bisection), for each client, for one
-process and for ``--processes K``.
+:func:`run_size` is one run: a fresh embedded server process (unless a URL was given), the
+sessions sharded over worker processes, everyone started at one monotonic instant, warm-up,
+window, and the workers' results merged. :mod:`._sweep` strings runs together (sizes,
+repeats, clients interleaved) into a report.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from ._stats import Histogram
 from ._worker import WorkerSpec, tail_seconds
 from ._workload import Workload, shard
 
-__all__ = ["BenchOptions", "Progress", "profile_path", "run_bench", "run_quiet", "run_size"]
+__all__ = ["BenchOptions", "Progress", "profile_path", "run_size"]
 
 _GO_MARGIN: Final = 0.5  # seconds between "go" and T0, so every worker hears it in time
 _CLOSE_BUDGET: Final = 60.0
@@ -48,12 +47,19 @@ class BenchOptions:
         profile: The first worker of each client writes a cProfile to ``PROFILE.CLIENT``
             (the last run's, when there are several).
         trace_memory: Trace allocations until sessions are idle (memory figures; slow).
+        trace_stalls: Time every task step, so the longest stalls name what ran.
         progress: Show the live progress line.
+        repeats: Runs of every client at every size, the clients interleaved (ours, the
+            peer's variants, the baselines, ours, ...).
+        compare_at: The size the side-by-side ratios are taken at (``None``: the largest
+            size every client passed, else the smallest).
         retries: Repeat a run whose window saw other processes use more than
             ``foreign_limit`` % of a core, up to this many times; the quietest run is kept.
-        foreign_limit: See ``retries``.
-        quiet_wait: With retries on, wait up to this long before each run for the machine
-            to be quiet.
+            For record runs: off by default, announced when it happens.
+        foreign_limit: See ``retries`` and ``wait_quiet``.
+        wait_quiet: Before each run, wait up to ``quiet_wait`` s for 2 s in which other
+            processes use under ``foreign_limit`` % of a core (announced; for record runs).
+        quiet_wait: See ``wait_quiet``.
         gc_threshold: Every worker's first GC threshold (and a freeze once connected);
             ``None`` keeps Python's defaults.
     """
@@ -69,9 +75,13 @@ class BenchOptions:
     api_key: str = "sk-bench-local"
     profile: str | None = None
     trace_memory: bool = False
+    trace_stalls: bool = False
     progress: bool = True
-    retries: int = 2
+    repeats: int = 1
+    compare_at: int | None = None
+    retries: int = 0
     foreign_limit: float = 10.0
+    wait_quiet: bool = False
     quiet_wait: float = 120.0
     gc_threshold: int | None = None
 
@@ -181,10 +191,9 @@ async def run_size(
         BenchError: The server did not start, a worker died, or no session connected.
     """
     workload = attrs.evolve(options.workload, sessions=sessions)
-    kind = "load" if workload.scenario == "standard" else "reference"
     server = None
     if options.url is None:
-        server = await ServerProcess.start(kind, workload.response_seconds, workload.engine)
+        server = await ServerProcess.start(workload.server_kind, workload.response_seconds, workload.engine)
     url = options.url if options.url is not None else server.url  # type: ignore[union-attr]
     shards = shard(sessions, processes)
     per_worker = max(1, math.ceil(workload.handshakes / len(shards)))
@@ -209,6 +218,7 @@ async def run_size(
                     profile=profile_path(options.profile, client) if number == 0 else None,
                     trace_memory=options.trace_memory,
                     gc_threshold=options.gc_threshold,
+                    trace_stalls=options.trace_stalls,
                 )
                 workers.append(await WorkerProcess.start(nursery, spec, options.api_key))
             nursery.start_soon(_watch, progress, workers, server, lambda: phase)
@@ -278,7 +288,7 @@ async def run_size(
         run["foreign_cpu_percent"] = max(0.0, 100.0 * (busy1 - busy0 - ours) / wall1)
     else:
         run["foreign_cpu_percent"] = None
-    run["pass"] = passes(run, options.p99_ms)
+    run["pass"] = passes(run, options.p99_ms)  # this run alone; sizes get verdicts
     run["timeline"] = progress.timeline
     return run
 
@@ -295,148 +305,7 @@ def _server_window(stats: dict[str, Any]) -> dict[str, Any]:
         "frames_per_s": stats["frames_sent"] / seconds,
         "messages_per_s": stats["messages_received"] / seconds,
         "tick_lateness_p99_ms": lateness.percentile(99),
+        "tick_lateness_max_ms": lateness.max if lateness.count else None,
+        "gc": stats.get("gc"),
         "streaming_sessions": stats["open"],
     }
-
-
-async def _wait_for_quiet(options: BenchOptions) -> None:
-    """Wait (at most ``options.quiet_wait`` s) for 2 s in which other processes keep under
-    ``options.foreign_limit`` % of a core: nothing of ours runs between two runs."""
-    deadline = trio.current_time() + options.quiet_wait
-    while trio.current_time() < deadline:
-        before, start = machine_busy_seconds(), time.monotonic()
-        await trio.sleep(2.0)
-        after = machine_busy_seconds()
-        if before is None or after is None:
-            return
-        if 100.0 * (after - before) / (time.monotonic() - start) < options.foreign_limit:
-            return
-
-
-async def run_quiet(
-    options: BenchOptions,
-    client: str,
-    sessions: int,
-    processes: int,
-    warn: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """:func:`run_size`, repeated while other processes disturbed the window (see
-    :attr:`BenchOptions.retries`); returns the quietest attempt, with ``attempts`` set."""
-    best: dict[str, Any] | None = None
-    for attempt in range(1 + max(0, options.retries)):
-        if options.retries:
-            await _wait_for_quiet(options)
-        run = await run_size(options, client, sessions, processes)
-        run["attempts"] = attempt + 1
-        foreign = run.get("foreign_cpu_percent")
-        if best is None or (foreign or 0.0) < (best.get("foreign_cpu_percent") or 0.0):
-            best = run
-        if foreign is None or foreign <= options.foreign_limit:
-            break
-        if warn is not None and attempt < options.retries:
-            warn(
-                f"  {client} N={sessions}: other processes used {foreign:.0f}% of a core "
-                "during the window; running it again"
-            )
-    assert best is not None
-    return best
-
-
-async def _sweep(
-    options: BenchOptions,
-    client: str,
-    processes: int,
-    announce: Callable[[dict[str, Any]], None],
-    warn: Callable[[str], None],
-) -> list[dict[str, Any]]:
-    runs: dict[int, dict[str, Any]] = {}
-    unfinished: set[int] = set()  # sizes whose workers could not even finish: failures
-
-    async def measure(n: int) -> bool:
-        try:
-            run = await run_quiet(options, client, n, processes, warn)
-        except BenchError as exc:
-            warn(f"  {client} N={n}: {exc}; counted as a failure")
-            unfinished.add(n)
-            return False
-        runs[n] = run
-        announce(run)
-        return bool(run["pass"])
-
-    for n in options.sweep:
-        if not await measure(n) and _hopeless(runs.get(n), options):
-            # Far past its limit (p99 ten times the target, or unfinished): larger sizes can
-            # only fail too, and an overloaded client may take minutes to wind down.
-            skipped = [m for m in options.sweep if m > n]
-            if skipped:
-                warn(f"  {client}: N={n} is far past its limit; not running {skipped}")
-            break
-    if options.refine:
-        good = [n for n, r in runs.items() if r["pass"]]
-        low = max(good, default=0)
-        bad = [n for n, r in runs.items() if not r["pass"] and n > low]
-        bad += [n for n in unfinished if n > low]
-        high = min(bad, default=None)
-        while high is not None and high - low > options.refine:
-            step = options.refine
-            mid = round((low + high) / 2 / step) * step
-            if not low < mid < high:
-                break
-            if await measure(mid):
-                low = mid
-            else:
-                high = mid
-    return [runs[n] for n in sorted(runs)]
-
-
-def _hopeless(run: dict[str, Any] | None, options: BenchOptions) -> bool:
-    """Whether a failed run was far past the client's limit (or did not finish at all)."""
-    if run is None:
-        return True
-    p99 = (run.get("delivery_ms") or {}).get("p99")
-    return p99 is not None and p99 > 10 * options.p99_ms
-
-
-async def run_bench(
-    options: BenchOptions, announce: Callable[[dict[str, Any]], None] | None = None
-) -> dict[str, Any]:
-    """Run everything ``options`` asks for; return the whole report as JSON-ready data.
-
-    ``announce`` is called with each run as it finishes (the CLI prints sweep lines with it).
-    """
-    report: dict[str, Any] = {
-        "workload": options.workload.to_json(),
-        "p99_ms": options.p99_ms,
-        "url": options.url or "embedded",
-        "gc_threshold": options.gc_threshold,
-        "runs": [],
-        "sweeps": [],
-    }
-
-    def note(run: dict[str, Any]) -> None:
-        if announce is not None:
-            announce(run)
-
-    def warn(line: str) -> None:
-        if options.progress:
-            print(line, file=sys.stderr, flush=True)
-
-    for processes in options.process_counts:
-        for client in options.clients:
-            if options.sweep:
-                runs = await _sweep(options, client, processes, note, warn)
-                report["runs"] += runs
-                passing = [r["sessions"] for r in runs if r["pass"]]
-                report["sweeps"].append(
-                    {
-                        "client": client,
-                        "processes": processes,
-                        "sizes": [r["sessions"] for r in runs],
-                        "largest_passing": max(passing, default=None),
-                    }
-                )
-            else:
-                run = await run_quiet(options, client, options.workload.sessions, processes, warn)
-                note(run)
-                report["runs"].append(run)
-    return report

@@ -1,78 +1,67 @@
-"""The peer in a worker: the official ``openai`` SDK's beta realtime client on asyncio.
+"""The peer in a worker: the official ``openai`` SDK's beta realtime client on asyncio, two ways.
 
-The same workload as :mod:`._ours`, written the way the SDK's documentation writes it:
+The same workload as :mod:`._ours`, written the way the SDK's users write it:
 ``AsyncOpenAI(...).beta.realtime.connect(model=...)``, ``async for event in connection``
-(pydantic models), and ``connection.input_audio_buffer.append(audio=base64)`` on the same
-absolute schedule. One ``AsyncOpenAI`` client serves every session of the worker, as an
-application would share it. Extra fields such as ``server_sent_at`` ride along on pydantic
-models (``extra="allow"``), so the stamp is read the same way.
+(pydantic models), and one append of base64 audio per chunk on the same absolute schedule.
+The appends go one of two ways, each its own client in the report, so every comparison can
+be made against the peer at its best:
+
+``openai-sdk-send``
+    The SDK's public fast path: ``await connection.send(InputAudioBufferAppendEvent(
+    type="input_audio_buffer.append", audio=...))``, a pydantic model serialised by its
+    ``to_json``.
+``openai-sdk-append``
+    The documented convenience method: ``await connection.input_audio_buffer.append(
+    audio=...)``, which builds a TypedDict and runs it through the SDK's ``transform``
+    machinery before ``json.dumps`` (about ten times the CPU per append of the fast path).
+
+Receiving is the same for both. One ``AsyncOpenAI`` client serves every session of the
+worker, as an application would share it. Extra fields such as ``server_sent_at`` ride along
+on pydantic models (``extra="allow"``), so the stamp is read the same way as ours.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import os
-import sys
 import time
-from typing import Any, Final
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final, cast
 
 from openai import AsyncOpenAI
+from openai.resources.beta.realtime.realtime import AsyncRealtimeConnection
+from openai.types.beta.realtime import InputAudioBufferAppendEvent
 from openai.types.websocket_connection_options import WebSocketConnectionOptions
 
+from ._asyncio_driver import AsyncioDriver
 from ._load_frames import STAMP_FIELD
-from ._meter import TURN_MILESTONES, SessionMeter, WorkerMeter
-from ._worker import PROGRESS_SECONDS, WorkerSpec, emit, parse_go, tail_seconds
-from ._workload import build_audio, session_phase
+from ._meter import TURN_MILESTONES, SessionMeter
+from ._worker import WorkerSpec
 
 __all__ = ["run_peer"]
 
-_CLOSE_SECONDS: Final = 10.0
 #: The SDK's connection options: our client's message limit, and no compression (the SDK's
 #: own default with unlimited messages, and what our client does).
 _WS_OPTIONS: Final = WebSocketConnectionOptions(max_size=64 * 1024 * 1024, compression=None)
 
 
-async def _read_go() -> float:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    pipe = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
-    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
-    try:
-        return parse_go(await reader.readline())
-    finally:
-        transport.close()
-
-
-class _Worker:
+class _Sdk(AsyncioDriver[AsyncRealtimeConnection]):
     def __init__(self, spec: WorkerSpec, key: str) -> None:
         if spec.workload.scenario == "transcription":
             raise ValueError(
                 "the openai SDK's beta realtime client cannot open transcription sessions "
                 "(it always sends ?model=); run the transcription scenario without --peer"
             )
-        self.spec = spec
-        self.workload = spec.workload
-        self.plan = build_audio(spec.workload)
-        # Base64 is the SDK's interface: the application encodes each chunk itself.
-        self.meter = WorkerMeter(
-            spec.client, spec.worker, len(spec.indices), spec.trace_memory, spec.gc_threshold
-        )
+        super().__init__(spec, key)
         self.client = AsyncOpenAI(
             api_key=key, websocket_base_url=spec.url.removesuffix("/realtime")
         )
-        self.slots = asyncio.Semaphore(spec.handshakes)
-        self.all_tried = asyncio.Event()
-        self.go = asyncio.Event()
-        self.stop = asyncio.Event()
-        self.t0 = 0.0
-        self.turns = spec.workload.scenario != "standard"
 
-    def _attempt_done(self) -> None:
-        if self.meter.attempts_done == len(self.spec.indices):
-            self.all_tried.set()
+    def connect(self) -> AbstractAsyncContextManager[AsyncRealtimeConnection]:
+        return self._connect()
 
-    async def _open(self) -> Any:
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncRealtimeConnection]:
         connection = await self.client.beta.realtime.connect(
             model=self.workload.model, websocket_connection_options=_WS_OPTIONS
         ).enter()
@@ -80,136 +69,54 @@ class _Worker:
             first = await connection.recv()
             if first.type != "session.created":
                 raise RuntimeError(f"first event was {first.type!r}, not session.created")
-        except BaseException:
-            await connection.close()
-            raise
-        return connection
-
-    async def warm_up(self) -> None:
-        """One throwaway session before the memory baseline (see WorkerMeter.baseline)."""
-        try:
-            async with asyncio.timeout(self.workload.connect_timeout):
-                connection = await self._open()
-            await connection.close()
-        except Exception:
-            pass
-
-    async def session(self, index: int, start: float) -> None:
-        workload, meter = self.workload, self.meter
-        loop = asyncio.get_running_loop()
-        if workload.ramp:
-            await asyncio.sleep(start + workload.ramp * index / workload.sessions - loop.time())
-        sm = meter.new_session()
-        async with self.slots:
-            began = loop.time()
-            try:
-                async with asyncio.timeout(workload.connect_timeout):
-                    connection = await self._open()
-            except Exception as exc:
-                meter.connect_failed(exc)
-                self._attempt_done()
-                return
-        meter.connect_done(loop.time() - began)
-        self._attempt_done()
-        try:
-            await self._stream(connection, sm, index)
-        except Exception as exc:
-            meter.session_ended(exc)
-        else:
-            meter.session_ended(None)
+            yield connection
         finally:
-            try:
-                async with asyncio.timeout(_CLOSE_SECONDS):
-                    await connection.close()
-            except (Exception, asyncio.CancelledError):
-                pass  # the connection is gone either way
+            await self.close_quietly(connection.close())
 
-    async def _stream(self, connection: Any, sm: SessionMeter, index: int) -> None:
-        async with asyncio.TaskGroup() as group:
-            consume = group.create_task(self._consume(connection, sm))
-            await self.go.wait()
-            append = group.create_task(self._append(connection, sm, index))
-            await self.stop.wait()
-            consume.cancel()
-            append.cancel()
-
-    async def _consume(self, connection: Any, sm: SessionMeter) -> None:
-        meter, monotonic = self.meter, time.monotonic
-        record = meter.event
-        turns = self.turns
-        tracker = sm.turns
-        async for event in connection:
+    async def consume(self, handle: AsyncRealtimeConnection, sm: SessionMeter) -> None:
+        meter = self.meter
+        record, turns, tracker = meter.event, self.turns, sm.turns
+        monotonic = time.monotonic
+        async for event in handle:
             now = monotonic()
             record(sm, now, getattr(event, STAMP_FIELD, None))
             kind = event.type
             if kind == "error":
-                meter.error(event.error.code)
+                meter.error(cast(Any, event).error.code)
             elif turns:
                 milestone = TURN_MILESTONES.get(kind)
                 if milestone is not None:
                     milestone(tracker, now)
 
-    async def _append(self, connection: Any, sm: SessionMeter, index: int) -> None:
-        workload, plan, meter = self.workload, self.plan, self.meter
-        interval = workload.interval
-        rotation = index * len(plan.chunks) // workload.sessions
-        first = self.t0 + session_phase(index, workload.sessions, interval)
-        monotonic, b64 = time.monotonic, base64.b64encode
-        append = connection.input_audio_buffer.append
-        k = 0
-        while True:
-            due = first + k * interval
-            delay = due - monotonic()  # asyncio's loop clock is time.monotonic
-            if delay > 0:
-                await asyncio.sleep(delay)
-            meter.sent(due, monotonic())
-            await append(audio=b64(plan.chunk(k, rotation)).decode())
-            if plan.ends_speech(k, rotation):
-                sm.turns.speech_ended(monotonic())
-            k += 1
-
-    async def progress(self) -> None:
-        while True:
-            emit("progress", self.meter.progress(time.monotonic()))
-            await asyncio.sleep(PROGRESS_SECONDS)
-
-    async def run(self) -> None:
-        workload, meter = self.workload, self.meter
-        loop = asyncio.get_running_loop()
-        await self.warm_up()
-        meter.baseline()
-        progress = asyncio.create_task(self.progress())
-        try:
-            async with asyncio.TaskGroup() as sessions:
-                start = loop.time()
-                for index in self.spec.indices:
-                    sessions.create_task(self.session(index, start))
-                await self.all_tried.wait()
-                await asyncio.sleep(0.2)
-                meter.idle_snapshot()
-                emit("ready", {"connected": meter.connected, "failed": meter.connect_failures})
-                go = await _read_go()
-                self.t0 = go
-                w0 = go + workload.warmup
-                w1 = w0 + workload.window
-                meter.open_window(w0, w1)
-                self.go.set()
-                await asyncio.sleep(w0 - time.monotonic())
-                meter.cpu_mark_start()
-                await asyncio.sleep(w1 - time.monotonic())
-                meter.cpu_mark_end()
-                await asyncio.sleep(w1 + tail_seconds(workload) - time.monotonic())
-                self.stop.set()
-        finally:
-            progress.cancel()
-        emit("result", meter.result())
+    async def close_client(self) -> None:
         await self.client.close()
 
 
+class _SdkSend(_Sdk):
+    """Appends through ``connection.send(InputAudioBufferAppendEvent(...))``."""
+
+    async def send_chunk(self, handle: AsyncRealtimeConnection, pcm: bytes) -> None:
+        audio = base64.b64encode(pcm).decode()
+        await handle.send(
+            InputAudioBufferAppendEvent(type="input_audio_buffer.append", audio=audio)
+        )
+
+
+class _SdkAppend(_Sdk):
+    """Appends through ``connection.input_audio_buffer.append(audio=...)``."""
+
+    async def send_chunk(self, handle: AsyncRealtimeConnection, pcm: bytes) -> None:
+        await handle.input_audio_buffer.append(audio=base64.b64encode(pcm).decode())
+
+
+#: The SDK's ways to append, by client name.
+VARIANTS: Final[dict[str, type[_Sdk]]] = {
+    "openai-sdk-send": _SdkSend,
+    "openai-sdk-append": _SdkAppend,
+}
+
+
 def run_peer(spec: WorkerSpec, key: str) -> None:
-    """Run ``spec``'s sessions with the openai SDK; print the protocol lines."""
-
-    async def main() -> None:
-        await _Worker(spec, key).run()
-
-    asyncio.run(main())
+    """Run ``spec``'s sessions with the openai SDK (the variant ``spec.client`` names); print
+    the protocol lines."""
+    VARIANTS[spec.client](spec, key).main()

@@ -13,6 +13,7 @@ from typing import Any
 
 from ._report import LABELS
 from ._stats import Histogram
+from ._workload import STAMPED
 
 __all__ = ["matplotlib_available", "write_plot"]
 
@@ -31,7 +32,7 @@ def write_plot(report: Mapping[str, Any], path: str) -> str:
     plt = importlib.import_module("matplotlib.pyplot")
 
     runs = report["runs"]
-    standard = report["workload"]["scenario"] == "standard"
+    standard = report["workload"]["scenario"] in STAMPED
     key = "delivery_ms" if standard else "turn_ms"
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     for run in runs:

@@ -105,7 +105,8 @@ def _python(*args: str) -> list[str]:
 
 @final
 class ServerProcess:
-    """The embedded server: the load server (``standard``) or ``trio-realtime serve``.
+    """The embedded server: the load server (``load``, or ``sink`` never streaming) or
+    ``trio-realtime serve`` (``reference``).
 
     Use :meth:`start`; it stops when the nursery's scope ends or :meth:`stop` is called.
     """
@@ -121,18 +122,19 @@ class ServerProcess:
     async def start(
         cls, kind: str, response_seconds: float = 5.0, engine: str = "simulated"
     ) -> ServerProcess:
-        """Start the ``load`` server or the ``reference`` server (realistic pacing, with
-        ``engine``).
+        """Start the ``load`` or ``sink`` server, or the ``reference`` server (realistic
+        pacing, with ``engine``).
 
         Raises:
             BenchError: It did not print its URL within 30 s.
         """
-        if kind == "load":
+        if kind in ("load", "sink"):
             argv = _python(
                 "-m",
                 "trio_realtime._bench._load_server",
                 "--response-seconds",
                 str(response_seconds),
+                *(["--sink"] if kind == "sink" else []),
             )
         else:
             argv = _python(
@@ -167,7 +169,7 @@ class ServerProcess:
         return process_cpu_seconds(self.process.pid)
 
     async def _command(self, command: bytes) -> None:
-        if self.kind == "load" and self.process.stdin is not None:
+        if self.kind != "reference" and self.process.stdin is not None:
             await self.process.stdin.send_all(command + b"\n")
 
     async def mark(self) -> None:
@@ -176,7 +178,7 @@ class ServerProcess:
 
     async def report(self) -> dict[str, Any] | None:
         """The load server's counters since :meth:`mark` (``None`` for the reference server)."""
-        if self.kind != "load":
+        if self.kind == "reference":
             return None
         await self._command(b"report")
         with trio.move_on_after(10):
@@ -189,7 +191,7 @@ class ServerProcess:
     async def stop(self) -> None:
         """Stop the server and wait for it (killing it after 10 s)."""
         if self.process.returncode is None:
-            if self.kind == "load" and self.process.stdin is not None:
+            if self.kind != "reference" and self.process.stdin is not None:
                 await self.process.stdin.aclose()  # its signal to stop
             else:
                 self.process.send_signal(signal.SIGTERM)

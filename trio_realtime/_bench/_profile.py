@@ -16,19 +16,12 @@ __all__ = ["COMPONENTS", "component_of", "summarize"]
 #: Components, in report order, each with path fragments identifying its functions.
 COMPONENTS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("harness (meter, pacing)", ("trio_realtime/_bench/",)),
-    ("codec (decode, encode)", ("trio_realtime/_codec.py", "<trio_realtime codec", "orjson")),
-    ("conversation state", ("trio_realtime/_conversation",)),
-    (
-        "session layer",
-        (
-            "trio_realtime/_session",
-            "trio_realtime/_connection.py",
-            "trio_realtime/_client.py",
-            "trio_realtime/_pump.py",
-            "trio_realtime/_turns.py",
-            "trio_realtime/_events",
-        ),
-    ),
+    ("codec (decode, encode)", ("trio_realtime/_core/_codec", "<trio_realtime codec", "orjson")),
+    ("events (attrs classes)", ("trio_realtime/_core/_events",)),
+    ("conversation state", ("trio_realtime/_core/_conversation",)),
+    ("other sans-I/O core", ("trio_realtime/_core/",)),
+    ("WebSocket and socket I/O (ours)", ("trio_realtime/_wire/",)),
+    ("session layer", ("trio_realtime/_session/",)),
     ("trio-websocket, wsproto, h11", ("trio_websocket/", "wsproto/", "h11/")),
     ("socket system calls", ("of '_socket.socket'",)),
     ("epoll wait", ("of 'select.epoll'",)),

@@ -11,26 +11,21 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ._meter import TURN_METRICS
+from ._stalls import STALL_MS, merge_stalls
 from ._stats import Histogram, merge_counts
-from ._workload import Workload
+from ._verdicts import problems
+from ._workload import STAMPED, Workload
 
-__all__ = [
-    "LABELS",
-    "merge_run",
-    "passes",
-    "ratio_rows",
-    "render_ratios",
-    "render_run",
-]
+__all__ = ["LABELS", "merge_run", "passes", "render_run"]
 
 #: How each client is named in tables.
 LABELS: Final = {
     "ours": "trio_realtime",
-    "openai-sdk": "openai SDK (peer)",
+    "openai-sdk-send": "openai SDK send(model)",
+    "openai-sdk-append": "openai SDK append()",
     "bare-trio": "bare trio-websocket",
+    "bare-asyncio": "bare asyncio websockets",
 }
-#: A run keeps up when it receives at least this share of the expected events.
-KEEP_UP: Final = 0.98
 
 
 def _hist(parts: Sequence[Mapping[str, Any]], key: str) -> Histogram:
@@ -48,7 +43,7 @@ def merge_run(
 
     Args:
         workload: The run's settings.
-        client: ``"ours"`` or ``"openai-sdk"``.
+        client: One of :data:`~._workload.CLIENTS`.
         processes: Worker processes used.
         workers: Each worker's ``result`` JSON.
         server: ``cpu_percent`` and, for the load server, its window counters.
@@ -107,6 +102,7 @@ def merge_run(
         "traced_per_session_bytes": sum(traced) / connected if traced and connected else None,
         "traced_top": [line for w in workers for line in w["traced_top"]][:8],
         "gc": _gc(workers),
+        "stalls": merge_stalls(w.get("stalls", {}) for w in workers),
         "turns_ended": sum(w["turns_ended"] for w in workers),
         "turns_answered": sum(w["turns_answered"] for w in workers),
         "server": dict(server or {}),
@@ -130,15 +126,13 @@ def _gc(workers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def passes(run: Mapping[str, Any], p99_ms: float) -> bool:
-    """Whether a run sustained its load: all connected, none dropped, events kept up, and
-    (where events are stamped) p99 delivery latency under ``p99_ms``."""
-    if run["connected"] < run["sessions"] or run["ended_early"]:
-        return False
-    expected = run["expected_events_per_s"]
-    if expected and run["events_per_s"] < KEEP_UP * expected:
+    """Whether one run sustained its load: no :func:`~._verdicts.problems` and (where events
+    are stamped) p99 delivery latency under ``p99_ms``. A size's verdict, over repeated runs,
+    is :func:`~._verdicts.size_verdict`."""
+    if problems(run):
         return False
     p99 = run["delivery_ms"]["p99"]
-    if run["scenario"] == "standard":
+    if run["scenario"] in STAMPED:
         return p99 is not None and p99 < p99_ms
     return True
 
@@ -180,8 +174,12 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ),
         ("events/s per session min/p50", _per_session(run)),
     ]
-    if run["scenario"] == "standard":
+    if run["scenario"] == "send":
+        rows.append(("appends/s sent", _num(run["appends"] / run["window_s"], 0)))
+        rows.append(("CPU µs per append", _num(_per(run, "appends"), 1)))
+    elif run["scenario"] in STAMPED:
         rows.append(("delivery ms p50/p90/p99/max", _ms_row(run["delivery_ms"])))
+        rows.append(("CPU µs per event received", _num(_per(run, "events"), 1)))
         rows.append(("worst session's max ms p50", _num(run["session_max_ms"]["p50"], 1)))
     else:
         names = {
@@ -204,6 +202,8 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("RSS per session, idle (KiB)", _num(run["rss_per_session_kib"], 1)),
         ("RSS growth per session, run (KiB)", _num(run["rss_growth_per_session_kib"], 1)),
         ("GC full collections, longest ms", _full_collections(run)),
+        ("loop pass ms p99 / max", _passes(run)),
+        (f"loop stalls >= {STALL_MS:g} ms, longest (CPU/GC/off)", _stalls(run)),
     ]
     if run["traced_per_session_bytes"] is not None:
         rows.append(
@@ -211,8 +211,15 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         )
     server = run["server"]
     rows.append(("server CPU, % of one core", _num(server.get("cpu_percent"), 1)))
-    if run["scenario"] == "standard":
-        rows.append(("server tick lateness p99 (ms)", _num(server.get("tick_lateness_p99_ms"), 2)))
+    if run["scenario"] in STAMPED:
+        rows.append(
+            (
+                "server tick lateness p99 / max (ms)",
+                f"{_num(server.get('tick_lateness_p99_ms'), 2)} / "
+                f"{_num(server.get('tick_lateness_max_ms'), 1)}",
+            )
+        )
+        rows.append(("server GC pauses, longest ms", _server_gc(server.get("gc"))))
     rows.append(("other load on the machine, %", _num(run.get("foreign_cpu_percent"), 1)))
     rows += [
         ("connect failures", _counts(run["connect_failures"])),
@@ -220,6 +227,38 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("error events by code", _counts(run["errors"])),
     ]
     return rows
+
+
+def _server_gc(gc: Mapping[str, Any] | None) -> str:
+    if not gc:
+        return "-"
+    return f"{sum(gc['counts'])}, {_num(max(gc['longest_ms']), 1)}"
+
+
+def _per(run: Mapping[str, Any], key: str) -> float | None:
+    """CPU microseconds per event or per append in the window."""
+    cpu, count = run.get("cpu_s"), run.get(key)
+    return None if cpu is None or not count else 1e6 * cpu / count
+
+
+def _passes(run: Mapping[str, Any]) -> str:
+    stalls = run.get("stalls")
+    if not stalls or not stalls["passes_ms"]["count"]:
+        return "-"
+    passes = Histogram.from_json(stalls["passes_ms"])
+    return f"{_num(passes.percentile(99), 2)} / {_num(passes.max, 1)}"
+
+
+def _stalls(run: Mapping[str, Any]) -> str:
+    """``count, longest ms (CPU ms of it / of which the collector's / off-CPU ms)``."""
+    stalls = run.get("stalls")
+    if not stalls or not stalls["stalls"]:
+        return "0"
+    top = stalls["longest"][0]
+    return (
+        f"{stalls['stalls']}, {top['ms']:.1f} "
+        f"({top['cpu_ms']:.1f}/{top.get('gc_cpu_ms', 0.0):.1f}/{top['off_cpu_ms']:.1f})"
+    )
 
 
 def _per_session(run: Mapping[str, Any]) -> str:
@@ -253,53 +292,4 @@ def render_run(runs: Sequence[Mapping[str, Any]]) -> str:
             value = rows[i][1] if i < len(rows) and rows[i][0] == label else "-"
             cells.append(value.rjust(c))
         lines.append(label.ljust(width) + "".join(cells))
-    return "\n".join(lines)
-
-
-def ratio_rows(ours: Mapping[str, Any], peer: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Ours against the peer, each ratio oriented so that above 1 is in our favour."""
-
-    def ratio(better: float | None, worse: float | None) -> float | None:
-        return None if better is None or worse is None or worse == 0 else better / worse
-
-    rows = [
-        ("events/s received", ours["events_per_s"], peer["events_per_s"], True),
-        ("events per CPU-second", ours["events_per_cpu_s"], peer["events_per_cpu_s"], True),
-        (
-            "CPU s per session-minute",
-            ours["cpu_s_per_session_minute"],
-            peer["cpu_s_per_session_minute"],
-            False,
-        ),
-        (
-            "RSS per session, idle (KiB)",
-            ours["rss_per_session_kib"],
-            peer["rss_per_session_kib"],
-            False,
-        ),
-    ]
-    for q in ("p50", "p99"):
-        key = "delivery_ms" if ours["scenario"] == "standard" else "turn_ms"
-        name = "delivery latency" if key == "delivery_ms" else "turn latency"
-        rows.append((f"{name} {q} (ms)", ours[key][q], peer[key][q], False))
-    rows.append(
-        ("connect time p50 (ms)", ours["connect_ms"]["p50"], peer["connect_ms"]["p50"], False)
-    )
-    out = []
-    for name, a, b, higher_is_better in rows:
-        value = ratio(a, b) if higher_is_better else ratio(b, a)
-        out.append({"metric": name, "ours": a, "peer": b, "ratio": value})
-    return out
-
-
-def render_ratios(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The ratio table (above 1.00x: in our favour)."""
-    lines = [
-        f"{'ours vs peer (above 1.00x: ours better)':36}{'trio_realtime':>15}{'openai SDK':>13}{'ratio':>9}"
-    ]
-    for row in rows:
-        ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}x"
-        lines.append(
-            f"{row['metric']:36}{_num(row['ours'], 3):>15}{_num(row['peer'], 3):>13}{ratio:>9}"
-        )
     return "\n".join(lines)

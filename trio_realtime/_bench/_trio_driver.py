@@ -19,6 +19,7 @@ import trio
 
 from ._meter import SessionMeter, WorkerMeter
 from ._metronome import Metronome
+from ._stalls import TrioStallInstrument
 from ._worker import PROGRESS_SECONDS, WorkerSpec, emit, parse_go, tail_seconds
 from ._workload import build_audio, session_phase
 
@@ -51,7 +52,12 @@ class TrioDriver(Generic[_H]):
         self.workload = spec.workload
         self.plan = build_audio(spec.workload)
         self.meter = WorkerMeter(
-            spec.client, spec.worker, len(spec.indices), spec.trace_memory, spec.gc_threshold
+            spec.client,
+            spec.worker,
+            len(spec.indices),
+            spec.trace_memory,
+            spec.gc_threshold,
+            trace_stalls=spec.trace_stalls,
         )
         self.slots = trio.Semaphore(spec.handshakes)
         self.all_tried = trio.Event()
@@ -59,7 +65,7 @@ class TrioDriver(Generic[_H]):
         self.stop = trio.Event()
         self.metronome = Metronome()
         self.t0 = math.inf  # trio time of T0
-        self.turns = spec.workload.scenario != "standard"
+        self.turns = spec.workload.turn_based
 
     # -- what a subclass supplies -------------------------------------------------------------
 
@@ -135,6 +141,7 @@ class TrioDriver(Generic[_H]):
         offset = time.monotonic() - trio.current_time()  # trio time -> monotonic
         now, send, chunk = trio.current_time, self.send_chunk, plan.chunk
         sleep_until = self.metronome.sleep_until
+        once = workload.scenario == "receive"
         k = 0
         while True:
             due = first + k * interval
@@ -143,6 +150,8 @@ class TrioDriver(Generic[_H]):
             await send(handle, chunk(k, rotation))
             if plan.ends_speech(k, rotation):
                 sm.turns.speech_ended(time.monotonic())
+            if once:
+                return  # the receive scenario: one append starts the stream
             k += 1
 
     async def _progress(self) -> None:
@@ -153,6 +162,7 @@ class TrioDriver(Generic[_H]):
     async def run(self) -> None:
         """The worker's whole life (see :mod:`._worker`)."""
         workload, meter = self.workload, self.meter
+        trio.lowlevel.add_instrument(TrioStallInstrument(meter.stalls))
         await self.warm_up()
         meter.baseline()
         async with trio.open_nursery() as nursery:

@@ -42,7 +42,7 @@ class WorkerSpec:
     """What one worker runs.
 
     Attributes:
-        client: ``"ours"``, ``"openai-sdk"`` or ``"bare-trio"``.
+        client: One of :data:`~._workload.CLIENTS`.
         workload: The run's settings (``sessions`` counts all workers' sessions).
         url: The server's ``ws://.../v1/realtime`` URL.
         indices: The session numbers this worker runs (out of ``workload.sessions``).
@@ -52,6 +52,7 @@ class WorkerSpec:
         trace_memory: Trace Python allocations until the sessions are idle (slow).
         gc_threshold: Set the garbage collector's first threshold to this, and freeze the
             idle sessions' objects out of collection (``None``: Python's defaults).
+        trace_stalls: Time every task step, so the longest stalls say what ran in them.
     """
 
     client: str
@@ -63,6 +64,7 @@ class WorkerSpec:
     profile: str | None = None
     trace_memory: bool = False
     gc_threshold: int | None = None
+    trace_stalls: bool = False
 
     def to_json(self) -> str:
         """The spec as one JSON string (the worker's command-line argument)."""
@@ -82,7 +84,7 @@ class WorkerSpec:
 
 def tail_seconds(workload: Workload) -> float:
     """Seconds sessions keep running after the window, so its last turns can be answered."""
-    return 0.3 if workload.scenario == "standard" else 4.0
+    return 4.0 if workload.turn_based else 0.3
 
 
 def emit(tag: str, payload: dict[str, Any]) -> None:
@@ -112,10 +114,14 @@ def _runner(client: str) -> Callable[[WorkerSpec, str], None]:
         from ._bare import run_bare
 
         return run_bare
-    if client == "openai-sdk":
+    if client in ("openai-sdk-send", "openai-sdk-append"):
         from ._peer import run_peer
 
         return run_peer
+    if client == "bare-asyncio":
+        from ._bare_asyncio import run_bare_asyncio
+
+        return run_bare_asyncio
     raise ValueError(f"unknown client {client!r}")
 
 

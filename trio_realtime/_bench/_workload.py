@@ -1,6 +1,6 @@
 """What the harness runs: the scenarios, their settings, and the audio each session streams.
 
-Three scenarios:
+The scenarios:
 
 ``standard``
     The standard load workload (``shared/benchmarks/standard-workload.md``): against the load
@@ -8,6 +8,12 @@ Three scenarios:
     receives one ``response.audio.delta`` every 100 ms and one
     ``response.audio_transcript.delta`` every 200 ms, each stamped with the server's send
     time, so the client-added delivery latency can be measured.
+``receive``
+    Its receiving half: each session sends one append (which starts the load server's
+    stream) and then only receives, so the CPU per event is the receive path's alone.
+``send``
+    Its sending half: a 100 ms append every 100 ms against the load server in ``--sink``
+    mode, which never sends anything back: the CPU per append is the send path's alone.
 ``turns``
     Spoken turns against the reference server (``trio-realtime serve --realistic``): speech,
     then silence; server VAD ends each turn and the simulated model answers with audio.
@@ -31,10 +37,14 @@ import attrs
 from .._core._audio import audio_format, bytes_for_ms, load_wav_for_protocol, silence, speech_like
 
 __all__ = [
+    "BASELINES",
     "CLIENTS",
     "ENGINES",
+    "PEERS",
     "SCENARIOS",
+    "STAMPED",
     "TRANSCRIPTION_MODEL",
+    "TURN_BASED",
     "AudioPlan",
     "Client",
     "Scenario",
@@ -44,18 +54,39 @@ __all__ = [
     "shard",
 ]
 
-Scenario: TypeAlias = Literal["standard", "turns", "transcription"]
-Client: TypeAlias = Literal["ours", "openai-sdk", "bare-trio"]
+Scenario: TypeAlias = Literal["standard", "receive", "send", "turns", "transcription"]
+Client: TypeAlias = Literal[
+    "ours", "openai-sdk-send", "openai-sdk-append", "bare-trio", "bare-asyncio"
+]
 
 #: Scenario names and one line each, for ``--help`` and the report.
 SCENARIOS: Final[dict[str, str]] = {
     "standard": "the standard load workload: 10 appends/s out, 15 stamped deltas/s in, per session",
+    "receive": "its receiving half: one append, then 15 stamped deltas/s in, per session",
+    "send": "its sending half: 10 appends/s out to a server that sends nothing back",
     "turns": "spoken turns against the reference server: server VAD, spoken replies",
     "transcription": "transcription sessions streaming spoken turns",
 }
-#: The clients the harness can drive: this library, the official SDK as the peer, and bare
-#: trio-websocket + orjson (untyped) as the baseline that shows what the session layer costs.
-CLIENTS: Final = ("ours", "openai-sdk", "bare-trio")
+#: The clients the harness can drive, in the order a run interleaves them: this library; the
+#: official SDK as the peer, appending through its fast public path (``connection.send`` of a
+#: model) and through its documented method (``input_audio_buffer.append``); and the untyped
+#: baselines that show what a typed layer costs, bare trio-websocket and bare asyncio
+#: websockets, each with orjson.
+CLIENTS: Final[tuple[Client, ...]] = (
+    "ours",
+    "openai-sdk-send",
+    "openai-sdk-append",
+    "bare-trio",
+    "bare-asyncio",
+)
+#: The peer's variants: every headline ratio is taken against the better of them.
+PEERS: Final[tuple[Client, ...]] = ("openai-sdk-send", "openai-sdk-append")
+#: The untyped baselines.
+BASELINES: Final[tuple[Client, ...]] = ("bare-trio", "bare-asyncio")
+#: The scenarios whose events are stamped with the server's send time (delivery latency).
+STAMPED: Final = ("standard", "receive")
+#: The scenarios made of spoken turns against the reference server.
+TURN_BASED: Final = ("turns", "transcription")
 #: The reference server's engines (``--engine``).
 ENGINES: Final = ("simulated", "speech")
 #: The transcription model the ``transcription`` scenario asks for.
@@ -87,7 +118,7 @@ class Workload:
     """One run's settings: how many sessions, for how long, streaming what.
 
     Attributes:
-        scenario: ``standard``, ``turns`` or ``transcription``.
+        scenario: One of :data:`SCENARIOS`.
         sessions: Concurrent sessions (over all worker processes).
         handshakes: Handshakes in flight at most while sessions connect.
         ramp: Seconds over which session starts are spread (0: as fast as ``handshakes``
@@ -135,9 +166,27 @@ class Workload:
         return self.chunk_ms / 1000.0 / self.speed
 
     @property
+    def stamped(self) -> bool:
+        """Whether events carry the server's send stamp (delivery latency is the verdict)."""
+        return self.scenario in STAMPED
+
+    @property
+    def turn_based(self) -> bool:
+        """Whether sessions stream spoken turns to the reference server."""
+        return self.scenario in TURN_BASED
+
+    @property
+    def server_kind(self) -> str:
+        """The embedded server: ``load``, ``sink`` (the load server, never streaming) or
+        ``reference``."""
+        if self.turn_based:
+            return "reference"
+        return "sink" if self.scenario == "send" else "load"
+
+    @property
     def expected_events_per_second(self) -> float | None:
         """Server events per second over all sessions, where the scenario fixes it."""
-        if self.scenario == "standard":
+        if self.stamped:
             lifecycle = LIFECYCLE_EVENTS / self.response_seconds
             return (STANDARD_EVENTS_PER_SECOND + lifecycle) * self.sessions
         return None
@@ -185,7 +234,7 @@ def _cut(pcm: bytes, size: int) -> list[bytes]:
 def build_audio(workload: Workload) -> AudioPlan:
     """The audio every session of ``workload`` streams (24 kHz PCM16).
 
-    ``standard`` streams speech continuously (two seconds looped, or the WAV file); the turn
+    ``standard`` (and its halves) streams speech continuously (two seconds looped, or the WAV file); the turn
     scenarios stream ``speech_ms`` of speech (or the whole WAV file) then ``silence_ms`` of
     digital silence, so server VAD ends every turn.
 
@@ -200,10 +249,10 @@ def build_audio(workload: Workload) -> AudioPlan:
         if len(speech) < size:
             raise ValueError(f"{workload.wav}: shorter than one {workload.chunk_ms} ms chunk")
     else:
-        seconds = 2000 if workload.scenario == "standard" else workload.speech_ms
+        seconds = workload.speech_ms if workload.turn_based else 2000
         speech = speech_like(seconds, seed=7)
     speech_chunks = _cut(speech, size)
-    if workload.scenario == "standard":
+    if not workload.turn_based:
         return AudioPlan(chunks=tuple(speech_chunks), speech_end=None)
     quiet = silence(workload.chunk_ms)
     silent = math.ceil(workload.silence_ms / workload.chunk_ms)

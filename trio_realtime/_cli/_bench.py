@@ -3,14 +3,16 @@
 ::
 
     trio-realtime bench                                   # 50 sessions, 2 s warm-up, 10 s window
-    trio-realtime bench --peer openai-sdk                 # the official SDK in the same run
-    trio-realtime bench --sweep 300,400,500,600 --refine 25 --peer openai-sdk --json out.json
+    trio-realtime bench --peer openai-sdk                 # the SDK both ways, in the same run
+    trio-realtime bench --check                           # exit 5 if ours missed the target
+    trio-realtime bench --sweep 150,250,350,450 --peer openai-sdk --json out.json
     trio-realtime bench --processes 2 --sessions 800      # sharded; reports 1 -> 2 scaling
     trio-realtime bench --scenario turns --sessions 20    # spoken turns, reference server
 
 By default the standard load workload runs against an embedded load server in its own
-process; ``--url`` points the harness at any server instead. See
-:mod:`trio_realtime._bench` for what is measured and how.
+process; ``--url`` points the harness at any server instead. A default run takes about 15 s
+and never waits for the machine: ``--wait-quiet`` and ``--retries`` are for record runs.
+See :mod:`trio_realtime._bench` for what is measured and how.
 """
 
 from __future__ import annotations
@@ -20,23 +22,39 @@ import importlib.util
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, Final
 
 import trio
 
-from .._bench._orchestrator import BenchOptions, profile_path, run_bench
+from .._bench._environment import environment, load_average
+from .._bench._orchestrator import BenchOptions, profile_path
 from .._bench._plot import write_plot
 from .._bench._processes import BenchError
 from .._bench._profile import summarize
-from .._bench._report import LABELS
-from .._bench._tables import environment, render_report
-from .._bench._workload import ENGINES, SCENARIOS, Workload
+from .._bench._sweep import run_bench
+from .._bench._tables import label, render_report
+from .._bench._workload import BASELINES, ENGINES, PEERS, SCENARIOS, Workload
 from .._wire._connection import API_KEY_ENV_VARS
 from ._common import Subcommand
 
-__all__ = ["BENCH"]
+__all__ = ["BENCH", "EXIT_MISSED", "EXIT_STATUS_HELP", "missed_target"]
 
 _EMBEDDED_KEY = "sk-bench-local"
+#: ``--check``: our client missed the target.
+EXIT_MISSED: Final = 5
+#: The exit statuses of ``trio-realtime bench`` (its ``--help`` epilog).
+EXIT_STATUS_HELP: Final = """exit status:
+  0    the run finished (whatever its verdicts, unless --check)
+  1    the harness could not run: a server or worker failed, no session connected
+  2    usage error
+  5    --check: our client failed at a size it ran (median p99 over --p99-ms, or a run
+       with errors, missed events, or sessions that did not connect or ended early)
+  130  interrupted (Ctrl-C)"""
+#: What ``--peer`` names, as clients.
+_PEER_CHOICES: Final[dict[str, tuple[str, ...]]] = {
+    "openai-sdk": PEERS,
+    **{peer: (peer,) for peer in PEERS},
+}
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -128,14 +146,18 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument(
         "--peer",
-        choices=["openai-sdk"],
-        help="also drive the same workload with this client and print the ratios",
+        choices=tuple(_PEER_CHOICES),
+        help="also drive the same workload with the openai SDK and print the ratios: "
+        "openai-sdk runs it both ways (openai-sdk-send: connection.send(model), its fast "
+        "path; openai-sdk-append: input_audio_buffer.append(), its documented method) and "
+        "takes every ratio against the better of the two",
     )
     where.add_argument("--peer-only", action="store_true", help="run the peer alone")
     where.add_argument(
         "--baseline",
         action="store_true",
-        help="also run bare trio-websocket + orjson (untyped): what the session layer costs",
+        help="also run bare trio-websocket and bare asyncio websockets, each with orjson "
+        "(untyped): what a typed layer costs on each event loop",
     )
     where.add_argument(
         "--processes", type=_positive(int), default=1, help="shard sessions over K processes"
@@ -156,7 +178,21 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "--refine",
         type=_positive(int),
         metavar="STEP",
-        help="then bisect between the largest passing and smallest failing size to STEP",
+        help="then bisect between each client's limit and first failure down to STEP "
+        "(every client runs every size added)",
+    )
+    sweep.add_argument(
+        "--repeats",
+        type=_positive(int),
+        metavar="R",
+        help="runs per size and client, the clients interleaved; a size passes when the "
+        "median p99 is under target and no run had a problem (1; 3 with --sweep)",
+    )
+    sweep.add_argument(
+        "--compare-at",
+        type=_positive(int),
+        metavar="N",
+        help="the size of the side-by-side ratios (default: the largest every client passed)",
     )
     sweep.add_argument(
         "--p99-ms", type=_positive(float), default=20.0, help="p99 delivery target (20)"
@@ -170,13 +206,34 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     out.add_argument(
         "--tracemalloc", action="store_true", help="trace allocations until idle (memory; slow)"
     )
+    out.add_argument(
+        "--trace-stalls",
+        action="store_true",
+        help="time every task step, so the longest event-loop stalls name what ran (costs a "
+        "little CPU)",
+    )
     out.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     out.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit with status {EXIT_MISSED} if our client failed at any size it ran",
+    )
+    record = parser.add_argument_group("record runs (opt-in; each wait and retry is announced)")
+    record.add_argument(
+        "--wait-quiet",
+        action="store_true",
+        help="before each run, wait up to 120 s for other processes to use under 10%% of a core",
+    )
+    record.add_argument(
         "--retries",
         type=int,
-        default=2,
-        help="repeat a run when other processes used over 10%% of a core in its window (2)",
+        default=0,
+        metavar="K",
+        help="run a window again (up to K times) when other processes used over 10%% of a "
+        "core in it; the quietest is kept (0)",
     )
+    parser.epilog = EXIT_STATUS_HELP
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def _api_key(args: argparse.Namespace) -> str:
@@ -221,12 +278,20 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         raise ValueError("--peer-only needs --peer openai-sdk")
     clients = (
         (("ours",) if not args.peer_only else ())
-        + ((args.peer,) if args.peer else ())
-        + (("bare-trio",) if args.baseline else ())
+        + (_PEER_CHOICES[args.peer] if args.peer else ())
+        + (BASELINES if args.baseline else ())
     )
     if args.peer is not None and importlib.util.find_spec("openai") is None:
         raise ValueError("--peer openai-sdk needs the SDK: pip install 'openai[realtime]'")
-    if args.peer == "openai-sdk" and args.scenario == "transcription":
+    if args.baseline and importlib.util.find_spec("websockets") is None:
+        raise ValueError(
+            "--baseline needs websockets for its asyncio client: pip install websockets"
+        )
+    if args.baseline and args.scenario == "transcription":
+        raise ValueError("--baseline runs speech-to-speech sessions only")
+    if args.compare_at is not None and args.compare_at not in (args.sweep or (args.sessions,)):
+        raise ValueError("--compare-at must be one of the sizes run")
+    if args.peer is not None and args.scenario == "transcription":
         raise ValueError(
             "the openai SDK's beta realtime client cannot open transcription sessions "
             "(it always sends ?model=); run --scenario transcription without --peer"
@@ -247,8 +312,12 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         api_key=_api_key(args),
         profile=os.path.abspath(args.profile) if args.profile else None,
         trace_memory=args.tracemalloc,
+        trace_stalls=args.trace_stalls,
         progress=not args.quiet,
-        retries=args.retries,
+        repeats=args.repeats if args.repeats is not None else (3 if sweeping else 1),
+        compare_at=args.compare_at,
+        retries=max(0, args.retries),
+        wait_quiet=args.wait_quiet,
         gc_threshold=args.gc_threshold,
     )
 
@@ -257,7 +326,7 @@ def _announce(run: dict[str, Any]) -> None:
     delivery = run["delivery_ms"]["p99"]
     p99 = "-" if delivery is None else f"{delivery:.2f} ms"
     print(
-        f"  {LABELS.get(run['client'], run['client'])}: N={run['sessions']} "
+        f"  {label(run['client'])}: N={run['sessions']} run {run.get('repeat', 0) + 1} "
         f"x{run['processes']}p  {run['events_per_s']:,.0f} events/s  p99 {p99}  "
         f"CPU {run['cpu_percent'] or 0:.0f}%  {'pass' if run['pass'] else 'FAIL'}",
         file=sys.stderr,
@@ -270,8 +339,9 @@ def _print_profile(options: BenchOptions) -> None:
         path = profile_path(options.profile, client)
         if path is None or not os.path.exists(path):
             continue
-        label = LABELS.get(client, client)
-        print(f"\ncProfile of {label}'s first worker (last run, under the profiler), {path}:")
+        print(
+            f"\ncProfile of {label(client)}'s first worker (last run, under the profiler), {path}:"
+        )
         print(summarize(path))
 
 
@@ -281,6 +351,7 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"trio-realtime bench: {exc}", file=sys.stderr)
         return 2
+    load_before = load_average()
     try:
         report = trio.run(run_bench, options, _announce)
     except BenchError as exc:
@@ -288,8 +359,9 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         print("trio-realtime bench: interrupted", file=sys.stderr)
-        return 1
+        return 130
     report["environment"] = environment()
+    report["environment"]["load_average_before"] = load_before
     print(render_report(report))
     traced = [line for run in report["runs"] for line in run["traced_top"]]
     if traced:
@@ -303,7 +375,19 @@ def _run(args: argparse.Namespace) -> int:
         print(write_plot(report, args.plot))
     if options.profile:
         _print_profile(options)
+    if args.check and missed_target(report):
+        print(
+            "trio-realtime bench: --check: our client missed the target "
+            f"(see the verdicts above); exit status {EXIT_MISSED}",
+            file=sys.stderr,
+        )
+        return EXIT_MISSED
     return 0
+
+
+def missed_target(report: dict[str, Any]) -> bool:
+    """Whether our client failed at any size it ran (what ``--check`` tests)."""
+    return any(not v["pass"] for v in report["verdicts"] if v["client"] == "ours")
 
 
 BENCH = Subcommand(

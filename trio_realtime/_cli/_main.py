@@ -29,7 +29,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import trio
 
@@ -83,6 +83,16 @@ def _tuned_gc(threshold: int) -> Iterator[None]:
         gc.unfreeze()
 
 
+def _model_list(text: str) -> frozenset[str] | Literal["any"]:
+    """``--models``: comma-separated names, or ``any``."""
+    if text.strip().lower() == "any":
+        return "any"
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give model names separated by commas, or 'any'")
+    return names
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -102,9 +112,25 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         help="accept this key (repeatable); without any, every non-empty key is accepted",
     )
     parser.add_argument(
+        "--models",
+        type=_model_list,
+        metavar="NAMES",
+        help="accept these ?model= names, comma-separated, or 'any' for any non-empty name "
+        "(default: the beta API's realtime and transcription models and opeai/AudioLLM/Voice2; "
+        "others get invalid_model and close 4000)",
+    )
+    parser.add_argument(
         "--realistic",
         action="store_true",
-        help="pace replies like the live service (300 ms to first delta, audio at real time)",
+        help="pace replies like the live service (300 ms to first delta, reply audio "
+        "streamed ahead of playback, see --audio-speed)",
+    )
+    parser.add_argument(
+        "--audio-speed",
+        type=_positive_float,
+        metavar="X",
+        help="with --realistic, generate reply audio X times faster than real time "
+        "(default 3, as the live service streamed replies ahead of playback; 1 is real time)",
     )
     parser.add_argument(
         "--engine",
@@ -151,32 +177,47 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _serve_engine(args: argparse.Namespace) -> contextlib.AbstractAsyncContextManager[Engine]:
+def _serve_engine(
+    args: argparse.Namespace, simulated: Engine
+) -> contextlib.AbstractAsyncContextManager[Engine]:
     """The engine ``serve`` runs (the speech engine is imported only when chosen)."""
     if args.engine == "speech":
         from ..server._speech import open_speech_engine
 
+        settings = {} if args.audio_speed is None else {"audio_realtime_factor": args.audio_speed}
         return open_speech_engine(
-            recognisers=args.recognisers, preload=args.recognisers, realistic=args.realistic
+            recognisers=args.recognisers,
+            preload=args.recognisers,
+            realistic=args.realistic,
+            **settings,
         )
-    from ..server import SimulatedEngine
-
-    engine = SimulatedEngine.realistic() if args.realistic else SimulatedEngine()
-    return contextlib.nullcontext(engine)
+    return contextlib.nullcontext(simulated)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from ..server import ServerOptions, serve
+    from ..server import DEFAULT_MODELS, ServerOptions, SimulatedEngine, serve
 
     if args.verbose:
         logging.basicConfig(
             level=logging.DEBUG if args.verbose > 1 else logging.INFO,
             format="%(asctime)s %(name)s %(levelname)s %(message)s",
         )
-    options = (
-        ServerOptions()
-        if args.session_seconds is None
-        else ServerOptions(session_seconds=args.session_seconds)
+    models = args.models
+    settings: dict[str, Any] = {
+        "allowed_models": DEFAULT_MODELS if models is None else None if models == "any" else models
+    }
+    if args.session_seconds is not None:
+        settings["session_seconds"] = args.session_seconds
+    options = ServerOptions(**settings)
+    if args.audio_speed is not None and not args.realistic:
+        print("trio-realtime serve: --audio-speed needs --realistic", file=sys.stderr)
+        return 2
+    engine = (
+        SimulatedEngine.realistic(
+            **({} if args.audio_speed is None else {"audio_realtime_factor": args.audio_speed})
+        )
+        if args.realistic
+        else SimulatedEngine()
     )
     if args.engine == "speech":
         from ..server._speech import missing_packages
@@ -191,14 +232,14 @@ def _run_serve(args: argparse.Namespace) -> int:
             return 2
 
     async def run() -> None:
-        async with _serve_engine(args) as engine, trio.open_nursery() as nursery:
+        async with _serve_engine(args, engine) as answering, trio.open_nursery() as nursery:
             handle = await nursery.start(
                 partial(
                     serve,
                     args.host,
                     args.port,
                     api_keys=args.api_key,
-                    engine=engine,
+                    engine=answering,
                     options=options,
                     strict_beta_header=args.strict_beta_header,
                     drop_tcp=args.drop_tcp,

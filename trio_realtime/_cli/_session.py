@@ -17,7 +17,12 @@ import trio
 from .._core._audio import PCM16, bytes_for_ms
 from .._core._events import ErrorDetails
 from .._core._events._objects import Session, TranscriptionSession
-from .._core._events._server import ErrorEvent, SessionUpdated, TranscriptionSessionUpdated
+from .._core._events._server import (
+    ErrorEvent,
+    InputAudioBufferCleared,
+    SessionUpdated,
+    TranscriptionSessionUpdated,
+)
 from .._session._pump import AudioStream
 from .._session._replay import TurnTimer
 from .._session._session import RealtimeSession
@@ -64,7 +69,9 @@ class LiveSession:
         self.timer = timer
         self.events = 0
         self.updates = 0
+        self.cleared = 0
         self.errors: list[ErrorDetails] = []
+        self.advisories: list[ErrorDetails] = []
         self.closed = False
         self._console = console
         self._views = views
@@ -83,6 +90,8 @@ class LiveSession:
                 self.timer.received(now, event)
                 if isinstance(event, SessionUpdated | TranscriptionSessionUpdated):
                     self.updates += 1
+                elif isinstance(event, InputAudioBufferCleared):
+                    self.cleared += 1
                 elif isinstance(event, ErrorEvent):
                     self._report_error(event)
                 elif isinstance(event, DecodeFailure):
@@ -128,6 +137,50 @@ class LiveSession:
                 await self._changed.wait()
             return True
         return False
+
+    async def configure(
+        self, config: Session | TranscriptionSession, *, within: float, what: str
+    ) -> None:
+        """Send a session configuration and wait for the server's verdict on it.
+
+        The verdict is the ``session.updated`` (``transcription_session.updated``) that
+        follows, not an ``error`` before it. The live service refused an update with one
+        ``error`` and no ``session.updated`` (server-behaviour.md 4.6); speaches sends
+        advisory errors about fields it ignores (the audio formats) and then
+        ``session.updated`` with the rest applied. To tell the two apart without guessing a
+        delay, an ``error`` that comes first is followed by an ``input_audio_buffer.clear``
+        (harmless: no audio was sent yet), and the verdict is read once its
+        ``input_audio_buffer.cleared`` arrives, since a server answers events in order.
+        Errors before an update that was applied are moved to :attr:`advisories`: they do
+        not make the command fail.
+
+        Raises:
+            CliError: The server refused the configuration, or did not answer within
+                ``within`` seconds (exit 1).
+        """
+        updates, errors = self.updates, len(self.errors)
+        if isinstance(config, TranscriptionSession):
+            await self.session.update_transcription_session(config)
+        else:
+            await self.session.update_session(config)
+        await self.wait_until(
+            lambda: self.updates > updates or len(self.errors) > errors, within=within, what=what
+        )
+        if self.updates == updates:  # an error first: refused, or only advice?
+            cleared = self.cleared
+            await self.session.clear_audio()
+            await self.wait_until(lambda: self.cleared > cleared, within=within, what=what)
+        if self.updates == updates:
+            fail(EXIT_SESSION, f"the server refused the configuration: {self.errors[-1].message}")
+        advice = self.errors[errors:]
+        if advice:
+            del self.errors[errors:]
+            self.advisories += advice
+            plural = "s" * (len(advice) != 1)
+            self._console.message(
+                f"the server applied the configuration; the error{plural} above "
+                "only advised about it"
+            )
 
     async def sync(self, *, transcription: bool, within: float) -> None:
         """Wait until the server has handled everything sent so far.

@@ -188,17 +188,7 @@ async def _configure(live: LiveSession, args: argparse.Namespace) -> None:
         voice=args.voice if args.voice is not None else UNSET,
         instructions=args.instructions if args.instructions is not None else UNSET,
     )
-    updates, errors = live.updates, len(live.errors)
-    await live.session.update_session(config)
-    await live.wait_until(
-        lambda: live.updates > updates or len(live.errors) > errors,
-        within=args.timeout,
-        what="session.updated",
-    )
-    if len(live.errors) > errors:
-        fail(
-            EXIT_SESSION, f"the server refused the session configuration: {live.errors[-1].message}"
-        )
+    await live.configure(config, within=args.timeout, what="session.updated")
 
 
 async def _end_turn(live: LiveSession, args: argparse.Namespace) -> None:

@@ -72,7 +72,6 @@ from ._common import (
     add_server_arguments,
     check_output_path,
     connect_to,
-    fail,
     load_input,
     open_target,
     run_trio,
@@ -345,15 +344,7 @@ async def _configure(live: LiveSession, args: argparse.Namespace) -> None:
         ),
         turn_detection=None if args.manual else UNSET,
     )
-    updates, errors = live.updates, len(live.errors)
-    await live.session.update_transcription_session(config)
-    await live.wait_until(
-        lambda: live.updates > updates or len(live.errors) > errors,
-        within=args.timeout,
-        what="transcription_session.updated",
-    )
-    if len(live.errors) > errors:
-        fail(EXIT_SESSION, f"the server refused the configuration: {live.errors[-1].message}")
+    await live.configure(config, within=args.timeout, what="transcription_session.updated")
 
 
 async def _send_file(

@@ -70,9 +70,12 @@ def connect(
     Args:
         model: The model of a speech-to-speech session (``?model=MODEL``).
         intent: ``"transcription"`` for a transcription session (``?intent=transcription``;
-            such sessions take no model). Give exactly one of ``model`` and ``intent``.
+            OpenAI's server refuses a model there). Give ``model``, ``intent``, or both for a
+            server that wants a model beside the intent (speaches:
+            ``?model=...&intent=transcription``). Either may instead come from ``url`` or
+            ``query``, but each from one place only.
         url: The endpoint, ``wss://`` or (for local servers) ``ws://``; its own query
-            parameters are kept.
+            parameters are kept, first.
         query: Extra query parameters.
         headers: Extra request headers; one named like ours replaces ours (for example an
             ``api-key`` header with ``auth=None`` for Azure).
@@ -126,15 +129,16 @@ def connect(
             conversation to be free before ``create_response`` itself waits.
 
     Raises:
-        ValueError: Both or neither of ``model`` and ``intent``, no API key, a bad URL,
-            header or size, a bad tool, tools for a transcription session,
-            ``handle_interruptions=True`` without ``track_conversation``. Raised by the call
-            itself; also when entering, if the server refuses the tools.
+        ValueError: Neither ``model`` nor ``intent`` (anywhere), one of them given twice,
+            no API key, a bad URL, header or size, a bad tool, tools for a transcription
+            session, ``handle_interruptions=True`` without ``track_conversation``. Raised by
+            the call itself; also when entering, if the server refuses the tools.
         ConnectTimeout: Not connected within ``connect_timeout`` (a ``trio.TooSlowError``).
         ConnectionRejected: The server refused the upgrade with an HTTP status; has
             ``status_code`` and ``body``.
         HandshakeError: TLS failed, or the server closed the connection during the upgrade.
-        AuthenticationError: The server refused the key (close code 3000).
+        AuthenticationError: The server refused the key: close code 3000 after the upgrade,
+            or HTTP 401 / 403 instead of it (then also a ``ConnectionRejected``).
         ConnectionClosed: The server closed the connection before ``session.created``
             (for example 4000 for a bad model).
         OSError: The host could not be reached.
@@ -155,7 +159,7 @@ def connect(
     if not connect_timeout > 0:
         raise ValueError(f"connect_timeout must be positive, got {connect_timeout!r}")
     registry = tool_registry(tools or ())
-    if registry and intent is not None:
+    if registry and config.intent is not None:
         raise ValueError("a transcription session has no responses, hence no tools")
     options = SessionOptions(
         outbound_queue_size=outbound_queue_size,
@@ -185,6 +189,7 @@ async def _open_session(
             record,
             clock=trio.current_time,
             metadata={"url": redacted_url(config.url)},
+            secrets=(config.api_key,),
         )
     try:
         deadline = trio.current_time() + connect_timeout

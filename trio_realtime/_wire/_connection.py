@@ -33,6 +33,7 @@ from ._errors import (
     ConnectionRejected,
     ConnectTimeout,
     HandshakeError,
+    UpgradeAuthenticationError,
 )
 from ._websocket import (
     ClientWebSocket,
@@ -91,6 +92,8 @@ class ConnectionConfig:
 
     Attributes:
         url: The URL requested, for messages and logs (it never contains the key).
+        model: The ``model`` query parameter, from whichever place gave it, or ``None``.
+        intent: The ``intent`` query parameter, likewise.
         host: Host name or address to connect to.
         port: TCP port.
         host_header: Value of the ``Host`` header.
@@ -105,6 +108,8 @@ class ConnectionConfig:
     """
 
     url: str
+    model: str | None
+    intent: str | None
     host: str
     port: int
     host_header: str
@@ -149,20 +154,51 @@ def _build_resource(
     model: str | None,
     intent: str | None,
     query: Mapping[str, str] | None,
-) -> str:
+) -> tuple[str, str | None, str | None]:
+    """The request target, and the session's ``model`` and ``intent`` wherever they came from.
+
+    ``model`` and ``intent`` may come from their arguments, the URL's own query or
+    ``query=``, each from one place only; both may be present (a transcription session on a
+    server that also wants a model, as speaches does). The URL's parameters come first, then
+    ``model``, ``intent`` and ``query=``, in that order.
+    """
     pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    ours = {"model": model} if model is not None else {"intent": intent}
     extra = dict(query or {})
-    for name in ("model", "intent"):
-        if name in extra or any(key == name for key, _ in pairs):
-            raise ValueError(f"pass {name} with the {name}= argument, not in the URL or query=")
-    pairs += [(key, value) for key, value in ours.items() if value is not None]
     for key, value in extra.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError("query= must map str to str")
-        pairs.append((key, value))
+    found: dict[str, str | None] = {}
+    for name, argument in (("model", model), ("intent", intent)):
+        in_url = [value for key, value in pairs if key == name]
+        places = [
+            place
+            for place, present in (
+                ("the URL", bool(in_url)),
+                ("query=", name in extra),
+                (f"the {name}= argument", argument is not None),
+            )
+            if present
+        ]
+        if len(places) + max(len(in_url) - 1, 0) > 1:
+            shown = " and ".join(places) if len(places) > 1 else places[0]
+            raise ValueError(f"{name} is given more than once (in {shown}): give it once")
+        chosen = argument
+        if chosen is None:
+            chosen = in_url[0] if in_url else extra.get(name)
+        if chosen is not None and not chosen:
+            raise ValueError(f"{name} must be a non-empty string")
+        found[name] = chosen
+    if found["model"] is None and found["intent"] is None:
+        raise ValueError(
+            "give model= (a speech-to-speech session, ?model=...) or intent='transcription' "
+            "(a transcription session, which takes no model on OpenAI's server), or both for "
+            "a server that wants a model beside the intent"
+        )
+    pairs += [(key, value) for key, value in (("model", model), ("intent", intent)) if value]
+    pairs += extra.items()
     path = parts.path or "/"
-    return path + "?" + urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote)
+    resource = path + "?" + urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote)
+    return resource, found["model"], found["intent"]
 
 
 def _build_headers(
@@ -209,15 +245,11 @@ def build_config(
     """Check the arguments of :func:`trio_realtime.connect` and build the request.
 
     Raises:
-        ValueError: Both or neither of ``model`` and ``intent``; a URL that is not ``ws://``
-            or ``wss://``; no API key; a header or key that HTTP cannot carry; bad sizes.
+        ValueError: Neither ``model`` nor ``intent`` (as arguments or in the URL or
+            ``query``), or one of them given twice; a URL that is not ``ws://`` or
+            ``wss://``; no API key; a header or key that HTTP cannot carry; bad sizes.
         TypeError: An argument of the wrong type.
     """
-    if (model is None) == (intent is None):
-        raise ValueError(
-            "give exactly one of model= (a speech-to-speech session, ?model=...) and "
-            "intent='transcription' (a transcription session, which takes no model)"
-        )
     for name, value in (("model", model), ("intent", intent)):
         if value is not None and (not isinstance(value, str) or not value):
             raise ValueError(f"{name} must be a non-empty string")
@@ -245,12 +277,14 @@ def build_config(
     host = parts.hostname
     shown = f"[{host}]" if ":" in host else host
     host_header = shown if port == default_port else f"{shown}:{port}"
-    resource = _build_resource(parts, model, intent, query)
+    resource, model, intent = _build_resource(parts, model, intent, query)
     subprotocols: tuple[str, ...] = ()
     if auth == "subprotocol":
         subprotocols = ("realtime", f"openai-insecure-api-key.{key}", "openai-beta.realtime-v1")
     return ConnectionConfig(
         url=f"{parts.scheme}://{host_header}{resource}",
+        model=model,
+        intent=intent,
         host=host,
         port=port,
         host_header=host_header,
@@ -307,16 +341,23 @@ async def _open_stream(config: ConnectionConfig) -> trio.abc.Stream:
     return stream
 
 
+#: HTTP answers to the upgrade that mean "not these credentials": an
+#: :class:`~._errors.AuthenticationError` (README promises one for a rejected key).
+_AUTH_STATUSES: Final = frozenset({401, 403})
+
+
 def _rejected(refused: HandshakeRefused, config: ConnectionConfig) -> ConnectionRejected:
     text = redact(refused.body[:300].decode("utf-8", "replace").strip(), config.api_key)
-    message = (
-        f"{config.url}: the server rejected the WebSocket handshake: HTTP {refused.status_code}"
-    )
+    status = refused.status_code
+    if status in _AUTH_STATUSES:
+        detail = "the server rejected the credentials"
+        message = f"{config.url}: {detail} at the WebSocket handshake: HTTP {status}"
+        return UpgradeAuthenticationError(
+            status, refused.headers, refused.body, message=message + (f": {text}" if text else "")
+        )
+    message = f"{config.url}: the server rejected the WebSocket handshake: HTTP {status}"
     return ConnectionRejected(
-        refused.status_code,
-        refused.headers,
-        refused.body,
-        message=message + (f": {text}" if text else ""),
+        status, refused.headers, refused.body, message=message + (f": {text}" if text else "")
     )
 
 
@@ -329,7 +370,8 @@ async def open_transport(config: ConnectionConfig, deadline: float) -> AsyncIter
 
     Raises:
         ConnectTimeout: ``deadline`` passed before the handshake completed.
-        ConnectionRejected: The server answered the upgrade with an HTTP error.
+        ConnectionRejected: The server answered the upgrade with an HTTP error; for 401 and
+            403 it is also an :class:`~._errors.AuthenticationError`.
         HandshakeError: TLS failed, or the connection ended during the handshake.
         OSError: The host could not be reached.
     """

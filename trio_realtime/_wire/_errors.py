@@ -89,10 +89,36 @@ class ConnectionClosed(RealtimeError):
 
 
 class AuthenticationError(ConnectionClosed):
-    """The server refused the credentials: it closed the session with code 3000.
+    """The server refused the credentials.
 
     OpenAI-style servers accept the WebSocket upgrade, then send an ``error`` event
-    (``invalid_api_key``, or a missing-credentials message) and close with 3000.
-    :func:`trio_realtime.connect` raises this before yielding a session. The API key never
-    appears in the message.
+    (``invalid_api_key``, or a missing-credentials message) and close with 3000. Others
+    (gateways, proxies, an account without Realtime access) answer the upgrade itself with
+    HTTP 401 or 403: the exception is then also a :class:`ConnectionRejected`, with its
+    ``status_code``, ``headers`` and ``body``, and its ``code`` is 1006, the code a browser
+    reports for a WebSocket that never opened. :func:`trio_realtime.connect` raises either
+    before yielding a session. The API key never appears in the message.
     """
+
+
+class UpgradeAuthenticationError(AuthenticationError, ConnectionRejected):
+    """An :class:`AuthenticationError` that is also a :class:`ConnectionRejected`: the server
+    answered the WebSocket upgrade with HTTP 401 or 403 (see :class:`AuthenticationError`)."""
+
+    def __init__(
+        self,
+        status_code: int,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+        body: bytes = b"",
+        *,
+        message: str,
+    ) -> None:
+        # Both bases set attributes and call ``super().__init__`` with their own signatures;
+        # set everything here and initialise the exception once.
+        self.status_code = status_code
+        self.headers = headers
+        self.body = body
+        self.code = 1006
+        self.reason = None
+        self.error = None
+        RealtimeError.__init__(self, message)

@@ -1,6 +1,6 @@
 """The client's WebSocket: an h11 upgrade and our own framing, driven by the session's tasks.
 
-Why not trio-websocket here (the server still uses it): its connection runs a reader task of
+Why not trio-websocket here (nor on the server, since): its connection runs a reader task of
 its own that hands every message through a queue to whoever calls ``get_message``. Under the
 session's receiver that is a second task hop per message, and those hops, with wsproto's
 framing under them, were most of the receive path's cost (``benchmarks/README.rst``). Here

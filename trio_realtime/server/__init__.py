@@ -9,7 +9,7 @@ what the assistant says and what the user said. Real speech, offline, is the spe
 
 from __future__ import annotations
 
-from ._connection import ConnectionInfo as ConnectionInfo
+from ._connection_info import ConnectionInfo as ConnectionInfo
 from ._engine import SimulatedEngine as SimulatedEngine
 from ._engine_api import Deferred as Deferred
 from ._engine_api import Engine as Engine
@@ -25,6 +25,7 @@ from ._engine_api import SessionfulEngine as SessionfulEngine
 from ._engine_api import TranscriptionPlan as TranscriptionPlan
 from ._engine_api import TranscriptionRequest as TranscriptionRequest
 from ._handshake import Handshake as Handshake
+from ._options import DEFAULT_MODELS as DEFAULT_MODELS
 from ._serve import DEFAULT_MAX_MESSAGE_SIZE as DEFAULT_MAX_MESSAGE_SIZE
 from ._serve import ServerHandle as ServerHandle
 from ._serve import serve as serve
@@ -33,6 +34,7 @@ from ._state import ServerOptions as ServerOptions
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MODELS",
     "ConnectionInfo",
     "ConnectionState",
     "Deferred",

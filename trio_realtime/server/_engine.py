@@ -22,6 +22,7 @@ import orjson
 
 from .._core._audio import audio_format, bytes_for_ms, duration_ms, pcm16_to_array, speech_like
 from .._core._events import ContentPart, ConversationItem, TranscriptionError, decode_audio
+from .._core._vad import SpeechStarted, VadConfig, VoiceActivityDetector
 from ._engine_api import (
     PlannedAudio,
     PlannedFunctionCall,
@@ -33,7 +34,10 @@ from ._engine_api import (
     TranscriptionRequest,
 )
 
-__all__ = ["SimulatedEngine"]
+__all__ = ["REALISTIC_AUDIO_SPEED", "SimulatedEngine"]
+
+REALISTIC_AUDIO_SPEED: Final = 3.0
+"""How much faster than real time :meth:`SimulatedEngine.realistic` generates reply audio."""
 
 #: Audio loops are cut from this much speech-like signal, at a syllable onset.
 _LOOP_MS: Final = 8000
@@ -105,7 +109,10 @@ class SimulatedEngine:
 
     **Transcripts** of committed user audio: ``transcript`` (a string, or a function of the
     :class:`~._engine_api.TranscriptionRequest`), by default ``"<x.x> seconds of speech."``
-    with the audio's duration. ``whisper-1`` (and any model not starting with ``gpt-4o``)
+    with the audio's duration. Audio with no speech in it (no 30 ms run of 10 ms frames at or
+    above -40 dBFS, the level of the default server VAD) is transcribed as ``""`` with no
+    delta, as a speech recogniser hears nothing in silence; a fixed ``transcript`` or a
+    function decides for itself. ``whisper-1`` (and any model not starting with ``gpt-4o``)
     sends the transcript as one delta; ``gpt-4o-*`` models send one delta per word (each with
     its leading space). With ``transcription_error`` set every transcription fails with it.
 
@@ -147,14 +154,26 @@ class SimulatedEngine:
     def realistic(cls, **overrides: Any) -> SimulatedEngine:
         """An engine paced like the live service, for demos and manual testing.
 
-        300 ms to the first delta, text at 120 characters per second, audio at real time in
-        100 ms chunks, transcripts 400 ms after the commit. Keyword arguments override any
-        attribute.
+        300 ms to the first delta, text at 360 characters per second (about 90 tokens a
+        second, a model's text rate: transcripts run ahead of the audio they describe),
+        audio :data:`REALISTIC_AUDIO_SPEED` (3) times faster than real time in 100 ms
+        chunks, transcripts 400 ms after the commit. Keyword arguments override any
+        attribute (``audio_realtime_factor=1.0`` streams audio at real time).
+
+        The live service generated a reply faster than it plays, so a client held seconds
+        of audio ahead of its speaker, had to pace playback itself, and learned on barge-in
+        that it must truncate at what was *heard*, not what arrived (server-behaviour.md 5.3,
+        client-pitfalls "Wrong audio_end_ms"; openai-agents documents that "the model generates
+        audio much faster than realtime playback speed", ``RealtimeModelConfig.playback_tracker``
+        in 0.2.11; bursts of deltas were reported in Azure-Samples/aisearch-openai-rag-audio#60).
+        The factor 3 is our choice [inf]; audio
+        paced at real time would leave a client less than one chunk ahead and hide those
+        mistakes.
         """
         settings: dict[str, Any] = {
             "first_delta_delay": 0.3,
-            "text_chars_per_second": 120.0,
-            "audio_realtime_factor": 1.0,
+            "text_chars_per_second": 360.0,
+            "audio_realtime_factor": REALISTIC_AUDIO_SPEED,
             "audio_chunk_ms": 100,
             "transcription_delay": 0.4,
         }
@@ -188,6 +207,8 @@ class SimulatedEngine:
             text = self.transcript(request)
         elif self.transcript is not None:
             text = self.transcript
+        elif not _has_speech(request.audio, request.input_audio_format):
+            text = ""
         else:
             seconds = duration_ms(len(request.audio), request.input_audio_format) / 1000
             text = f"{seconds:.1f} seconds of speech."
@@ -243,6 +264,12 @@ class SimulatedEngine:
 
 
 # --- Reading the context -------------------------------------------------------------------------
+
+
+def _has_speech(audio: bytes, fmt: str) -> bool:
+    """Whether the default server VAD would hear speech start anywhere in ``audio``."""
+    detector = VoiceActivityDetector(VadConfig(), fmt)
+    return any(isinstance(event, SpeechStarted) for event in detector.feed(audio))
 
 
 def _is_system(item: ConversationItem) -> bool:

@@ -171,16 +171,24 @@ def from_decode_error(exc: ProtocolError) -> Refusal:
     )
 
 
+#: Late-beta fields the server sends (``prompt``, ``turn_detection.idle_timeout_ms``) but the
+#: SDK types never had: known, so a client echoing a session back is not told they are
+#: unknown; the session configuration decides what their values mean.
+LATE_BETA_FIELDS: Final = frozenset({"session.prompt", "session.turn_detection.idle_timeout_ms"})
+
+
 def first_unknown_field(obj: Event | Model, path: str = "") -> str | None:
     """The dotted path of the first field the models did not recognise, or ``None``.
 
     The codec keeps unknown fields in each model's ``extra``; the service refuses them at any
-    depth (``session.input_audio_transcription.enabled``). Fields typed ``Any`` (tool
-    ``parameters``, tracing ``metadata``) hold free JSON and are not searched.
+    depth (``session.input_audio_transcription.enabled``), :data:`LATE_BETA_FIELDS` aside.
+    Fields typed ``Any`` (tool ``parameters``, tracing ``metadata``) hold free JSON and are
+    not searched.
     """
-    if obj.extra:
-        key = next(iter(obj.extra))
-        return f"{path}.{key}" if path else key
+    for key in obj.extra:
+        where = f"{path}.{key}" if path else key
+        if where not in LATE_BETA_FIELDS:
+            return where
     for field in attrs.fields(type(obj)):
         value = getattr(obj, field.name)
         where = f"{path}.{field.name}" if path else field.name

@@ -5,15 +5,20 @@ and the dotted ``path`` used in errors, and returns the normalised value or rais
 :class:`~._errors.Refusal`. Ranges and enumerations are those of server-behaviour.md 3.3
 and 7; out-of-range and out-of-enum values are ``invalid_value`` with the dotted ``param``
 (4.7 [inf]).
+
+A JSON ``null`` never reaches them: :func:`given` sorts it out first. ``null`` in an optional
+request field means "not given" unless the field has an "off" state (``turn_detection``,
+``input_audio_transcription``, ``input_audio_noise_reduction``, ``tracing``); the whole table
+is in README.rst, "Nulls in requests".
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, TypeVar
+from typing import Final, TypeGuard, TypeVar
 
 from .._core._events import Tool
-from .._core._unset import UNSET
+from .._core._unset import UNSET, Unset
 from ._errors import Refusal, invalid_enum, invalid_type, invalid_value, missing_parameter
 
 __all__ = [
@@ -24,12 +29,12 @@ __all__ = [
     "check_max_output_tokens",
     "check_metadata",
     "check_modalities",
-    "check_not_null",
     "check_range",
     "check_temperature",
     "check_tool_choice",
     "check_tools",
     "check_voice",
+    "given",
 ]
 
 VOICES: Final = (
@@ -59,11 +64,14 @@ TOOL_CHOICES: Final = ("auto", "none", "required")
 _T = TypeVar("_T")
 
 
-def check_not_null(value: _T | None, path: str, expected: str) -> _T:
-    """Refuse an explicit ``null`` where the field cannot be null."""
-    if value is None:
-        raise invalid_type(path, expected, None)
-    return value
+def given(value: _T | Unset | None) -> TypeGuard[_T]:
+    """Whether an optional request field carries a value: neither absent nor ``null``.
+
+    The live service read ``null`` in an optional field as "not given": livekit-plugins-openai
+    sent ``"instructions": null`` in every ``response.create`` without instructions, its only
+    beta path for over a year (server-behaviour.md, and README.rst "Nulls in requests").
+    """
+    return value is not UNSET and value is not None
 
 
 def check_range(value: float, path: str, low: float, high: float, *, decimal: bool) -> None:
@@ -83,9 +91,8 @@ def check_range(value: float, path: str, low: float, high: float, *, decimal: bo
         )
 
 
-def check_modalities(value: list[str] | None, path: str) -> tuple[str, ...]:
+def check_modalities(modalities: list[str], path: str) -> tuple[str, ...]:
     """``["text"]`` or ``["text", "audio"]`` in either order; ``["audio"]`` alone is refused."""
-    modalities = check_not_null(value, path, "an array of strings")
     for i, modality in enumerate(modalities):
         if modality not in ("text", "audio"):
             raise invalid_enum(f"{path}[{i}]", modality, ["text", "audio"])
@@ -99,34 +106,28 @@ def check_modalities(value: list[str] | None, path: str) -> tuple[str, ...]:
     return tuple(modalities)
 
 
-def check_voice(value: str | None, path: str) -> str:
+def check_voice(voice: str, path: str) -> str:
     """One of :data:`VOICES`."""
-    voice = check_not_null(value, path, "a string")
     if voice not in VOICES:
         raise invalid_enum(path, voice, VOICES)
     return voice
 
 
-def check_audio_format(value: str | None, path: str) -> str:
+def check_audio_format(fmt: str, path: str) -> str:
     """``pcm16``, ``g711_ulaw`` or ``g711_alaw``."""
-    fmt = check_not_null(value, path, "a string")
     if fmt not in AUDIO_FORMATS:
         raise invalid_enum(path, fmt, AUDIO_FORMATS)
     return fmt
 
 
-def check_temperature(value: float | None, path: str) -> float:
+def check_temperature(temperature: float, path: str) -> float:
     """0.6 to 1.2 inclusive (7)."""
-    temperature = check_not_null(value, path, "a number")
     check_range(temperature, path, 0.6, 1.2, decimal=True)
     return float(temperature)
 
 
-def check_max_output_tokens(value: int | str | None, path: str) -> int | None:
+def check_max_output_tokens(tokens: int | str, path: str) -> int | None:
     """1 to 4096, or ``"inf"`` (returned as ``None``)."""
-    if value is None:
-        raise invalid_type(path, "an integer or 'inf'", None)
-    tokens = value
     if isinstance(tokens, str):
         if tokens != "inf":
             raise invalid_enum(path, tokens, ["inf"])
@@ -135,16 +136,15 @@ def check_max_output_tokens(value: int | str | None, path: str) -> int | None:
     return tokens
 
 
-def check_tools(value: list[Tool] | None, path: str) -> tuple[Tool, ...]:
+def check_tools(tools: list[Tool], path: str) -> tuple[Tool, ...]:
     """Function tools: ``type`` ``function``, a ``name``, a description of ≤ 1024 chars.
 
     Returns the tools as the server echoes them: ``type`` filled in, unset fields left out.
     """
-    tools = check_not_null(value, path, "an array of tools")
     out = []
     for i, tool in enumerate(tools):
         where = f"{path}[{i}]"
-        kind = "function" if tool.type is UNSET else tool.type
+        kind = tool.type if given(tool.type) else "function"
         if kind != "function":
             raise invalid_enum(f"{where}.type", kind, ["function"])
         if tool.name is UNSET:
@@ -175,19 +175,16 @@ def check_tools(value: list[Tool] | None, path: str) -> tuple[Tool, ...]:
     return tuple(out)
 
 
-def check_tool_choice(value: str | None, path: str, tools: tuple[Tool, ...]) -> str:
+def check_tool_choice(choice: str, path: str, tools: tuple[Tool, ...]) -> str:
     """``auto``, ``none``, ``required``, or the name of one of ``tools`` [inf]."""
-    choice = check_not_null(value, path, "a string")
     names = [t.name for t in tools if isinstance(t.name, str)]
     if choice not in TOOL_CHOICES and choice not in names:
         raise invalid_enum(path, choice, [*TOOL_CHOICES, *names])
     return choice
 
 
-def check_metadata(value: Mapping[str, str] | None, path: str) -> dict[str, str] | None:
+def check_metadata(value: Mapping[str, str], path: str) -> dict[str, str]:
     """At most 16 pairs; keys up to 64 characters, values up to 512 (7)."""
-    if value is None:
-        return None
     if len(value) > MAX_METADATA_PAIRS:
         raise invalid_value(
             path,

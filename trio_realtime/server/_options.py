@@ -8,12 +8,36 @@ import attrs
 
 from ._session_config import DEFAULT_INSTRUCTIONS
 
-__all__ = ["TRANSCRIPTION_MODELS", "ConnectionStatistics", "ServerOptions"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "REALTIME_MODELS",
+    "TRANSCRIPTION_MODELS",
+    "ConnectionStatistics",
+    "ServerOptions",
+]
 
 TRANSCRIPTION_MODELS: Final = frozenset(
     {"whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"}
 )
 """The ``input_audio_transcription.model`` names of the beta API (3.3)."""
+REALTIME_MODELS: Final = frozenset(
+    {
+        "gpt-4o-realtime-preview",
+        "gpt-4o-realtime-preview-2024-10-01",
+        "gpt-4o-realtime-preview-2024-12-17",
+        "gpt-4o-realtime-preview-2025-06-03",
+        "gpt-4o-mini-realtime-preview",
+        "gpt-4o-mini-realtime-preview-2024-12-17",
+        "gpt-realtime",
+        "gpt-realtime-2025-08-28",
+    }
+)
+"""The ``?model=`` names of the beta SDK types (1.1 [doc])."""
+DEFAULT_MODELS: Final = REALTIME_MODELS | TRANSCRIPTION_MODELS | {"opeai/AudioLLM/Voice2"}
+"""The models :class:`ServerOptions` accepts by default: the realtime and transcription
+model names of the beta API, and ``opeai/AudioLLM/Voice2``, the model name of the project's
+seed. Anything else gets ``invalid_model`` and close 4000, as on the live service (1.1), so
+a client that sends ``?model=undefined`` (openai-node 4.x/5.x without a model) finds out here."""
 
 
 def _positive(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
@@ -39,8 +63,9 @@ class ServerOptions:
             (5.1: the live service did not).
         max_append_audio_bytes: Largest decoded audio one ``input_audio_buffer.append`` may
             carry (7: 15 MiB); larger appends get an ``invalid_value`` error.
-        allowed_models: Model names accepted in ``?model=``; ``None`` accepts any non-empty
-            name (1.1). Others get ``invalid_model`` and close 4000.
+        allowed_models: Model names accepted in ``?model=`` (default :data:`DEFAULT_MODELS`);
+            ``None`` accepts any non-empty name. Others get ``invalid_model`` and close 4000
+            (1.1).
         transcription_models: Accepted ``input_audio_transcription.model`` names.
         keep_input_audio: Keep committed user audio so ``conversation.item.retrieve`` can
             return it (5.11). Off, retrieved user audio parts carry no ``audio`` and memory
@@ -55,7 +80,7 @@ class ServerOptions:
     session_seconds: float = attrs.field(default=1800.0, validator=_positive)
     send_conversation_created: bool = False
     max_append_audio_bytes: int = attrs.field(default=15 * 1024 * 1024, validator=_non_negative)
-    allowed_models: frozenset[str] | None = None
+    allowed_models: frozenset[str] | None = DEFAULT_MODELS
     transcription_models: frozenset[str] = TRANSCRIPTION_MODELS
     keep_input_audio: bool = True
     idle_buffer_ms: int = attrs.field(default=10_000, validator=_non_negative)

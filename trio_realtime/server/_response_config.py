@@ -4,7 +4,9 @@ engine request, and the :class:`~._responses.ResponseRun` that streams the plan.
 Every field of ``response`` is optional and overrides the session for this response only
 [doc]: ``instructions``, ``modalities``, ``voice``, ``output_audio_format``, ``tools``,
 ``tool_choice``, ``temperature``, ``max_response_output_tokens``, plus ``metadata``,
-``conversation`` (``"auto"`` or ``"none"``) and ``input``. Values are checked exactly as in a
+``conversation`` (``"auto"`` or ``"none"``) and ``input``. A ``null`` in any of them is "not
+given": the session's value holds (livekit-plugins-openai sends ``"instructions": null`` on
+every reply it asks for; README.rst, "Nulls in requests"). Values are checked exactly as in a
 session update, with ``param`` paths under ``response.``; the request field
 ``max_output_tokens`` (the response object's name) is an unknown parameter, refused before
 this module runs.
@@ -20,23 +22,23 @@ from .._core._events import ConversationItem, ResponseConfig
 from .._core._unset import UNSET
 from ._engine_api import Deferred, Engine, ResponsePlan, ResponseRequest
 from ._engine_work import EngineWork
-from ._errors import cannot_update_voice, invalid_enum, invalid_type
+from ._errors import cannot_update_voice, invalid_enum
 from ._fields import (
     check_audio_format,
     check_max_output_tokens,
     check_metadata,
     check_modalities,
-    check_not_null,
     check_temperature,
     check_tool_choice,
     check_tools,
     check_voice,
+    given,
 )
 from ._ids import IdFactory
 from ._items import Conversation, StoredItem
 from ._responses import ResponseOptions, ResponseRun
 from ._session_config import SessionConfig
-from ._usage import RateLimits, context_tokens
+from ._usage import PromptCache, RateLimits, context_segments
 
 __all__ = ["ResponseOptions", "response_options", "start_response"]
 
@@ -49,50 +51,45 @@ def response_options(
     Raises:
         Refusal: The first invalid override; nothing starts.
     """
-    conversation = "auto" if config.conversation in (UNSET, None) else config.conversation
+    conversation = config.conversation if given(config.conversation) else "auto"
     if conversation not in ("auto", "none"):
         raise invalid_enum("response.conversation", conversation, ["auto", "none"])
-    items: list[ConversationItem] | None = None
-    if config.input is not UNSET:
-        if config.input is None:
-            raise invalid_type("response.input", "an array of items", None)
-        items = config.input
+    items: list[ConversationItem] | None = config.input if given(config.input) else None
     instructions = session.instructions
-    if config.instructions is not UNSET:
-        instructions = check_not_null(config.instructions, "response.instructions", "a string")
+    if given(config.instructions):
+        instructions = config.instructions
     modalities = session.modalities
-    if config.modalities is not UNSET:
+    if given(config.modalities):
         modalities = check_modalities(config.modalities, "response.modalities")
     voice = session.voice
-    if config.voice is not UNSET:
+    if given(config.voice):
         voice = check_voice(config.voice, "response.voice")
         if voice != session.voice and assistant_audio:
             raise cannot_update_voice()
     output_format = session.output_audio_format
-    if config.output_audio_format is not UNSET:
+    if given(config.output_audio_format):
         output_format = check_audio_format(
             config.output_audio_format, "response.output_audio_format"
         )
     tools = session.tools
-    if config.tools is not UNSET:
+    if given(config.tools):
         tools = check_tools(config.tools, "response.tools")
     tool_choice = session.tool_choice
-    if config.tool_choice is not UNSET:
+    if given(config.tool_choice):
         tool_choice = check_tool_choice(config.tool_choice, "response.tool_choice", tools)
     elif tool_choice not in ("auto", "none", "required") and not any(
         t.name == tool_choice for t in tools
     ):
         tool_choice = "auto"  # the session named a tool this response's tools lack
     temperature = session.temperature
-    if config.temperature is not UNSET:
+    if given(config.temperature):
         temperature = check_temperature(config.temperature, "response.temperature")
     max_tokens = session.max_output_tokens
-    if config.max_response_output_tokens is not UNSET:
-        max_tokens = check_max_output_tokens(
-            config.max_response_output_tokens, "response.max_response_output_tokens"
-        )
+    tokens = config.max_response_output_tokens
+    if tokens is not UNSET and tokens is not None:  # ``given`` cannot narrow a union
+        max_tokens = check_max_output_tokens(tokens, "response.max_response_output_tokens")
     metadata = None
-    if config.metadata is not UNSET:
+    if given(config.metadata):
         metadata = check_metadata(config.metadata, "response.metadata")
     return ResponseOptions(
         in_conversation=conversation == "auto",
@@ -118,6 +115,7 @@ def start_response(
     conversation: Conversation,
     ids: IdFactory,
     rate_limits: RateLimits,
+    prompt_cache: PromptCache,
     work: EngineWork | None = None,
 ) -> ResponseRun:
     """Ask the engine for a plan and make the run that streams it from ``now``.
@@ -133,6 +131,7 @@ def start_response(
         conversation: The default conversation (used only when ``options`` write to it).
         ids: The connection's id factory.
         rate_limits: The connection's rate-limit buckets.
+        prompt_cache: The connection's prompt cache (``cached_tokens``).
         work: The connection's deferred engine work.
     """
     request = ResponseRequest(
@@ -172,7 +171,9 @@ def start_response(
         plan=plan,
         start=now,
         conversation=target,
-        input_tokens=context_tokens(context, options.instructions, options.tools),
+        input_tokens=prompt_cache.charge(
+            context_segments(context, options.instructions, options.tools), now
+        ),
         ids=ids,
         rate_limits=rate_limits,
         failure=failure,

@@ -63,7 +63,7 @@ from .._core._events import (
 from ._engine_api import PlannedAudio, PlannedFunctionCall, PlannedOutput, PlannedText, ResponsePlan
 from ._ids import IdFactory
 from ._items import Conversation, StoredItem, StoredPart
-from ._usage import RateLimits, audio_tokens, make_usage, text_tokens
+from ._usage import InputTokens, RateLimits, audio_tokens, make_usage, text_tokens
 
 __all__ = ["ResponseOptions", "ResponseRun"]
 
@@ -142,7 +142,7 @@ class ResponseRun:
         plan: The engine's plan, or ``None`` for a response that failed before it began.
         start: When ``response.created`` goes out, on the caller's clock.
         conversation: The default conversation, or ``None`` for an out-of-band response.
-        input_tokens: ``(text, audio)`` tokens of the context.
+        input_tokens: The context's input tokens, cached ones included.
         ids: The connection's id factory.
         rate_limits: The connection's rate-limit buckets.
         failure: For a failed response: ``(code, message)`` of ``status_details.error``.
@@ -158,7 +158,7 @@ class ResponseRun:
         plan: ResponsePlan | None,
         start: float,
         conversation: Conversation | None,
-        input_tokens: tuple[int, int],
+        input_tokens: InputTokens,
         ids: IdFactory,
         rate_limits: RateLimits,
         failure: tuple[str, str] | None = None,
@@ -505,10 +505,10 @@ class ResponseRun:
                 out_text += text_tokens(out.sent_chars)
                 out_audio += audio_tokens(out.sent_bytes / self._bytes_per_ms)
                 output.append(out.item.wire())
-        usage = make_usage(*self._input_tokens, out_text, out_audio)
+        usage = make_usage(self._input_tokens, out_text, out_audio)
         done = ResponseDone(
             event_id=self._new_event_id(),
             response=self._response(status, status_details=details, output=output, usage=usage),
         )
-        limits = self._rate_limits.record(now, sum(self._input_tokens) + out_text + out_audio)
+        limits = self._rate_limits.record(now, self._input_tokens.total + out_text + out_audio)
         return [done, RateLimitsUpdated(event_id=self._new_event_id(), rate_limits=limits)]

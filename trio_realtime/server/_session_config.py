@@ -6,16 +6,19 @@ server-behaviour.md section 4:
 
 * only fields present in the update change; an explicit ``null`` switches
   ``turn_detection``, ``input_audio_transcription``, ``input_audio_noise_reduction`` and
-  ``tracing`` off (and ``include`` in transcription sessions); elsewhere ``null`` is
-  ``invalid_type``;
-* a present nested object *replaces* the old one, omitted sub-fields taking their defaults
-  (4.4 [inf]);
+  ``tracing`` off (and ``include`` in transcription sessions); in every other field ``null``
+  means "not given" and changes nothing (README.rst, "Nulls in requests");
+* a present nested object *replaces* the old one, omitted (or ``null``) sub-fields taking
+  their defaults (4.4 [inf]);
 * fields that exist only for the other ``turn_detection`` type (``eagerness`` under
   ``server_vad``; ``threshold``, ``prefix_padding_ms``, ``silence_duration_ms`` under
   ``semantic_vad``) are ``unknown_parameter`` [inf]; ``create_response`` /
   ``interrupt_response`` are accepted but ignored in transcription sessions, which have no
   responses (3.2);
 * ``client_secret`` is accepted and ignored: the WebSocket has no ephemeral keys to mint;
+* the late-beta fields the server echoes (``prompt`` and ``turn_detection.idle_timeout_ms``,
+  both ``null``: 3.1 [obs]) are accepted as ``null``; a value is ``invalid_value``, since
+  this server has neither stored prompts nor idle timeouts [inf];
 * ranges: ``threshold`` 0-1, ``temperature`` 0.6-1.2, ``speed`` 0.25-1.5,
   ``max_response_output_tokens`` 1-4096 or ``"inf"`` [doc]; ``prefix_padding_ms`` and
   ``silence_duration_ms`` 0-10000 [inf]; an omitted ``input_audio_transcription.model`` is
@@ -24,6 +27,7 @@ server-behaviour.md section 4:
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import attrs
@@ -37,6 +41,7 @@ from .._core._events import (
     TranscriptionSession,
     TurnDetection,
 )
+from .._core._events._base import NO_EXTRA
 from .._core._unset import UNSET, Unset
 from .._core._vad import VadConfig, silence_ms_for_eagerness
 from ._errors import cannot_update_voice, invalid_enum, invalid_value, unknown_parameter
@@ -44,12 +49,12 @@ from ._fields import (
     check_audio_format,
     check_max_output_tokens,
     check_modalities,
-    check_not_null,
     check_range,
     check_temperature,
     check_tool_choice,
     check_tools,
     check_voice,
+    given,
 )
 
 __all__ = [
@@ -171,6 +176,9 @@ def _turn_view(turn: TurnSettings | None, *, responses: bool) -> TurnDetection |
         prefix_padding_ms=turn.prefix_padding_ms,
         silence_duration_ms=turn.silence_duration_ms,
         **flags,
+        # Late-beta conversation sessions carried it (3.1 [obs]); the transcription capture
+        # of 3.2 did not.
+        extra=_IDLE_TIMEOUT_NULL if responses else NO_EXTRA,
     )
 
 
@@ -186,8 +194,26 @@ def _noise_view(noise: str | None) -> NoiseReduction | None:
     return None if noise is None else NoiseReduction(type=noise)
 
 
+_IDLE_TIMEOUT_NULL: Final = MappingProxyType({"idle_timeout_ms": None})
+_PROMPT_NULL: Final = MappingProxyType({"prompt": None})
+
+
+def _refuse_late_beta_value(
+    model: Session | TranscriptionSession | TurnDetection, path: str
+) -> None:
+    """A late-beta field this server does not implement may only be ``null``."""
+    for key in ("prompt", "idle_timeout_ms"):
+        if model.extra.get(key) is not None:
+            raise invalid_value(
+                f"{path}.{key}",
+                f"Invalid value for '{path}.{key}': the reference server does not support "
+                f"'{key}'; send null or leave it out.",
+            )
+
+
 def session_view(config: SessionConfig, *, session_id: str, expires_at: int) -> Session:
-    """``session.created`` / ``session.updated``'s ``session``: every field of 3.1."""
+    """``session.created`` / ``session.updated``'s ``session``: every field of 3.1, the
+    late-beta ``prompt: null`` included."""
     return Session(
         id=session_id,
         object="realtime.session",
@@ -211,20 +237,22 @@ def session_view(config: SessionConfig, *, session_id: str, expires_at: int) -> 
         tracing=config.tracing,
         client_secret=None,
         include=None,
+        extra=_PROMPT_NULL,
     )
 
 
 def transcription_session_view(
-    config: SessionConfig, *, session_id: str, expires_at: int
+    config: SessionConfig, *, session_id: str, expires_at: int, created: bool = False
 ) -> TranscriptionSession:
     """``transcription_session.created`` / ``.updated``'s ``session`` (3.2).
 
-    Neither has ``create_response`` / ``interrupt_response``. ``client_secret`` is left out:
-    the SDK documents it as absent on the WebSocket (openai/openai-openapi#568) and the
-    relaxed schema validates that, while the one live capture showed ``null``; clients
-    accept both.
+    Neither has ``create_response`` / ``interrupt_response``. ``client_secret`` is ``null``
+    in ``.created``, as in the one live capture (3.2 [obs]), and absent from ``.updated``,
+    as documented (4, end [doc]); the SDK says the WebSocket never sends it
+    (openai/openai-openapi#568), so clients accept both.
     """
     return TranscriptionSession(
+        client_secret=None if created else UNSET,
         id=session_id,
         object="realtime.transcription_session",
         expires_at=expires_at,
@@ -240,6 +268,7 @@ def transcription_session_view(
 
 
 def _parse_turn(td: TurnDetection, path: str, *, responses: bool) -> TurnSettings:
+    _refuse_late_beta_value(td, path)
     kind = "server_vad" if td.type is UNSET or td.type is None else td.type
     if kind not in TURN_TYPES:
         raise invalid_enum(f"{path}.type", kind, TURN_TYPES)
@@ -285,15 +314,18 @@ def _parse_turn(td: TurnDetection, path: str, *, responses: bool) -> TurnSetting
 def _parse_transcription(
     value: InputAudioTranscription, path: str, models: frozenset[str]
 ) -> TranscriptionSettings:
-    model = "whisper-1" if value.model is UNSET else value.model
-    model = check_not_null(model, f"{path}.model", "a string")
+    model = value.model if given(value.model) else "whisper-1"
     if model not in models:
         raise invalid_enum(f"{path}.model", model, sorted(models))
-    return TranscriptionSettings(model=model, language=value.language, prompt=value.prompt)
+    return TranscriptionSettings(
+        model=model,
+        language=value.language if given(value.language) else UNSET,
+        prompt=value.prompt if given(value.prompt) else UNSET,
+    )
 
 
 def _parse_noise(value: NoiseReduction, path: str) -> str:
-    kind = "near_field" if value.type is UNSET or value.type is None else value.type
+    kind = value.type if given(value.type) else "near_field"
     if kind not in NOISE_REDUCTION:
         raise invalid_enum(f"{path}.type", kind, NOISE_REDUCTION)
     return kind
@@ -304,7 +336,7 @@ def _audio_changes(
 ) -> dict[str, Any]:
     """The changes to the fields both kinds of session share."""
     changes: dict[str, Any] = {}
-    if update.input_audio_format is not UNSET:
+    if given(update.input_audio_format):
         changes["input_audio_format"] = check_audio_format(
             update.input_audio_format, "session.input_audio_format"
         )
@@ -325,7 +357,7 @@ def _audio_changes(
         changes["turn_detection"] = (
             None if td is None else _parse_turn(td, "session.turn_detection", responses=responses)
         )
-    if update.modalities is not UNSET:
+    if given(update.modalities):
         changes["modalities"] = check_modalities(update.modalities, "session.modalities")
     return changes
 
@@ -351,46 +383,45 @@ def apply_session_update(
     for name in ("id", "object", "expires_at", "include"):
         if getattr(update, name) is not UNSET:
             raise unknown_parameter(f"session.{name}")
+    _refuse_late_beta_value(update, "session")
     changes = _audio_changes(update, transcription_models, responses=True)
-    if update.model is not UNSET:
-        model = check_not_null(update.model, "session.model", "a string")
+    if given(update.model):
+        model = update.model
         if model != config.model:
             raise invalid_value(
                 "session.model",
                 f"Invalid 'session.model': the model of a session is fixed at connection "
                 f"time ('{config.model}') and cannot be changed to '{model}'.",
             )
-    if update.instructions is not UNSET:
-        changes["instructions"] = check_not_null(
-            update.instructions, "session.instructions", "a string"
-        )
-    if update.output_audio_format is not UNSET:
+    if given(update.instructions):
+        changes["instructions"] = update.instructions
+    if given(update.output_audio_format):
         changes["output_audio_format"] = check_audio_format(
             update.output_audio_format, "session.output_audio_format"
         )
-    if update.tools is not UNSET:
+    if given(update.tools):
         changes["tools"] = check_tools(update.tools, "session.tools")
-    if update.tool_choice is not UNSET or "tools" in changes:
-        choice = config.tool_choice if update.tool_choice is UNSET else update.tool_choice
+    if given(update.tool_choice) or "tools" in changes:
+        choice = update.tool_choice if given(update.tool_choice) else config.tool_choice
         changes["tool_choice"] = check_tool_choice(
             choice, "session.tool_choice", changes.get("tools", config.tools)
         )
-    if update.temperature is not UNSET:
+    if given(update.temperature):
         changes["temperature"] = check_temperature(update.temperature, "session.temperature")
-    if update.max_response_output_tokens is not UNSET:
+    tokens = update.max_response_output_tokens
+    if tokens is not UNSET and tokens is not None:  # ``given`` cannot narrow a union
         changes["max_output_tokens"] = check_max_output_tokens(
-            update.max_response_output_tokens, "session.max_response_output_tokens"
+            tokens, "session.max_response_output_tokens"
         )
-    if update.speed is not UNSET:
-        speed = check_not_null(update.speed, "session.speed", "a number")
-        check_range(speed, "session.speed", 0.25, 1.5, decimal=True)
-        changes["speed"] = float(speed)
-    if update.tracing is not UNSET:
+    if given(update.speed):
+        check_range(update.speed, "session.speed", 0.25, 1.5, decimal=True)
+        changes["speed"] = float(update.speed)
+    if update.tracing is not UNSET:  # null switches tracing off [doc]
         tracing = update.tracing
         if isinstance(tracing, str) and tracing != "auto":
             raise invalid_enum("session.tracing", tracing, ["auto"])
         changes["tracing"] = tracing
-    if update.voice is not UNSET:
+    if given(update.voice):
         voice = check_voice(update.voice, "session.voice")
         if voice != config.voice and assistant_audio:
             raise cannot_update_voice()
@@ -409,6 +440,7 @@ def apply_transcription_update(
     for name in ("id", "object", "expires_at"):
         if getattr(update, name) is not UNSET:
             raise unknown_parameter(f"session.{name}")
+    _refuse_late_beta_value(update, "session")
     changes = _audio_changes(update, transcription_models, responses=False)
     if update.include is not UNSET:
         include = update.include

@@ -104,7 +104,7 @@ from ._session_config import (
 )
 from ._timeline import Timeline
 from ._transcription import TranscriptionJob, start_transcription
-from ._usage import RateLimits
+from ._usage import PromptCache, RateLimits
 
 __all__ = ["ConnectionState", "ConnectionStatistics", "ServerOptions"]
 
@@ -191,6 +191,7 @@ class ConnectionState:
         self._turn_response_pending = False  # a VAD turn waits for the active response
         self._assistant_audio = False
         self._rate_limits = RateLimits(options.requests_per_minute, options.tokens_per_minute, now)
+        self._prompt_cache = PromptCache()
         self._received = self._sent = self._errors = self._appended = self._started = 0
 
     # -- public API -----------------------------------------------------------------------------
@@ -219,7 +220,7 @@ class ConnectionState:
             return self._count([self._error(refusal, None)])
         events: list[ServerEvent]
         if self._transcription:
-            session = self._transcription_view()
+            session = self._transcription_view(created=True)
             events = [TranscriptionSessionCreated(event_id=self._event_id(), session=session)]
         else:
             events = [SessionCreated(event_id=self._event_id(), session=self._session_view())]
@@ -340,9 +341,9 @@ class ConnectionState:
     def _session_view(self) -> Session:
         return session_view(self._config, session_id=self._session_id, expires_at=self._expires_at)
 
-    def _transcription_view(self) -> TranscriptionSession:
+    def _transcription_view(self, *, created: bool = False) -> TranscriptionSession:
         return transcription_session_view(
-            self._config, session_id=self._session_id, expires_at=self._expires_at
+            self._config, session_id=self._session_id, expires_at=self._expires_at, created=created
         )
 
     # -- scheduling -----------------------------------------------------------------------------
@@ -615,6 +616,7 @@ class ConnectionState:
             conversation=self._conversation,
             ids=self._ids,
             rate_limits=self._rate_limits,
+            prompt_cache=self._prompt_cache,
             work=self.engine_work,
         )
         self._started += 1

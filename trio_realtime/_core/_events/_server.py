@@ -126,14 +126,18 @@ class InputAudioTranscriptionCompleted(ServerEvent):
     """``conversation.item.input_audio_transcription.completed``: a user transcript.
 
     ``usage`` is a :class:`TranscriptionTokenUsage` or :class:`TranscriptionDurationUsage`;
-    a usage of a kind this library does not know stays a plain ``dict``.
+    a usage of a kind this library does not know stays a plain ``dict``. Servers added it
+    late in the beta (openai-python 1.95, mid 2025; the 2025-04 spec's own example has none),
+    so it is :data:`~trio_realtime.UNSET` when an older server leaves it out.
     """
 
     type: ClassVar[str] = "conversation.item.input_audio_transcription.completed"
     item_id: str
     content_index: int
     transcript: str
-    usage: TranscriptionTokenUsage | TranscriptionDurationUsage | dict[str, Any]
+    usage: TranscriptionTokenUsage | TranscriptionDurationUsage | dict[str, Any] | Unset | None = (
+        UNSET
+    )
     logprobs: list[Logprob] | Unset | None = UNSET
 
 
