@@ -541,6 +541,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-concurrency", action="store_true", help="skip part 3")
     parser.add_argument("--quick", action="store_true", help="a smoke run: few sentences, N=1")
     parser.add_argument("--json", type=Path, help="write the report here")
+    parser.add_argument(
+        "--results", action="store_true", help="commit-ready results in benchmarks/results/"
+    )
+    parser.add_argument("--provisional", metavar="WHY", help="mark those results provisional")
     args = parser.parse_args(argv)
     if args.quick:
         args.sessions, args.turns = [1], 1
@@ -572,6 +576,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
         print(f"\nJSON report: {args.json}")
+    if args.results:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _results import write_result
+
+        compact = {
+            **report,
+            "concurrency": [
+                {k: v for k, v in step.items() if k != "turn_results"}
+                for step in report["concurrency"]
+            ],
+        }
+        command = ["python", "benchmarks/bench_speech.py", *(argv or sys.argv[1:])]
+        path = write_result("speech", compact, command=command, provisional=args.provisional)
+        print(f"results written to {path}")
     return 0
 
 

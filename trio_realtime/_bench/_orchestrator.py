@@ -193,7 +193,9 @@ async def run_size(
     workload = attrs.evolve(options.workload, sessions=sessions)
     server = None
     if options.url is None:
-        server = await ServerProcess.start(workload.server_kind, workload.response_seconds, workload.engine)
+        server = await ServerProcess.start(
+            workload.server_kind, workload.response_seconds, workload.engine
+        )
     url = options.url if options.url is not None else server.url  # type: ignore[union-attr]
     shards = shard(sessions, processes)
     per_worker = max(1, math.ceil(workload.handshakes / len(shards)))

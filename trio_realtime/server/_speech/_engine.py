@@ -191,8 +191,9 @@ async def open_speech_engine(
             queues, and a session too far behind stops being read).
         preload: Processes started before the block begins, so the first turns do not wait
             for a model to load (at most ``recognisers``).
-        realistic: Pace replies like the live service (audio at real time); otherwise they
-            stream as fast as possible (tests).
+        realistic: Pace replies like the live service (as
+            :meth:`SimulatedEngine.realistic <trio_realtime.server.SimulatedEngine.realistic>`
+            does, without its stand-in delays); otherwise they stream as fast as possible.
         max_turn_seconds: Recognition stops this far into a turn.
         reply_settings: Override :class:`~trio_realtime.server.SimulatedEngine` attributes
             of the reply rules (``max_echo_chars``, pacing...).
@@ -204,11 +205,12 @@ async def open_speech_engine(
     """
     if not max_turn_seconds > 0:
         raise ValueError(f"max_turn_seconds must be > 0, got {max_turn_seconds!r}")
-    settings: dict[str, Any] = (
-        {"audio_realtime_factor": 1.0, "text_chars_per_second": 120.0} if realistic else {}
-    )
-    settings.update(reply_settings)
-    replies = SimulatedEngine(**settings)
+    if realistic:  # the simulated engine's pacing, without its stand-in delays: the real
+        # work (recognition, synthesis) takes its own time
+        settings: dict[str, Any] = {"first_delta_delay": 0.0, "transcription_delay": 0.0}
+        replies = SimulatedEngine.realistic(**{**settings, **reply_settings})
+    else:
+        replies = SimulatedEngine(**reply_settings)
     voice = Voice()
     pool = RecogniserPool(recognisers)
     try:
