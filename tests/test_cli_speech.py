@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli
+from speech_helpers import spoken
 
 from trio_realtime.audio import write_wav
 
@@ -21,9 +22,8 @@ SENTENCE = "Turn off the lights in the kitchen."
 
 
 def spoken_wav(path: Path) -> None:
-    from trio_realtime.server._speech._voice import Voice
-
-    write_wav(path, Voice().speak(SENTENCE, "alloy", "pcm16"), 24000)
+    (pcm,) = spoken((SENTENCE,))
+    write_wav(path, pcm, 24000)
 
 
 async def test_the_simulated_engine_says_it_hears_no_words(tmp_path: Path) -> None:

@@ -9,7 +9,13 @@ so one synthesis runs at a time in a process: callers serialise through a
 
 Each Realtime voice name gets an eSpeak NG voice variant of its own (unknown names get one
 picked by a hash of the name). The variants are the clearer ones to a speech recogniser:
-pocketsphinx hears ``f5`` best of the en-US variants (see ``benchmarks/bench_speech.py``).
+pocketsphinx hears ``edward`` and ``f5`` best of the en-US variants (see
+``benchmarks/bench_speech.py``). The default voice, ``alloy``, is ``edward``: the female
+variants add breath noise that makes their audio differ from run to run.
+
+eSpeak NG's voicing state carries over from one utterance to the next in a process, so the
+same text can come out slightly different after other speech; only a fresh process speaking
+the same sequence (with a variant without breath noise) repeats itself exactly.
 """
 
 from __future__ import annotations
@@ -27,18 +33,18 @@ __all__ = ["VOICES", "Voice", "VoiceError"]
 
 #: Realtime voice -> eSpeak NG en-US variant.
 VOICES: Final = {
-    "alloy": "f5",
-    "ash": "edward",
+    "alloy": "edward",
+    "ash": "f5",
     "ballad": "m6",
     "coral": "f2",
     "echo": "benjamin",
-    "sage": "f5",
+    "sage": "edward",
     "shimmer": "f2",
     "verse": "klatt4",
     "marin": "f5",
     "cedar": "edward",
 }
-_FALLBACK: Final = ("f5", "f2", "edward", "benjamin")
+_FALLBACK: Final = ("edward", "f5", "f2", "benjamin")
 #: Words per minute: a little slower than eSpeak's 175, which recognisers hear better.
 RATE_WPM: Final = 150
 _AUDIO_OUTPUT_SYNCHRONOUS: Final = 2
