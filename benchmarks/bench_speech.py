@@ -539,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--turns", type=int, default=3, help="measured turns per session (3)")
     parser.add_argument("--no-concurrency", action="store_true", help="skip part 3")
+    parser.add_argument("--no-quality", action="store_true", help="skip parts 1 and 2")
     parser.add_argument("--quick", action="store_true", help="a smoke run: few sentences, N=1")
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument(
@@ -565,8 +566,10 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "loadavg_before": os.getloadavg(),
     }
-    print("1-2. recognition quality and cost", flush=True)
-    report["quality"] = trio.run(quality, args)
+    report["quality"] = []
+    if not args.no_quality:
+        print("1-2. recognition quality and cost", flush=True)
+        report["quality"] = trio.run(quality, args)
     report["concurrency"] = []
     if not args.no_concurrency:
         print("3. concurrent sessions", flush=True)
