@@ -5,7 +5,8 @@ The public API is re-exported here; the modules behind it are private.
 
 from __future__ import annotations
 
-from . import audio as audio
+import typing as _typing
+
 from . import events as events
 from ._core._codec import (
     converter as converter,
@@ -64,6 +65,7 @@ from ._session._replay import TurnTimer as TurnTimer
 from ._session._replay import conversation_from_recording as conversation_from_recording
 from ._session._replay import resend_recording as resend_recording
 from ._session._replay import turn_latencies as turn_latencies
+from ._session._requests import RequestRefused as RequestRefused
 from ._session._response_handles import HandleOverflow as HandleOverflow
 from ._session._response_handles import ResponseDelta as ResponseDelta
 from ._session._response_handles import ResponseHandle as ResponseHandle
@@ -391,6 +393,7 @@ __all__ = [
     "ReceivedEvent",
     "RecordedEvent",
     "Recording",
+    "RequestRefused",
     "Response",
     "ResponseAudioDelta",
     "ResponseAudioDone",
@@ -459,3 +462,16 @@ __all__ = [
     "tool",
     "turn_latencies",
 ]
+
+if _typing.TYPE_CHECKING:
+    from . import audio as audio
+
+
+def __getattr__(name: str) -> object:
+    # ``trio_realtime.audio`` imports numpy, which costs more than the rest of the package:
+    # it loads on first use (``rt.audio.tone(...)`` or ``import trio_realtime.audio``).
+    if name == "audio":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.audio")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar, Final
 
-from ._audio import FORMATS, bytes_for_ms
+from ._audio_format import FORMATS, bytes_for_ms
 from ._conversation_stats import USAGE_FIELD_COUNT, Anomaly
 from ._conversation_views import ContentPartView, ItemView, ResponseView, _joined, b64_decoded_len
 from ._events import (

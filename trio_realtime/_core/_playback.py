@@ -29,7 +29,7 @@ from typing import ClassVar, Final, final
 
 import attrs
 
-from ._audio import audio_format
+from ._audio_format import audio_format
 from ._conversation import Conversation
 from ._conversation_views import ItemView
 from ._events import (

@@ -47,7 +47,7 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 import trio
 
-from .._core._audio import PCM16, AudioFormat, audio_format
+from .._core._audio_format import PCM16, AudioFormat, audio_format
 from .._core._conversation import Conversation
 from .._core._decode_failure import DecodeFailure
 from .._core._errors import AudioFormatError

@@ -16,9 +16,8 @@ from the header, before any payload is buffered. The client reads with
 from __future__ import annotations
 
 import os
-from typing import Final, final
-
-import numpy as np
+from types import ModuleType
+from typing import Final, cast, final
 
 __all__ = [
     "BINARY",
@@ -33,6 +32,7 @@ __all__ = [
     "close_payload",
     "encode_frame",
     "encode_server_frame",
+    "load_numpy",
     "parse_close",
 ]
 
@@ -320,10 +320,29 @@ def _masked(payload: bytes, mask: bytes) -> bytes:
         return (int.from_bytes(payload, "little") ^ key).to_bytes(size, "little")
     # Word by word in numpy: 2.6 us for a 100 ms pcm16 append instead of 12 us as an integer
     # (three conversions of 6.5 KB), and an append is the hot path of sending.
+    np = _numpy if _numpy is not None else load_numpy()
     whole = size & ~3
     words = np.frombuffer(payload, np.uint32, whole >> 2)
-    masked = (words ^ np.frombuffer(mask, np.uint32)).tobytes()
+    masked = cast(bytes, (words ^ np.frombuffer(mask, np.uint32)).tobytes())
     return masked if whole == size else masked + _masked(payload[whole:], mask)
+
+
+_numpy: ModuleType | None = None
+
+
+def load_numpy() -> ModuleType:
+    """Import numpy for masking large frames, once; the client calls it as it connects.
+
+    Not at import time: numpy takes longer to import than the rest of the package together,
+    and ``import trio_realtime`` should stay light for code that only uses the codec. Nor at
+    the first large frame, which would stall a session's first audio append.
+    """
+    global _numpy
+    if _numpy is None:
+        import numpy
+
+        _numpy = numpy
+    return _numpy
 
 
 #: Frames from this size up are masked with numpy (the two ways cost the same near 600 bytes).
