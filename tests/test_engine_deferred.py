@@ -339,13 +339,10 @@ async def test_a_plain_engine_never_starts_engine_work(fmt: str) -> None:
         async def run(session: rt.RealtimeSession) -> None:
             await text_turn(session, "hi")
             await next_of(session, rt.ResponseDone)
+            (connection,) = server.connections
+            assert connection.state is not None
+            assert connection.state.engine_work.pending == 0
 
+        config = rt.Session(modalities=["text"], input_audio_format=fmt, turn_detection=None)
         with trio.fail_after(10):
-            await connected(
-                server.url,
-                rt.Session(modalities=["text"], input_audio_format=fmt, turn_detection=None),
-                run,
-            )
-        (connection,) = server.connections
-        assert connection.state is not None
-        assert connection.state.engine_work.pending == 0
+            await connected(server.url, config, run)
