@@ -2,7 +2,9 @@
 
 Sans-I/O: dictionaries in (the workers' JSON, the server's counters), dictionaries and text
 out. Histograms merge bucket by bucket (:mod:`._stats`), counters add up, CPU seconds add up,
-memory adds up before dividing by the sessions connected.
+memory adds up before dividing by the sessions connected. Beside the merged figures, each run
+keeps each worker's and each host's (sessions, events/s, CPU, memory, latency), and the
+workers lost mid-run with the sessions they held.
 """
 
 from __future__ import annotations
@@ -14,9 +16,20 @@ from ._meter import TURN_METRICS
 from ._stalls import STALL_MS, merge_stalls
 from ._stats import Histogram, merge_counts
 from ._verdicts import problems
+from ._worker import WorkerSpec
 from ._workload import STAMPED, Workload
 
-__all__ = ["LABELS", "merge_run", "passes", "render_run"]
+__all__ = [
+    "LABELS",
+    "latency_key",
+    "lost_worker",
+    "merge_run",
+    "passes",
+    "per_host",
+    "per_worker",
+    "render_run",
+    "render_workers",
+]
 
 #: How each client is named in tables.
 LABELS: Final = {
@@ -32,24 +45,134 @@ def _hist(parts: Sequence[Mapping[str, Any]], key: str) -> Histogram:
     return Histogram.merged(Histogram.from_json(p[key]) for p in parts)
 
 
+def latency_key(scenario: str) -> str:
+    """The latency a scenario is judged by: delivery (stamped) or end of speech to the end of
+    the turn."""
+    return "delivery_ms" if scenario in STAMPED else "turn_ms"
+
+
+def _latency_hist(worker: Mapping[str, Any], key: str) -> Histogram:
+    data = worker["turn_ms"]["turn_ms"] if key == "turn_ms" else worker[key]
+    return Histogram.from_json(data)
+
+
+def lost_worker(
+    spec: WorkerSpec,
+    placement: Mapping[str, Any],
+    reason: str,
+    progress: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A worker lost mid-run, for the report: where it ran, why it was lost, the sessions it
+    held (never run again elsewhere) and what it last reported."""
+    last = progress or {}
+    return {
+        "worker": spec.worker,
+        "host": placement.get("host"),
+        "address": placement.get("address"),
+        "pid": placement.get("pid"),
+        "clock": placement.get("clock"),
+        "sessions": len(spec.indices),
+        "session_indices": list(spec.indices),
+        "reason": reason,
+        "last_progress": {k: last[k] for k in ("connected", "alive", "events") if k in last},
+    }
+
+
+def _rate(seconds: float | None, wall: float) -> float | None:
+    return None if seconds is None else 100.0 * seconds / wall
+
+
+def per_worker(workload: Workload, worker: Mapping[str, Any]) -> dict[str, Any]:
+    """One worker's own figures: sessions, events/s, CPU, memory, latency, where it ran."""
+    window = worker["window_s"] or workload.window
+    wall = worker.get("cpu_wall_s") or window
+    key = latency_key(workload.scenario)
+    latency = _latency_hist(worker, key)
+    placement = worker.get("placement", {})
+    connected = worker["connected"]
+    return {
+        "worker": worker["worker"],
+        "host": placement.get("host"),
+        "address": placement.get("address"),
+        "pid": placement.get("pid"),
+        "clock": placement.get("clock", worker.get("clock")),
+        "sessions": worker["sessions"],
+        "connected": connected,
+        "ended_early": sum(worker["ended_early"].values()),
+        "errors": sum(worker["errors"].values()),
+        "events": worker["events"],
+        "events_per_s": worker["events"] / window,
+        "cpu_s": worker["cpu_window_s"],
+        "cpu_percent": _rate(worker["cpu_window_s"], wall),
+        "cpu_clock": worker.get("cpu_clock", "process"),
+        "process_cpu_s": worker.get("process_cpu_window_s"),
+        "process_cpu_percent": _rate(worker.get("process_cpu_window_s"), wall),
+        "rss_kib": worker["rss_end_kib"],
+        "rss_per_session_kib": (
+            (worker["rss_idle_kib"] - worker["rss_base_kib"]) / connected if connected else None
+        ),
+        "stamps_trusted": worker.get("stamps_trusted", True),
+        "latency": latency.summary(),
+        "histograms": {key: latency.to_json()},
+        "lost": None,
+    }
+
+
+def per_host(workload: Workload, workers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The workers' figures added up by host (lost workers counted, not measured)."""
+    key = latency_key(workload.scenario)
+    hosts: dict[str, list[Mapping[str, Any]]] = {}
+    for row in workers:
+        hosts.setdefault(str(row["host"]), []).append(row)
+    out = []
+    for host, rows in hosts.items():
+        measured = [r for r in rows if r["lost"] is None]
+
+        def total(name: str, rows: Sequence[Mapping[str, Any]] = measured) -> float | None:
+            values = [r[name] for r in rows if r[name] is not None]
+            return sum(values) if values else None
+
+        latency = Histogram.merged(Histogram.from_json(r["histograms"][key]) for r in measured)
+        out.append(
+            {
+                "host": host,
+                "workers": len(rows),
+                "lost": len(rows) - len(measured),
+                "sessions": sum(r["sessions"] for r in rows),
+                "connected": sum(r["connected"] for r in measured),
+                "events_per_s": total("events_per_s") or 0.0,
+                "cpu_percent": total("cpu_percent"),
+                "process_cpu_percent": total("process_cpu_percent"),
+                "rss_kib": total("rss_kib"),
+                "latency": latency.summary(),
+            }
+        )
+    return out
+
+
 def merge_run(
     workload: Workload,
     client: str,
     processes: int,
     workers: Sequence[Mapping[str, Any]],
     server: Mapping[str, Any] | None = None,
+    *,
+    lost: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """One client's run at one size: the workers' results merged into plain figures.
 
     Args:
         workload: The run's settings.
         client: One of :data:`~._workload.CLIENTS`.
-        processes: Worker processes used.
-        workers: Each worker's ``result`` JSON.
+        processes: Workers used (lost ones included).
+        workers: Each worker's ``result`` JSON (with its ``placement``, where known).
         server: ``cpu_percent`` and, for the load server, its window counters.
+        lost: The workers lost mid-run (:func:`lost_worker`): their sessions count as planned
+            but not measured, and the run does not pass.
 
     Returns:
-        A JSON-ready dict; histograms appear as summaries and, under ``histograms``, in full.
+        A JSON-ready dict; histograms appear as summaries and, under ``histograms``, in full;
+        ``workers`` and ``hosts`` hold the per-worker and per-host figures.
     """
     connected = sum(w["connected"] for w in workers)
     window = max((w["window_s"] for w in workers), default=0.0) or workload.window
@@ -71,6 +194,11 @@ def merge_run(
     }
     for name in TURN_METRICS:
         hists[name] = Histogram.merged(Histogram.from_json(w["turn_ms"][name]) for w in workers)
+    process_rates = [
+        w["process_cpu_window_s"] / (w.get("cpu_wall_s") or window)
+        for w in workers
+        if w.get("process_cpu_window_s") is not None
+    ]
     idle_kib = sum(w["rss_idle_kib"] - w["rss_base_kib"] for w in workers)
     growth_kib = sum(w["rss_end_kib"] - w["rss_idle_kib"] for w in workers)
     traced = [w["traced_idle_bytes"] for w in workers if w["traced_idle_bytes"] is not None]
@@ -94,6 +222,10 @@ def merge_run(
         "appends": sum(w["appends"] for w in workers),
         "cpu_s": cpu,
         "cpu_percent": None if cpu is None else 100.0 * cpu / window,
+        "cpu_clock": "thread"
+        if any(w.get("cpu_clock") == "thread" for w in workers)
+        else "process",
+        "process_cpu_percent": 100.0 * sum(process_rates) if process_rates else None,
         "cpu_s_per_session_minute": None if cpu is None or not minutes else cpu / minutes,
         "events_per_cpu_s": None if not cpu else events / cpu,
         "rss_per_session_kib": idle_kib / connected if connected else None,
@@ -106,10 +238,41 @@ def merge_run(
         "turns_ended": sum(w["turns_ended"] for w in workers),
         "turns_answered": sum(w["turns_answered"] for w in workers),
         "server": dict(server or {}),
+        "stamps_untrusted": [w["worker"] for w in workers if not w.get("stamps_trusted", True)],
+        "lost_workers": [dict(w) for w in lost],
     }
     out.update({name: h.summary() for name, h in hists.items()})
     out["histograms"] = {name: h.to_json() for name, h in hists.items()}
+    rows = [per_worker(workload, w) for w in workers]
+    rows += [_lost_row(w) for w in lost]
+    out["workers"] = sorted(rows, key=lambda r: int(r["worker"]))
+    out["hosts"] = per_host(workload, out["workers"])
     return out
+
+
+def _lost_row(lost: Mapping[str, Any]) -> dict[str, Any]:
+    """A lost worker's line in the per-worker figures: where it ran, what it held."""
+    return {
+        "worker": lost["worker"],
+        "host": lost["host"],
+        "address": lost["address"],
+        "pid": lost["pid"],
+        "clock": lost["clock"],
+        "sessions": lost["sessions"],
+        "connected": 0,
+        "lost": lost["reason"],
+        **dict.fromkeys(
+            (
+                "events_per_s",
+                "cpu_s",
+                "cpu_percent",
+                "process_cpu_s",
+                "process_cpu_percent",
+                "rss_kib",
+                "rss_per_session_kib",
+            )
+        ),
+    }
 
 
 def _gc(workers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -165,8 +328,15 @@ def _full_collections(run: Mapping[str, Any]) -> str:
 
 def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
     expected = run["expected_events_per_s"]
+    lost = run.get("lost_workers", [])
+    workers = (
+        f"{run['processes']} Dask workers"
+        if str(run.get("launcher", "")).startswith("cluster")
+        else f"{run['processes']} proc"
+    )
     rows = [
-        ("sessions connected", f"{run['connected']}/{run['sessions']} ({run['processes']} proc)"),
+        ("sessions connected", f"{run['connected']}/{run['sessions']} ({workers})"),
+        *([("workers lost mid-run", _lost_summary(lost))] if lost else []),
         ("connect ms p50/p90/p99/max", _ms_row(run["connect_ms"])),
         (
             "events/s received" + (" (expected)" if expected else ""),
@@ -196,7 +366,16 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("turns answered/ended", f"{run['turns_answered']}/{run['turns_ended']}"))
     rows += [
         ("send lateness ms p50/p99", _lateness(run)),
-        ("client CPU, % of one core", _num(run["cpu_percent"], 1)),
+        (
+            "client CPU, % of one core"
+            + (" (loop threads)" if run.get("cpu_clock") == "thread" else ""),
+            _num(run["cpu_percent"], 1),
+        ),
+        *(
+            [("worker processes' CPU with Dask's, %", _num(run.get("process_cpu_percent"), 1))]
+            if run.get("cpu_clock") == "thread"
+            else []
+        ),
         ("CPU s per session-minute", _num(run["cpu_s_per_session_minute"], 3)),
         ("events per CPU-second", _num(run["events_per_cpu_s"], 0)),
         ("RSS per session, idle (KiB)", _num(run["rss_per_session_kib"], 1)),
@@ -227,6 +406,10 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("error events by code", _counts(run["errors"])),
     ]
     return rows
+
+
+def _lost_summary(lost: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(f"worker {w['worker']} ({w['sessions']} sessions)" for w in lost)
 
 
 def _server_gc(gc: Mapping[str, Any] | None) -> str:
@@ -292,4 +475,77 @@ def render_run(runs: Sequence[Mapping[str, Any]]) -> str:
             value = rows[i][1] if i < len(rows) and rows[i][0] == label else "-"
             cells.append(value.rjust(c))
         lines.append(label.ljust(width) + "".join(cells))
+    return "\n".join(lines)
+
+
+def _indices(indices: Sequence[int]) -> str:
+    shown = ", ".join(map(str, indices[:12]))
+    return shown + (f", ... ({len(indices)} in all)" if len(indices) > 12 else "")
+
+
+def render_workers(run: Mapping[str, Any]) -> str:
+    """The run's per-worker and per-host figures, and what each lost worker held."""
+    key = latency_key(run["scenario"])
+    what = "delivery" if key == "delivery_ms" else "turn"
+    thread = run.get("cpu_clock") == "thread"
+    head = (
+        f"{'worker':>6} {'host':>16} {'where':>22} {'sessions':>8} {'connected':>9} "
+        f"{'events/s':>9} {'CPU%':>6} {'proc%':>6} {'RSS MiB':>8} {'KiB/sess':>8} "
+        f"{what + ' p99':>12}"
+    )
+    title = f"Per worker: {run['label']}, N = {run['sessions']}" + (
+        " (CPU%: the loop's thread; proc%: the whole worker process, Dask's threads too)"
+        if thread
+        else ""
+    )
+    lines = [title, head]
+    for w in run.get("workers", []):
+        where = w.get("address") or (f"pid {w['pid']}" if w.get("pid") else "-")
+        if w["lost"] is not None:
+            lines.append(
+                f"{w['worker']:>6} {str(w['host'])[:16]:>16} {str(where)[-22:]:>22} "
+                f"{w['sessions']:>8}  LOST mid-run: {w['lost']}"
+            )
+            continue
+        latency = w["latency"]["p99"] if w["stamps_trusted"] or key != "delivery_ms" else None
+        rss = None if w["rss_kib"] is None else w["rss_kib"] / 1024
+        lines.append(
+            f"{w['worker']:>6} {str(w['host'])[:16]:>16} {str(where)[-22:]:>22} "
+            f"{w['sessions']:>8} {w['connected']:>9} {_num(w['events_per_s'], 0):>9} "
+            f"{_num(w['cpu_percent']):>6} {_num(w['process_cpu_percent']):>6} "
+            f"{_num(rss):>8} {_num(w['rss_per_session_kib']):>8} "
+            + (
+                f"{_num(latency, 2):>12}"
+                if w["stamps_trusted"] or key != "delivery_ms"
+                else f"{'other clock':>12}"
+            )
+        )
+    hosts = run.get("hosts", [])
+    if len(hosts) > 1 or any(h["lost"] for h in hosts):
+        lines += [
+            "Per host:",
+            f"{'host':>16} {'workers':>7} {'lost':>4} {'sessions':>8} {'connected':>9} "
+            f"{'events/s':>9} {'CPU%':>6} {'proc%':>6} {'RSS MiB':>8} {what + ' p99':>12}",
+        ]
+        for h in hosts:
+            rss = None if h["rss_kib"] is None else h["rss_kib"] / 1024
+            lines.append(
+                f"{h['host'][:16]:>16} {h['workers']:>7} {h['lost']:>4} {h['sessions']:>8} "
+                f"{h['connected']:>9} {_num(h['events_per_s'], 0):>9} "
+                f"{_num(h['cpu_percent']):>6} {_num(h['process_cpu_percent']):>6} "
+                f"{_num(rss):>8} {_num(h['latency']['p99'], 2):>12}"
+            )
+    for lost in run.get("lost_workers", []):
+        lines.append(
+            f"Worker {lost['worker']} was lost mid-run ({lost['reason']}); its "
+            f"{lost['sessions']} sessions were not run again elsewhere: "
+            f"{_indices(lost['session_indices'])}"
+        )
+    if run.get("stamps_untrusted"):
+        lines.append(
+            "Workers "
+            + ", ".join(map(str, run["stamps_untrusted"]))
+            + " read another machine's clock than the server's: their events are counted, "
+            "their delivery latency is not measured (see README.rst, clusters)."
+        )
     return "\n".join(lines)
