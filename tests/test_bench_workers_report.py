@@ -12,10 +12,12 @@ import subprocess
 import sys
 
 import pytest
+import trio
 
 from trio_realtime._bench._environment import clock_id, is_this_machine
 from trio_realtime._bench._meter import WorkerMeter, stamps_trusted
-from trio_realtime._bench._orchestrator import server_clock
+from trio_realtime._bench._orchestrator import BenchOptions, run_size, server_clock
+from trio_realtime._bench._processes import BenchError
 from trio_realtime._bench._report import lost_worker, merge_run, render_workers
 from trio_realtime._bench._tables import render_report
 from trio_realtime._bench._verdicts import problems
@@ -192,3 +194,15 @@ def test_cluster_arguments_are_checked_before_anything_starts(
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
     assert main(["bench", "--cluster", "local:2"]) == 2
     assert "pip install 'trio-realtime[cluster]'" in capsys.readouterr().err
+
+
+async def test_a_run_that_cannot_start_fails_with_one_bench_error_not_a_group() -> None:
+    # Raised inside the run's nursery, the error is still the one the CLI and the sweep
+    # catch (exit status 1, "counted as a failure"), not an ExceptionGroup around it.
+    options = BenchOptions(
+        workload=Workload(sessions=1, warmup=0.1, window=0.5, connect_timeout=5.0),
+        url="ws://127.0.0.1:9/v1/realtime",  # the discard port: nothing listens
+        progress=False,
+    )
+    with trio.fail_after(60), pytest.raises(BenchError, match="no session connected"):
+        await run_size(options, "ours", 1, 1)
