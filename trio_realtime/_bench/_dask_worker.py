@@ -14,8 +14,9 @@ pipes:
   the event plus the run's margin, on this process's own ``time.monotonic()``;
 * the result (histograms and counters) is the task's return value;
 * CPU is the loop thread's (``time.thread_time()``): a Dask worker runs threads of its own
-  (heartbeats, a system monitor: about 2 % of a core), which the whole process's CPU,
-  reported beside it, includes.
+  (heartbeats, a system monitor), which the whole process's CPU, reported beside it,
+  includes. (Its sampling profiler, which would walk this loop's stack every 10 ms, is
+  stopped by the coordinator before each run.)
 
 A Dask worker outlives the task: what the meter changes process-wide (the collector's
 thresholds, frozen objects, collector callbacks) is put back afterwards.
@@ -168,12 +169,16 @@ def run_shard(spec_json: str, key: HiddenKey, plan: RunPlan) -> dict[str, Any]:
     """
     worker = distributed().get_worker()
     spec = WorkerSpec.from_json(spec_json)
+    profiler = worker.periodic_callbacks.get("profile")
     placement = {
         "host": socket.gethostname(),
         "ip": worker.ip,
         "address": worker.address,
         "pid": os.getpid(),
         "clock": clock_id(),
+        # Dask's sampling profiler walks this thread's stack every 10 ms (the coordinator
+        # stops it before each run; the report says if it could not).
+        "dask_profiler": bool(profiler is not None and profiler.is_running()),
     }
     link = DaskLink(worker, plan, spec.worker)
     link.emit("placement", placement)

@@ -112,6 +112,7 @@ def per_worker(workload: Workload, worker: Mapping[str, Any]) -> dict[str, Any]:
             (worker["rss_idle_kib"] - worker["rss_base_kib"]) / connected if connected else None
         ),
         "stamps_trusted": worker.get("stamps_trusted", True),
+        "dask_profiler": placement.get("dask_profiler", False),
         "latency": latency.summary(),
         "histograms": {key: latency.to_json()},
         "lost": None,
@@ -540,6 +541,14 @@ def render_workers(run: Mapping[str, Any]) -> str:
             f"Worker {lost['worker']} was lost mid-run ({lost['reason']}); its "
             f"{lost['sessions']} sessions were not run again elsewhere: "
             f"{_indices(lost['session_indices'])}"
+        )
+    profiled = [w["worker"] for w in run.get("workers", []) if w.get("dask_profiler")]
+    if profiled:
+        lines.append(
+            "Workers "
+            + ", ".join(map(str, profiled))
+            + " ran with Dask's sampling profiler on (it walks the loop's stack every 10 ms): "
+            "start them with DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False."
         )
     if run.get("stamps_untrusted"):
         lines.append(
