@@ -76,6 +76,9 @@ def test_a_local_cluster_run_merges_the_workers_and_reports_each_one(tmp_path: P
     # The merge is the processes' merge: the workers' own figures add up to the run's.
     assert sum(w["events"] for w in workers) == run["events"]
     assert sum(w["latency"]["count"] for w in workers) == run["delivery_ms"]["count"] > 0
+    # One start event for both: their windows open within the start margin (0.5 s) of each
+    # other, on the one clock they share here (milliseconds apart, on a quiet machine).
+    assert 0.0 <= run["window_skew_ms"] < 500.0
     assert run["cpu_clock"] == "thread"  # the loop's thread, Dask's own threads apart
     assert run["process_cpu_percent"] >= run["cpu_percent"] > 0
     (host,) = run["hosts"]

@@ -66,6 +66,7 @@ def test_each_worker_and_each_host_gets_its_own_figures_beside_the_merged_ones()
     ]
     run = merge_run(workload, "ours", 3, results)
     assert run["connected"] == 6
+    assert run["window_skew_ms"] == 0.0  # every window opened at 100.0 on one clock
     assert run["cpu_clock"] == "thread"
     assert run["cpu_percent"] == pytest.approx(6.0)  # 0.6 s of loop CPU over 10 s
     assert run["process_cpu_percent"] == pytest.approx(7.5)

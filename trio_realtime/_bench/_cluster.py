@@ -209,7 +209,11 @@ class _ClusterRun:
             else:
                 worker.finish(result)
         elif status == "error":
-            exc = await self.cluster.call(worker.future.exception)
+            try:
+                exc = await self.cluster.call(worker.future.exception)
+            except Exception as gone:
+                await self._lose(worker, f"its error could not be fetched: {gone!r}")
+                return
             if type(exc).__name__ == "KilledWorker":
                 await self._lose(worker, "its Dask worker died while running it (KilledWorker)")
             else:
@@ -220,7 +224,8 @@ class _ClusterRun:
     async def _lose(self, worker: ClusterWorker, reason: str) -> None:
         worker.lose(reason)
         # Never let the scheduler run it again on a worker that comes back.
-        await self.cluster.call(self.cluster.client.cancel, [worker.future], force=True)
+        with contextlib.suppress(Exception):
+            await self.cluster.call(self.cluster.client.cancel, [worker.future], force=True)
 
     async def go(self) -> float:
         """Release every task; return this process's start instant."""
@@ -228,19 +233,24 @@ class _ClusterRun:
         return time.monotonic() + self.plan.margin
 
     async def stop(self) -> None:
-        """Tell tasks still waiting for the start to give up; cancel the unfinished ones."""
+        """Tell tasks still waiting for the start to give up and cancel the unfinished ones;
+        once every task has ended, delete the run's events from the scheduler."""
         if self._stopped:
             return
         self._stopped = True
         unfinished = [
             w.future for w in self.workers if w.future is not None and not w.done.is_set()
         ]
-        with trio.move_on_after(_CLOSE_SECONDS):
-            await self.cluster.call(self.cluster.event(self.plan.abort).set)
+        cluster = self.cluster
+        with trio.move_on_after(_CLOSE_SECONDS), contextlib.suppress(Exception):
             if unfinished:
-                await self.cluster.call(self.cluster.client.cancel, unfinished, force=True)
-            await self.cluster.call(self.cluster.client.unsubscribe_topic, self.plan.topic)
-        self.cluster.forget(self)
+                # Left set: a task still waiting for the start sees it and gives up.
+                await cluster.call(cluster.event(self.plan.abort).set)
+                await cluster.call(cluster.client.cancel, unfinished, force=True)
+            else:
+                await cluster.call(cluster.event(self.plan.go).clear)  # clearing deletes it
+            await cluster.call(cluster.client.unsubscribe_topic, self.plan.topic)
+        cluster.forget(self)
 
 
 @final

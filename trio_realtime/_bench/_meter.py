@@ -418,6 +418,7 @@ class WorkerMeter:
             "traced_idle_bytes": self.traced_idle_bytes,
             "traced_top": self.traced_top,
             "window_s": window if math.isfinite(window) else 0.0,
+            "window_start": self.window_start if math.isfinite(window) else None,
             "cpu_window_s": cpu,
             "cpu_wall_s": self._cpu_wall if cpu is not None else None,
             "cpu_clock": "process" if self.cpu_clock is cpu_seconds else "thread",  # see _link

@@ -240,6 +240,7 @@ def merge_run(
         "turns_answered": sum(w["turns_answered"] for w in workers),
         "server": dict(server or {}),
         "stamps_untrusted": [w["worker"] for w in workers if not w.get("stamps_trusted", True)],
+        "window_skew_ms": _window_skew_ms(workers),
         "lost_workers": [dict(w) for w in lost],
     }
     out.update({name: h.summary() for name, h in hists.items()})
@@ -249,6 +250,19 @@ def merge_run(
     out["workers"] = sorted(rows, key=lambda r: int(r["worker"]))
     out["hosts"] = per_host(workload, out["workers"])
     return out
+
+
+def _window_skew_ms(workers: Sequence[Mapping[str, Any]]) -> float | None:
+    """How far apart the workers' windows opened, among workers reading one clock (the
+    largest spread of any machine); ``None`` with fewer than two such workers."""
+    starts: dict[str, list[float]] = {}
+    for w in workers:
+        start = w.get("window_start")
+        clock = w.get("clock") or w.get("placement", {}).get("clock")
+        if start is not None and clock is not None:
+            starts.setdefault(clock, []).append(start)
+    spreads = [max(s) - min(s) for s in starts.values() if len(s) > 1]
+    return 1000.0 * max(spreads) if spreads else None
 
 
 def _lost_row(lost: Mapping[str, Any]) -> dict[str, Any]:
@@ -385,6 +399,8 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("loop pass ms p99 / max", _passes(run)),
         (f"loop stalls >= {STALL_MS:g} ms, longest (CPU/GC/off)", _stalls(run)),
     ]
+    if run.get("window_skew_ms") is not None:
+        rows.append(("workers' window starts apart (ms)", _num(run["window_skew_ms"], 2)))
     if run["traced_per_session_bytes"] is not None:
         rows.append(
             ("traced per session, idle (KiB)", _num(run["traced_per_session_bytes"] / 1024))
