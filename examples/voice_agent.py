@@ -1,11 +1,14 @@
-"""A voice agent with a tool and barge-in, against ``trio-realtime serve --realistic``."""
+"""A voice agent with a tool and barge-in: offline, or --url URL (key in API_KEY)."""
 
-import sys
+import argparse
+import os
 
 import trio
 
 import trio_realtime as rt
 from trio_realtime.audio import silence, speech_like
+from trio_realtime.server import SimulatedEngine
+from trio_realtime.testing import open_local_server
 
 
 @rt.tool
@@ -14,9 +17,10 @@ def get_weather(city: str) -> str:
     return f"sunny, 22 degrees in {city}"
 
 
-async def agent(url: str) -> None:
-    async with rt.connect(model="gpt-4o-realtime-preview", url=url, api_key="sk-local",
-                          tools=[get_weather]) as session:  # fmt: skip
+async def agent(url: str, api_key: str | None) -> None:
+    async with rt.connect(
+        model="gpt-4o-realtime-preview", url=url, api_key=api_key, tools=[get_weather]
+    ) as session:
         await session.create_item(rt.ConversationItem.user_text("Paris? get_weather city=Paris"))
         await session.create_response()  # a tool call: the session answers it, asks again
         played: dict[str, int] = {}  # bytes played per item, by a speaker with no buffer
@@ -35,6 +39,18 @@ async def agent(url: str) -> None:
                     break  # the answer to what the user said
 
 
-if __name__ == "__main__":  # python examples/voice_agent.py [--url URL]
-    url = sys.argv[sys.argv.index("--url") + 1] if "--url" in sys.argv else None
-    trio.run(agent, url or "ws://127.0.0.1:8765/v1/realtime")
+async def main(url: str | None) -> None:
+    if url is not None:  # api_key=None: connect() reads API_KEY, then OPENAI_API_KEY
+        await agent(url, None)
+    else:  # offline: the local reference server, paced like the live service
+        async with open_local_server(engine=SimulatedEngine.realistic()) as server:
+            await agent(server.url, "sk-local")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", help="a Realtime server (default: a local one, offline)")
+    url = parser.parse_args().url
+    if url and not (os.environ.get("API_KEY") or os.environ.get("OPENAI_API_KEY")):
+        parser.error("--url needs a key in API_KEY (or OPENAI_API_KEY)")
+    trio.run(main, url)

@@ -8,10 +8,12 @@ second in, and the agent stops playback, truncates, and hears the answer to its 
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 
+import pytest
 import trio
 
 import trio_realtime as rt
@@ -39,14 +41,20 @@ def _command(url: str) -> list[str]:
 
 
 def test_the_example_fits_in_the_readme() -> None:
-    assert len(EXAMPLE.read_text().splitlines()) <= 40
+    # README.rst shows it whole (test_readme checks the copy is exact), imports and all.
+    assert len(EXAMPLE.read_text().splitlines()) <= 60
 
 
+@pytest.mark.slow  # real time
 async def test_the_voice_agent_example_calls_its_tool_and_handles_a_barge_in() -> None:
     with trio.fail_after(25):
         async with open_local_server(engine=SimulatedEngine.realistic()) as server:
             done = await trio.run_process(
-                _command(server.url), capture_stdout=True, capture_stderr=True, check=False
+                _command(server.url),
+                env={**os.environ, "API_KEY": "sk-local"},  # with --url the key comes from here
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
             )
         assert done.returncode == 0, done.stderr.decode()
     lines = done.stdout.decode().splitlines()

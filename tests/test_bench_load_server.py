@@ -18,6 +18,7 @@ import pytest
 import trio
 from hypothesis import given
 from hypothesis import strategies as st
+from waiting import wait_until
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
 import trio_realtime as rt
@@ -200,9 +201,16 @@ async def test_sessions_idle_until_their_first_append_then_stream_stamped_events
                     serve_load, "127.0.0.1", 0, api_keys=[KEY], response_seconds=0.3, stats=stats
                 )
             )
-            async with rt.connect(model="m", url=url, api_key=KEY, keepalive=0.4) as session:
+            async with rt.connect(model="m", url=url, api_key=KEY, keepalive=2) as session:
                 assert stats.total == 1
-                await trio.sleep(0.5)  # idle: pings are answered, nothing streams
+                # Idle: the first keepalive ping (after 1 s) is answered, and nothing streams.
+                idle = session.statistics()
+                await wait_until(
+                    lambda: (
+                        session.statistics().bytes_sent > idle.bytes_sent
+                        and session.statistics().bytes_received > idle.bytes_received
+                    )
+                )
                 assert stats.open == 0
                 assert session.statistics().events_received == 1  # session.created
                 stats.mark()
@@ -219,8 +227,7 @@ async def test_sessions_idle_until_their_first_append_then_stream_stamped_events
                 # Two whole responses of 3 ticks, the first shortened by its offset.
                 assert 3 < kinds.count("response.audio.delta") <= 6
                 assert session.conversation.anomaly_count == 0
-            await trio.sleep(0.05)
-            assert stats.open == 0  # the close handshake completed and the writer stopped
+            await wait_until(lambda: stats.open == 0)  # the close handshake ends the writer
             report = stats.to_json()
             assert report["messages_received"] == 1
             assert report["frames_sent"] >= len(kinds) - 1  # all but session.created
@@ -268,7 +275,7 @@ async def test_a_client_resetting_its_connection_mid_stream_never_stops_the_serv
                 await stream.receive_some(65536)  # the upgrade, session.created, then ticks
             stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             await stream.aclose()  # an RST, not a FIN
-            await trio.sleep(0.3)  # the server's next ticks hit the reset connection
+            await wait_until(lambda: stats.open == 0)  # the server dropped that connection
             async with rt.connect(model="m", url=url, api_key=KEY) as session:
                 await session.append_audio(silence(100))
                 await session.wait_for(rt.ResponseAudioDelta, timeout=5)

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_session.py"
 KINDS = ("trio_realtime", "trio_realtime_untracked", "openai_sdk_send", "openai_sdk_append")
 RECEIVE_KEYS = {
@@ -35,6 +37,7 @@ PUMP_KEYS = {
 }
 
 
+@pytest.mark.slow  # real time
 def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "session.json"
     done = subprocess.run(

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -28,6 +30,7 @@ def run_main(script: str, argv: list[str], timeout: float) -> subprocess.Complet
     )
 
 
+@pytest.mark.slow  # real time
 def test_server_load_benchmark_runs(tmp_path: Path) -> None:
     out = tmp_path / "server_load.json"
     argv = ["--idle", "20", "--probes", "1", "--idle-window", "1", "--streaming", "4"]

@@ -38,8 +38,8 @@ async def _read_line(stream: trio.abc.ReceiveStream) -> str:
     return data.decode()
 
 
-async def test_serve_prints_its_url_serves_with_its_options_and_exits_0_on_ctrl_c() -> None:
-    command = [sys.executable, "-m", "trio_realtime._cli._main", "serve", "--port", "0"]
+async def test_serve_prints_its_url_serves_with_its_options_and_exits_130_on_ctrl_c() -> None:
+    command = [sys.executable, "-m", "trio_realtime", "serve", "--port", "0"]
     command += ["--api-key", KEY, "--session-seconds", "0.5"]
     with trio.fail_after(30):
         process = await trio.lowlevel.open_process(
@@ -66,11 +66,11 @@ async def test_serve_prints_its_url_serves_with_its_options_and_exits_0_on_ctrl_
             assert error_of(events[-1])["code"] == "session_expired"
 
             process.send_signal(signal.SIGINT)
-            assert await process.wait() == 0
+            assert await process.wait() == 130
             errors = b""
             while chunk := await process.stderr.receive_some():
                 errors += chunk
-            assert b"Traceback" not in errors
+            assert errors == b"trio-realtime serve: interrupted\n"
         finally:
             if process.returncode is None:
                 process.kill()

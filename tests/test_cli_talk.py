@@ -12,6 +12,7 @@ import sys
 import wave
 from pathlib import Path
 
+import pytest
 import trio
 from cli_helpers import (
     DEADLINE,
@@ -43,6 +44,7 @@ def wav_info(path: Path) -> tuple[int, int, int, float]:
         )
 
 
+@pytest.mark.slow  # real time
 async def test_talk_with_no_arguments_runs_the_example_end_to_end(tmp_path: Path) -> None:
     # The demo as README.rst shows it: no flags, no key, no network, audio paced at real time.
     result = await run_cli("talk", cwd=tmp_path)

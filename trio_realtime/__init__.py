@@ -5,7 +5,8 @@ The public API is re-exported here; the modules behind it are private.
 
 from __future__ import annotations
 
-from . import audio as audio
+import typing as _typing
+
 from . import events as events
 from ._core._codec import (
     converter as converter,
@@ -459,3 +460,16 @@ __all__ = [
     "tool",
     "turn_latencies",
 ]
+
+if _typing.TYPE_CHECKING:
+    from . import audio as audio
+
+
+def __getattr__(name: str) -> object:
+    # ``trio_realtime.audio`` imports numpy, which costs more than the rest of the package:
+    # it loads on first use (``rt.audio.tone(...)`` or ``import trio_realtime.audio``).
+    if name == "audio":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.audio")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

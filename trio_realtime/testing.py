@@ -41,6 +41,7 @@ async def open_local_server(
     ping_timeout: float = 20.0,
     close_timeout: float = 5.0,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    keep_finished_state: bool = False,
     raise_server_errors: bool = True,
 ) -> AsyncIterator[ServerHandle]:
     """Run the reference server on ``127.0.0.1``, port 0, for the duration of the block.
@@ -49,7 +50,8 @@ async def open_local_server(
     (``ws://127.0.0.1:PORT/v1/realtime``), ``.url_for(model=...)``, ``.port``, and
     ``.connections``, one :class:`~trio_realtime.server.ConnectionInfo` per connection (the
     redacted handshake with its headers and subprotocols, whether the beta marker was sent,
-    how the connection ended, and the protocol state).
+    how the connection ended, its final statistics, and the protocol state while it runs, or
+    after it ended with ``keep_finished_state=True``).
 
     Args:
         api_keys: Accepted keys; ``None`` accepts any non-empty key.
@@ -63,6 +65,8 @@ async def open_local_server(
         ping_timeout: See :func:`~trio_realtime.server.serve`.
         close_timeout: See :func:`~trio_realtime.server.serve`.
         max_message_size: See :func:`~trio_realtime.server.serve`.
+        keep_finished_state: Keep each finished connection's whole protocol state (see
+            :func:`~trio_realtime.server.serve`), to inspect it after the client left.
         raise_server_errors: After a block that raised nothing, raise an
             :class:`ExceptionGroup` of any unexpected server exceptions (bugs the server
             logged and answered with close 1011), so they fail the test.
@@ -83,6 +87,7 @@ async def open_local_server(
                 ping_timeout=ping_timeout,
                 close_timeout=close_timeout,
                 max_message_size=max_message_size,
+                keep_finished_state=keep_finished_state,
             )
         )
         try:

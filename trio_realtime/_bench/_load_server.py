@@ -408,9 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             nursery.cancel_scope.cancel()
 
     try:
-        trio.run(run)
-    except KeyboardInterrupt:
-        pass
+        trio.run(run, restrict_keyboard_interrupt_to_checkpoints=True)
+    except* KeyboardInterrupt:
+        pass  # run by hand and stopped with Ctrl-C: no traceback
     return 0
 
 

@@ -1,7 +1,7 @@
 """The load server's WebSocket wire, sans-I/O: the upgrade request and RFC 6455 frames.
 
-Why not trio-websocket here, as in the reference server: it costs the server about 70 us per
-message (wsproto parsing, unmasking and UTF-8 checks of every 6.4 KB append it then throws
+Why not trio-websocket here (the reference server ran on it at first): it cost the server
+about 70 us per message (wsproto parsing, unmasking and UTF-8 checks of every 6.4 KB append it then throws
 away, a lock per send), which saturated the server's core at about 500 sessions, before the
 client; and its send lock yields to the scheduler between the moment the server stamps an
 event and the moment the bytes reach the socket, which would charge the server's scheduling

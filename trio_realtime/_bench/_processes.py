@@ -160,15 +160,21 @@ class ServerProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,  # see WorkerProcess.start
         )
         assert process.stdout is not None
         lines = LineReader(process.stdout)
         line = None
-        with trio.move_on_after(_START_SECONDS):
-            line = await lines.readline()
+        try:
+            with trio.move_on_after(_START_SECONDS):
+                line = await lines.readline()
+        finally:
+            if not line or not line.startswith(b"listening on "):  # late, failed or cancelled
+                process.kill()
+                with trio.CancelScope(shield=True):
+                    await process.wait()
+                    await _close_pipes(process)
         if not line or not line.startswith(b"listening on "):
-            process.kill()
-            await process.wait()
             raise BenchError(f"the embedded {kind} server did not start: {line!r}")
         return cls(process, kind, line.split()[-1].decode(), lines)
 
@@ -246,6 +252,9 @@ class WorkerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, KEY_ENV: key, "PYTHONUNBUFFERED": "1"},
+            # Not in the terminal's process group: Ctrl-C reaches the coordinator alone,
+            # which stops its children in order and reports once (exit status 130).
+            start_new_session=True,
         )
         worker = cls(process, spec)
         assert process.stderr is not None

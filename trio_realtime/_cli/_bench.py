@@ -365,13 +365,13 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     load_before = load_average()
     try:
-        report = trio.run(run_bench, options, _announce)
+        # Ctrl-C (in a group or bare) is reported by trio_realtime._cli._main: exit 130.
+        report = trio.run(
+            run_bench, options, _announce, restrict_keyboard_interrupt_to_checkpoints=True
+        )
     except BenchError as exc:
         print(f"trio-realtime bench: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("trio-realtime bench: interrupted", file=sys.stderr)
-        return 130
     report["environment"] = environment()
     report["environment"]["load_average_before"] = load_before
     print(render_report(report))

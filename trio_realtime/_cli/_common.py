@@ -26,19 +26,31 @@ at the end: no key, no network. With ``--url`` it connects there with the key fr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
+from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 from typing import Final, NoReturn
 
 import attrs
+import orjson
 import trio
 
-from .._core._audio import load_wav_for_protocol, silence, speech_like, write_wav
+from .._core._audio import (
+    PCM16,
+    load_wav_for_protocol,
+    read_wav,
+    silence,
+    speech_like,
+    to_protocol,
+    write_wav,
+)
 from .._core._errors import AudioFormatError
 from .._session._client import connect
 from .._session._session import RealtimeSession
@@ -68,6 +80,7 @@ __all__ = [
     "connect_to",
     "example_pcm",
     "fail",
+    "interrupted",
     "load_input",
     "non_negative_float",
     "open_target",
@@ -188,11 +201,52 @@ def _connect_failure(exc: OSError) -> str:
     return detail or str(exc)
 
 
+_MAX_REASON: Final = 200
+
+
+def _refusal(exc: ConnectionRejected) -> str:
+    """``HTTP 404 Not Found: Invalid URL (GET /v2/x)``: the status and the server's reason."""
+    try:
+        status = f"HTTP {exc.status_code} {HTTPStatus(exc.status_code).phrase}"
+    except ValueError:
+        status = f"HTTP {exc.status_code}"
+    reason = _body_reason(exc.body)
+    return f"{status}: {reason}" if reason else status
+
+
+def _body_reason(body: bytes) -> str:
+    """The reason a refusal's body gives, on one short line ("" if it gives none).
+
+    The OpenAI shape ``{"error": {"message": ...}}`` and a plain ``{"message": ...}`` or
+    ``{"error": "..."}`` give their message; an HTML page its title; text its first line.
+    """
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = orjson.loads(text) if text.startswith("{") else None
+    except orjson.JSONDecodeError:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        found = error.get("message") if isinstance(error, dict) else error
+        text = found if isinstance(found, str) else str(data.get("message") or "")
+    elif text.startswith("<"):
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        text = title[1] if title else ""
+    line = "".join(c for c in " ".join(text.split()) if c.isprintable())  # one plain line
+    line = re.sub(r"(?i)bearer\s+\S+", "Bearer [redacted]", line)
+    return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 3] + "..."
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl-C: a ``KeyboardInterrupt``, bare or anywhere in a group."""
+    return any(isinstance(leaf, KeyboardInterrupt) for leaf in _leaves(exc))
+
+
 def classify(exc: BaseException) -> tuple[int, str] | None:
     """The exit status and message for ``exc``, or ``None`` for a bug (let it propagate)."""
-    leaves = [leaf for leaf in _leaves(exc) if not isinstance(leaf, trio.Cancelled)] or [exc]
-    if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
+    if interrupted(exc):
         return EXIT_INTERRUPTED, "interrupted"
+    leaves = [leaf for leaf in _leaves(exc) if not isinstance(leaf, trio.Cancelled)] or [exc]
     first = leaves[0]
     if isinstance(first, CliError):
         return first.status, str(first)
@@ -201,7 +255,7 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         detail = f" ({code})" if isinstance(code, str) else ""
         return EXIT_CONNECT, f"the server rejected the API key{detail}"
     if isinstance(first, ConnectionRejected):
-        return EXIT_CONNECT, f"the server refused the connection: HTTP {first.status_code}"
+        return EXIT_CONNECT, f"the server refused the connection: {_refusal(first)}"
     if isinstance(first, ConnectTimeout):
         return EXIT_CONNECT, "timed out connecting to the server"
     if isinstance(first, HandshakeError):
@@ -322,8 +376,12 @@ def _bundled_example() -> Path | None:
     return Path(str(path)) if path.is_file() else None
 
 
-def load_input(path: str | None) -> tuple[str, bytes]:
+def load_input(path: str | None, warn: Callable[[str], None]) -> tuple[str, bytes]:
     """Read an audio file for the protocol (24 kHz mono PCM16); ``None`` is the example.
+
+    A file cut short (its header announces more audio than it holds: a recorder stopped
+    with Ctrl-C, an interrupted copy) is used as far as it goes, and ``warn`` gets one line
+    saying so: refusing it would throw away audio that is usually fine.
 
     Returns:
         The name to show and the audio.
@@ -338,7 +396,14 @@ def load_input(path: str | None) -> tuple[str, bytes]:
             return EXAMPLE_NAME, example_pcm()
         return EXAMPLE_NAME, load_wav_for_protocol(bundled)
     try:
-        return path, load_wav_for_protocol(path)
+        wav = read_wav(path)
+        if wav.missing_ms:
+            warn(
+                f"warning: {path} is cut short: its header announces "
+                f"{(wav.duration_ms + wav.missing_ms) / 1000:.2f} s of audio, the file holds "
+                f"{wav.duration_ms / 1000:.2f} s; using what is there"
+            )
+        return path, to_protocol(wav.mono(), wav.sample_rate, PCM16)
     except FileNotFoundError:
         fail(EXIT_INPUT, f"{path}: no such file")
     except IsADirectoryError:
@@ -352,15 +417,27 @@ def load_input(path: str | None) -> tuple[str, bytes]:
 
 
 def check_output_path(path: str, what: str) -> None:
-    """Fail now (exit 3), not after the session, if ``path`` cannot be written."""
+    """Fail now (exit 3), not after the session, if ``path`` cannot be written.
+
+    The file is really opened for writing (appending, so an existing file is untouched) and
+    a file this check created is removed again: permission bits do not tell (root may write
+    anywhere by them, yet not into ``/proc``; a read-only mount refuses everyone).
+    """
     target = Path(path)
     parent = target.parent
     if target.is_dir():
         fail(EXIT_INPUT, f"cannot write the {what} to {path}: it is a directory")
     if not parent.is_dir():
         fail(EXIT_INPUT, f"cannot write the {what} to {path}: no such directory {parent}")
-    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        fail(EXIT_INPUT, f"cannot write the {what} to {path}: permission denied")
+    existed = target.exists()
+    try:
+        with open(target, "ab"):
+            pass
+    except OSError as exc:
+        fail(EXIT_INPUT, f"cannot write the {what} to {path}: {exc.strerror or exc}")
+    if not existed:
+        with contextlib.suppress(OSError):
+            target.unlink()
 
 
 def save_wav(path: str, pcm16: bytes, what: str) -> None:

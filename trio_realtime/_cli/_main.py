@@ -15,8 +15,9 @@ The client commands use an embedded reference server unless given ``--url``.
 
 Exit status, the same for every subcommand (see :mod:`._common`): 0 success; 1 the
 session went wrong (server error, dropped connection, no answer in time); 2 usage error;
-3 input or output file problem; 4 could not connect or authenticate; 130 interrupted.
-``serve`` exits 0 when stopped by Ctrl-C or SIGTERM and 1 if it cannot listen.
+3 input or output file problem; 4 could not connect or authenticate; 130 interrupted: Ctrl-C
+prints one line, ``trio-realtime COMMAND: interrupted``, in every subcommand. ``serve`` exits
+0 when stopped by SIGTERM (a service manager) and 1 if it cannot listen.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import trio
 
 from . import _replay, _talk, _transcribe
 from ._bench import BENCH
-from ._common import EXIT_CODES_HELP, Subcommand
+from ._common import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, Subcommand, interrupted
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "main"]
 
@@ -97,10 +98,25 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535 (0 picks a free port), got {text}")
+    return value
+
+
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "exit status: 0 stopped by SIGTERM, 1 cannot listen, 2 usage error, "
+        "130 interrupted (Ctrl-C)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
     parser.add_argument(
-        "--port", type=int, default=8765, help="port to bind; 0 picks a free one (8765)"
+        "--port", type=_port, default=8765, help="port to bind; 0 picks a free one (8765)"
     )
     parser.add_argument(
         "--api-key",
@@ -200,7 +216,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             )
             print(f"listening on {handle.url}", flush=True)
             # SIGTERM (a service manager, ``Popen.terminate``) stops the server as Ctrl-C does:
-            # open connections get a 1001 close, and the exit status is 0.
+            # open connections get a 1001 close; the exit status is 0 (Ctrl-C: 130).
             with trio.open_signal_receiver(signal.SIGTERM) as signals:
                 async for _ in signals:
                     nursery.cancel_scope.cancel()
@@ -210,11 +226,13 @@ def _run_serve(args: argparse.Namespace) -> int:
         with _tuned_gc(args.gc_threshold):
             trio.run(run, restrict_keyboard_interrupt_to_checkpoints=True)  # see run_trio
     except* KeyboardInterrupt:
-        pass  # Ctrl-C is how this command is meant to stop
+        status = EXIT_INTERRUPTED  # reported once, below, whatever else ended with it
     except* OSError as group:  # e.g. the address is in use
         for exc in group.exceptions:
             print(f"trio-realtime serve: {exc}", file=sys.stderr)
         status = 1
+    if status == EXIT_INTERRUPTED:
+        print("trio-realtime serve: interrupted", file=sys.stderr)
     return status
 
 
@@ -246,7 +264,7 @@ SUBCOMMANDS: Final[dict[str, Subcommand]] = {
 """The subcommands, by name, in the order ``--help`` lists them."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="trio-realtime",
         description="Tools for the Realtime API beta protocol v1, built on trio.\n\n"
@@ -258,25 +276,42 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parsers = {}
     for name, command in SUBCOMMANDS.items():
-        command.configure(commands.add_parser(name, help=command.help, description=command.help))
-    return parser
+        parsers[name] = commands.add_parser(name, help=command.help, description=command.help)
+        command.configure(parsers[name])
+    return parser, parsers
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``trio-realtime`` with ``argv`` (default: the process's arguments).
 
     Returns:
-        The exit status: 0 on success (Ctrl-C included, for servers), 1 for a failed session,
-        2 for a usage error, 3 for a file problem, 4 for a connection or authentication
-        problem, 130 when interrupted.
+        The exit status: 0 on success (SIGTERM included, for ``serve``), 1 for a failed
+        session, 2 for a usage error, 3 for a file problem, 4 for a connection or
+        authentication problem, 130 when interrupted (Ctrl-C).
     """
-    parser = _parser()
-    args = parser.parse_args(argv)
+    parser, parsers = _parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    args, unknown = parser.parse_known_args(words)
+    if unknown:
+        # The subcommand's usage for its own arguments (`talk a.wav b.wav`), the top level's
+        # for what comes before the subcommand's name.
+        before = words[: words.index(args.command)] if args.command in words else words
+        wrong = parsers[args.command] if args.command and not set(unknown) & set(before) else parser
+        wrong.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
-    return SUBCOMMANDS[args.command].run(args)
+        return EXIT_USAGE
+    try:
+        return SUBCOMMANDS[args.command].run(args)
+    except BaseException as exc:
+        # Ctrl-C outside a command's own handling (before or after its trio run, or in the
+        # harness) is reported the same way: one line, exit 130, no traceback.
+        if not interrupted(exc):
+            raise
+        print(f"trio-realtime {args.command}: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ session was: it prints every item's text or transcript, each turn's latencies as
 recording time, the token usage, and the server errors. ``--json`` prints one JSON object::
 
     {"recording": PATH, "url": URL, "model": M, "intent": I, "started_at": UNIX_TIME,
-     "events": N, "duration_s": S, "items": [{"id", "type", "role", "status", "text",
+     "events": N, "decode_failures": N, "duration_s": S, "items": [{"id", "type", "role", "status", "text",
      "transcript", "input_transcript", "audio_ms", "name", "arguments", "output"}, ...],
      "turns": [{"item_id", "response_id", "trigger", "end_of_speech", "audio_end_ms",
      "first_input_transcript", "input_transcript_done", "first_audio", "first_text",
@@ -188,6 +188,7 @@ def summary(
         "intent": intent,
         "started_at": recording.header.get("started_at"),
         "events": len(recording.events),
+        "decode_failures": recording.decode_failures,
         "duration_s": round(max(times) - min(times), 6) if times else 0.0,
         **report_json(conversation, turns, errors),
     }
@@ -240,6 +241,11 @@ async def _offline(args: argparse.Namespace, console: Console) -> int:
         console.line(f"server error: {error.get('code') or error.get('type')}: {error['message']}")
     if conversation.anomaly_count:
         console.line(f"anomalies: {conversation.anomaly_count} events could not be placed")
+    if recording.decode_failures:
+        console.line(
+            f"decode failures: {recording.decode_failures} frames could not be decoded "
+            "(skipped, as the live session skipped them)"
+        )
     return EXIT_OK
 
 

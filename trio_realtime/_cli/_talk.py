@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _talk(args: argparse.Namespace, console: Console) -> int:
-    name, pcm = load_input(args.file)
+    name, pcm = load_input(args.file, console.message)
     out = _out_path(args, name)
     check_output_path(out, "reply audio")
     if args.record is not None:

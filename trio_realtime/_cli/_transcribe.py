@@ -297,7 +297,8 @@ class TranscriptView:
 
 async def _transcribe(args: argparse.Namespace, console: Console) -> int:
     # Every input is read before connecting: a bad file fails fast, with nothing sent.
-    inputs = [load_input(path) for path in args.files] if args.files else [load_input(None)]
+    warn = console.message
+    inputs = [load_input(p, warn) for p in args.files] if args.files else [load_input(None, warn)]
     if args.record is not None:
         check_output_path(args.record, "recording")
     total = sum(duration_ms(len(pcm), PCM16) for _, pcm in inputs) / 1000

@@ -20,14 +20,26 @@ from __future__ import annotations
 import math
 import os
 import wave
-from collections.abc import Iterator
-from fractions import Fraction
 from typing import Any, Final, TypeAlias
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
+from ._audio_format import (
+    FORMATS,
+    G711_ALAW,
+    G711_ULAW,
+    PCM16,
+    AudioFormat,
+    audio_format,
+    bytes_for_ms,
+    bytes_per_ms,
+    check_whole_samples,
+    chunk_audio,
+    duration_ms,
+    silence,
+)
 from ._errors import AudioFormatError
 from ._g711 import ALAW_TO_PCM16, ULAW_TO_PCM16, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from ._wav import WavEncoding, decode_wav
@@ -48,94 +60,6 @@ _FloatArray: TypeAlias = npt.NDArray[np.floating[Any]]
 _PathLike: TypeAlias = str | os.PathLike[str]
 
 
-# --- Formats and their arithmetic --------------------------------------------------------------
-
-
-@attrs.frozen
-class AudioFormat:
-    """One of the protocol's audio formats.
-
-    Attributes:
-        name: The wire name: ``"pcm16"``, ``"g711_ulaw"`` or ``"g711_alaw"``.
-        sample_rate: Samples per second (24000 or 8000).
-        sample_width: Bytes per sample (2 or 1). All formats are mono.
-    """
-
-    name: str
-    sample_rate: int
-    sample_width: int
-
-    @property
-    def bytes_per_ms(self) -> int:
-        """Bytes of audio per millisecond (48 for pcm16, 8 for G.711)."""
-        return self.sample_rate * self.sample_width // 1000
-
-
-PCM16: Final = AudioFormat("pcm16", 24000, 2)
-"""16-bit signed little-endian mono PCM at 24 kHz."""
-G711_ULAW: Final = AudioFormat("g711_ulaw", 8000, 1)
-"""G.711 mu-law at 8 kHz."""
-G711_ALAW: Final = AudioFormat("g711_alaw", 8000, 1)
-"""G.711 A-law at 8 kHz."""
-FORMATS: Final[dict[str, AudioFormat]] = {f.name: f for f in (PCM16, G711_ULAW, G711_ALAW)}
-"""The protocol's formats by wire name."""
-
-
-def audio_format(fmt: str | AudioFormat) -> AudioFormat:
-    """The :class:`AudioFormat` named ``fmt`` (an :class:`AudioFormat` is returned as is).
-
-    Raises:
-        AudioFormatError: ``fmt`` is not one of the three names (a :class:`ValueError`).
-    """
-    if isinstance(fmt, AudioFormat):
-        return fmt
-    try:
-        return FORMATS[fmt]
-    except (KeyError, TypeError):
-        raise AudioFormatError(
-            f"unknown audio format {fmt!r}; expected one of {', '.join(FORMATS)}"
-        ) from None
-
-
-def bytes_per_ms(fmt: str | AudioFormat) -> int:
-    """Bytes per millisecond of ``fmt``: 48 for pcm16, 8 for G.711 (AudioFormatError if unknown)."""
-    return audio_format(fmt).bytes_per_ms
-
-
-def duration_ms(nbytes: int, fmt: str | AudioFormat) -> float:
-    """Duration in milliseconds of ``nbytes`` of audio in ``fmt`` (ValueError if negative)."""
-    if nbytes < 0:
-        raise ValueError(f"nbytes must be >= 0, got {nbytes}")
-    return nbytes / audio_format(fmt).bytes_per_ms
-
-
-def bytes_for_ms(ms: float, fmt: str | AudioFormat) -> int:
-    """Bytes holding ``ms`` milliseconds of audio, rounded down to whole samples.
-
-    The arithmetic is exact for the value given (``bytes_for_ms(12.5, "pcm16") == 600``,
-    ``bytes_for_ms(0.1, "g711_ulaw") == 0``).
-
-    Raises:
-        AudioFormatError: Unknown format name.
-        ValueError: ``ms`` is negative or not finite.
-    """
-    f = audio_format(fmt)
-    if not math.isfinite(ms) or ms < 0:
-        raise ValueError(f"ms must be a finite number >= 0, got {ms!r}")
-    samples = math.floor(Fraction(ms) * f.sample_rate / 1000)
-    return samples * f.sample_width
-
-
-def _check_whole_samples(data: bytes, f: AudioFormat, channels: int = 1) -> None:
-    if channels < 1:
-        raise ValueError(f"channels must be >= 1, got {channels}")
-    if len(data) % (f.sample_width * channels):
-        raise AudioFormatError(
-            f"{f.name} audio with {channels} channel(s) must be a whole number of "
-            f"{f.sample_width * channels}-byte frames, got {len(data)} bytes"
-        )
-
-
 # --- PCM16 <-> numpy ---------------------------------------------------------------------------
 
 
@@ -144,7 +68,7 @@ def pcm16_to_array(pcm: bytes) -> Int16Array:
 
     Raises AudioFormatError if ``len(pcm)`` is odd.
     """
-    _check_whole_samples(pcm, PCM16)
+    check_whole_samples(pcm, PCM16)
     return np.frombuffer(pcm, dtype="<i2").astype(np.int16)
 
 
@@ -153,7 +77,7 @@ def pcm16_to_float(pcm: bytes) -> Float32Array:
 
     Raises AudioFormatError if ``len(pcm)`` is odd.
     """
-    _check_whole_samples(pcm, PCM16)
+    check_whole_samples(pcm, PCM16)
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / np.float32(32768.0)
 
 
@@ -300,7 +224,7 @@ def to_protocol(
     f = audio_format(fmt)
     if isinstance(samples_or_pcm, bytes | bytearray | memoryview):
         raw = bytes(samples_or_pcm)
-        _check_whole_samples(raw, PCM16, channels)
+        check_whole_samples(raw, PCM16, channels)
         arr: npt.NDArray[Any] = np.frombuffer(raw, dtype="<i2").reshape(-1, channels)
     else:
         arr = np.asarray(samples_or_pcm)
@@ -348,12 +272,16 @@ class WavAudio:
         sample_width: Bytes per sample in the file (1, 2, 3 or 4; 8 for 64-bit float).
         encoding: How the file coded its samples: ``"pcm"`` (integer PCM), ``"float"``
             (IEEE float), ``"ulaw"`` or ``"alaw"`` (G.711).
+        missing_ms: Audio the file's header announces beyond the end of the file, in
+            milliseconds: a file cut short (its samples are read as far as they go). 0 for a
+            whole file, and for a streamed one whose size was left at 0xFFFFFFFF.
     """
 
     samples: Float32Array
     sample_rate: int
     sample_width: int
     encoding: WavEncoding = "pcm"
+    missing_ms: float = 0.0
 
     @property
     def channels(self) -> int:
@@ -380,7 +308,8 @@ def read_wav(path: _PathLike) -> WavAudio:
 
     Returns:
         The audio, as float32 of shape ``(frames, channels)``; use :meth:`WavAudio.mono` to
-        mix down. A torn last frame is dropped.
+        mix down. A torn last frame is dropped; a file cut short is read as far as it goes,
+        and :attr:`WavAudio.missing_ms` says how much it lacks.
 
     Raises:
         AudioFormatError: Not a WAV file, a compressed one (ADPCM, MP3, ...), or a malformed
@@ -388,7 +317,11 @@ def read_wav(path: _PathLike) -> WavAudio:
         OSError: The file cannot be opened (``FileNotFoundError`` if it does not exist).
     """
     layout, samples = decode_wav(path)
-    return WavAudio(samples, layout.sample_rate, layout.sample_width, layout.encoding)
+    frame_bytes = layout.sample_width * layout.channels
+    missing_ms = layout.missing_bytes / frame_bytes * 1000 / layout.sample_rate
+    return WavAudio(
+        samples, layout.sample_rate, layout.sample_width, layout.encoding, max(0.0, missing_ms)
+    )
 
 
 def load_wav_for_protocol(path: _PathLike, fmt: str | AudioFormat = "pcm16") -> bytes:
@@ -411,8 +344,10 @@ def write_wav(path: _PathLike, pcm16: bytes, rate: int = 24000, channels: int = 
     """
     if rate <= 0:
         raise ValueError(f"rate must be positive, got {rate}")
-    _check_whole_samples(pcm16, PCM16, channels)
-    with wave.open(os.fspath(path), "wb") as w:
+    check_whole_samples(pcm16, PCM16, channels)
+    # The file is opened first: wave.open(path) failing to open it leaves a half-made
+    # Wave_write whose __del__ prints an "Exception ignored" traceback.
+    with open(os.fspath(path), "wb") as file, wave.open(file, "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(rate)
@@ -424,18 +359,6 @@ def write_wav(path: _PathLike, pcm16: bytes, rate: int = 24000, channels: int = 
 
 def _encode_float(x: _FloatArray, f: AudioFormat) -> bytes:
     return _encode_int16(_float_to_int16(x), f)
-
-
-def silence(ms: float, fmt: str | AudioFormat = "pcm16") -> bytes:
-    """``ms`` milliseconds of digital silence (rounded down to whole samples).
-
-    pcm16 silence is zero bytes; mu-law silence is ``0xFF`` bytes and A-law ``0xD5`` bytes.
-    """
-    f = audio_format(fmt)
-    n = bytes_for_ms(ms, f)
-    if f.name == "pcm16":
-        return bytes(n)
-    return (b"\xff" if f.name == "g711_ulaw" else b"\xd5") * n
 
 
 def tone(
@@ -496,23 +419,3 @@ def speech_like(ms: float, seed: int = 0, fmt: str | AudioFormat = "pcm16") -> b
         out[pos:end] += syllable[: end - pos]
         pos_ms += length_ms + gap_ms
     return _encode_float(out, f)
-
-
-def chunk_audio(data: bytes, chunk_ms: float, fmt: str | AudioFormat = "pcm16") -> Iterator[bytes]:
-    """Split audio into chunks of ``chunk_ms`` (rounded down to whole samples).
-
-    Every chunk but the last has exactly ``bytes_for_ms(chunk_ms, fmt)`` bytes; the last may
-    be shorter. Joining the chunks gives ``data``; empty input gives no chunks. Arguments
-    are checked at the call, not at the first ``next()``.
-
-    Raises:
-        AudioFormatError: Unknown format, or ``data`` not a whole number of samples.
-        ValueError: ``chunk_ms`` is shorter than one sample.
-    """
-    f = audio_format(fmt)
-    _check_whole_samples(data, f)
-    size = bytes_for_ms(chunk_ms, f)
-    if size == 0:
-        raise ValueError(f"chunk_ms={chunk_ms} is shorter than one {f.name} sample")
-    view = memoryview(data)
-    return (bytes(view[i : i + size]) for i in range(0, len(data), size))

@@ -26,7 +26,7 @@ import orjson
 from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from ._errors import ProtocolError
-from ._events import CLIENT_EVENTS, NO_EXTRA, SERVER_EVENTS, Event, UnknownEvent
+from ._events import CLIENT_EVENTS, NO_EXTRA, SERVER_EVENTS, Event, Model, UnknownEvent
 from ._unset import UNSET, UnsetType
 
 __all__ = ["converter", "decode", "encode", "encode_bytes", "pack", "to_json_dict", "unpack"]
@@ -371,24 +371,38 @@ def _compile(source: str, ns: dict[str, Any], name: str) -> Callable[[Any], Any]
     return fn
 
 
-def _build_converter() -> tuple[
-    OrjsonConverter, dict[str, _StructureFn], dict[type, _UnstructureFn]
-]:
-    generator = _Generator()
-    events: dict[str, type[Event]] = {**CLIENT_EVENTS, **SERVER_EVENTS}
-    for cls in events.values():
-        generator._lazy_structure(cls)
-        generator._lazy_unstructure(cls)
+_EVENT_CLASSES: Final[dict[str, type[Event]]] = {**CLIENT_EVENTS, **SERVER_EVENTS}
+_CONCRETE_EVENTS: Final = frozenset(_EVENT_CLASSES.values())
+_GENERATOR: Final = _Generator()
+
+
+def _is_model(tp: Any) -> bool:
+    """Whether ``tp`` is a protocol class the generated hooks handle."""
+    return isinstance(tp, type) and (
+        tp in _CONCRETE_EVENTS or (issubclass(tp, Model) and tp is not Model)
+    )
+
+
+def _structure_factory(tp: type) -> Callable[[Any, Any], Any]:
+    return _adapt_structure(_GENERATOR._lazy_structure(tp))
+
+
+def _unstructure_factory(tp: type) -> _UnstructureFn:
+    return _GENERATOR._lazy_unstructure(tp)
+
+
+def _build_converter() -> OrjsonConverter:
+    # Hooks are generated on a class's first use, not here: generating all of them takes
+    # longer than importing the rest of the package, and most programs use a fraction.
     conv = make_converter()
-    for cls, fn in generator.structure.items():
-        conv.register_structure_hook(cls, _adapt_structure(fn))
-    for cls, ufn in generator.unstructure.items():
-        conv.register_unstructure_hook(cls, ufn)
-    by_type = {name: generator.structure[cls] for name, cls in events.items()}
-    unstructure_by_class: dict[type, _UnstructureFn] = dict(generator.unstructure)
-    unstructure_by_class[UnknownEvent] = lambda event: dict(event.raw)
-    conv.register_unstructure_hook(UnknownEvent, unstructure_by_class[UnknownEvent])
-    return conv, by_type, unstructure_by_class
+    conv.register_structure_hook_factory(_is_model, _structure_factory)
+    conv.register_unstructure_hook_factory(_is_model, _unstructure_factory)
+    conv.register_unstructure_hook(UnknownEvent, _unstructure_unknown)
+    return conv
+
+
+def _unstructure_unknown(event: UnknownEvent) -> dict[str, Any]:
+    return dict(event.raw)
 
 
 def _adapt_structure(fn: _StructureFn) -> Callable[[Any, Any], Any]:
@@ -403,10 +417,30 @@ def _adapt_structure(fn: _StructureFn) -> Callable[[Any, Any], Any]:
 
 #: The one cattrs converter behind :func:`encode` and :func:`decode`. Use it to structure a
 #: nested object on its own: ``converter.structure({"type": "server_vad"}, TurnDetection)``.
-converter: OrjsonConverter
-_STRUCTURE_BY_TYPE: dict[str, _StructureFn]
-_UNSTRUCTURE_BY_CLASS: dict[type, _UnstructureFn]
-converter, _STRUCTURE_BY_TYPE, _UNSTRUCTURE_BY_CLASS = _build_converter()
+converter: Final = _build_converter()
+
+#: Structure functions by wire type and unstructure functions by class, filled as each event
+#: type is first decoded or encoded (the hot paths read these dicts, not the converter).
+_STRUCTURE_BY_TYPE: Final[dict[str, _StructureFn]] = {}
+_UNSTRUCTURE_BY_CLASS: Final[dict[type, _UnstructureFn]] = {UnknownEvent: _unstructure_unknown}
+
+
+def _structure_for(event_type: str) -> _StructureFn | None:
+    """The structure function of a known wire type, generated on first use; else None."""
+    cls = _EVENT_CLASSES.get(event_type)
+    if cls is None:
+        return None
+    fn = _STRUCTURE_BY_TYPE[event_type] = _GENERATOR._lazy_structure(cls)
+    return fn
+
+
+def _unstructure_for(cls: type) -> _UnstructureFn:
+    """The unstructure function of a protocol class, generated on first use."""
+    if not _is_model(cls):
+        raise TypeError(f"not a protocol event: {cls.__name__}")
+    fn = _UNSTRUCTURE_BY_CLASS[cls] = _GENERATOR._lazy_unstructure(cls)
+    return fn
+
 
 _loads = orjson.loads
 _dumps = orjson.dumps
@@ -445,7 +479,9 @@ def decode(data: str | bytes) -> Event | UnknownEvent:
                 else f"not a string ({_json_type(event_type)})"
             )
             raise ProtocolError(f"the 'type' field is {what}")
-        return UnknownEvent(raw=obj)
+        structure = _structure_for(event_type)
+        if structure is None:
+            return UnknownEvent(raw=obj)
     try:
         return structure(obj)  # type: ignore[no-any-return]
     except _FieldError as exc:
@@ -457,7 +493,7 @@ def to_json_dict(event: Event | UnknownEvent) -> dict[str, Any]:
     try:
         unstructure = _UNSTRUCTURE_BY_CLASS[type(event)]
     except KeyError:
-        raise TypeError(f"not a protocol event: {type(event).__name__}") from None
+        unstructure = _unstructure_for(type(event))
     return unstructure(event)  # type: ignore[no-any-return]
 
 
@@ -478,7 +514,7 @@ def encode(event: Event | UnknownEvent) -> str:
     try:
         unstructure = _UNSTRUCTURE_BY_CLASS[type(event)]
     except KeyError:
-        raise TypeError(f"not a protocol event: {type(event).__name__}") from None
+        unstructure = _unstructure_for(type(event))
     try:
         return _dumps(unstructure(event)).decode()
     except orjson.JSONEncodeError as exc:

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import final
 
-from ._audio import audio_format
+from ._audio_format import audio_format
 from ._conversation_apply import ConversationHandlers
 from ._conversation_stats import Anomaly, ConversationStatistics, UsageTotals, usage_totals
 from ._conversation_views import ItemView, ResponseView

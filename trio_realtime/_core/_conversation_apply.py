@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from ._conversation_state import ConversationState, b64_decoded_len
+from ._conversation_state import (
+    MAX_OUTPUT_ITEMS,
+    MAX_PARTS,
+    MAX_PLAUSIBLE_MS,
+    ConversationState,
+    b64_decoded_len,
+)
 from ._conversation_stats import usage_vector
 from ._conversation_views import ContentPartView, ItemView
 from ._events import (
@@ -59,7 +65,7 @@ __all__ = ["ConversationHandlers"]
 
 #: How many item ids may hold input transcripts that arrived before their item.
 MAX_PENDING_ITEMS: Final = 64
-#: How many early transcription events one item id may hold.
+#: How many early transcription events may wait, for all those item ids together.
 MAX_PENDING_EVENTS: Final = 4096
 
 _InputTranscriptEvent = (
@@ -234,7 +240,7 @@ class ConversationHandlers(ConversationState):
         parts = item._parts
         index = event.content_index
         kind = event.part.type if isinstance(event.part.type, str) else None
-        if index == len(parts):
+        if index == len(parts) < MAX_PARTS:
             parts.append(self._new_part(item, index, kind))
         part = self._missing_part(item, index, kind or "text", event)
         if part is not None:
@@ -265,11 +271,17 @@ class ConversationHandlers(ConversationState):
             if isinstance(event, ResponseOutputItemDone):
                 self._unknown_item(event, item_id)
             item = self._items[item_id] = ItemView(item_id)
+        index = event.output_index
+        if not 0 <= index < MAX_OUTPUT_ITEMS:
+            self._implausible(event, f"output_index {index} (at most {MAX_OUTPUT_ITEMS} items)")
         if response is not None:
             item._response = response
             output = response._output
-            if item not in output:
-                output.insert(min(max(event.output_index, 0), len(output)), item)
+            if item not in output:  # at most MAX_OUTPUT_ITEMS to look through
+                if len(output) < MAX_OUTPUT_ITEMS:
+                    output.insert(min(max(index, 0), len(output)), item)
+                else:
+                    self._implausible(event, f"more than {MAX_OUTPUT_ITEMS} output items")
         return item
 
     def _on_output_item_added(self, event: ResponseOutputItemAdded) -> None:
@@ -320,6 +332,7 @@ class ConversationHandlers(ConversationState):
         item._in_conversation = True
         pending = self._pending.pop(item_id, None)
         if pending is not None:
+            self._pending_events -= len(pending)
             handlers = self._server_handlers
             for early in pending:
                 handlers[type(early)](self, early)
@@ -357,7 +370,10 @@ class ConversationHandlers(ConversationState):
         part = parts[index]
         if part._type != "audio":
             self._anomaly("not_truncatable", event, f"part {index} is {part._type!r}, not audio")
-        part._truncate(max(0, event.audio_end_ms))
+        end_ms = event.audio_end_ms
+        if not 0 <= end_ms <= MAX_PLAUSIBLE_MS:
+            self._implausible(event, f"audio_end_ms {end_ms}")
+        part._truncate(min(max(0, end_ms), MAX_PLAUSIBLE_MS))
         return None
 
     # --- input transcripts -------------------------------------------------------------------
@@ -370,13 +386,14 @@ class ConversationHandlers(ConversationState):
             if pending is None:
                 if len(self._pending) >= MAX_PENDING_ITEMS:
                     oldest = next(iter(self._pending))
-                    del self._pending[oldest]
+                    self._pending_events -= len(self._pending.pop(oldest))
                     self._anomaly(
                         "transcript_buffer_full", event, f"dropped early transcript of {oldest!r}"
                     )
                 pending = self._pending[event.item_id] = []
-            if len(pending) < MAX_PENDING_EVENTS:
+            if self._pending_events < MAX_PENDING_EVENTS:
                 pending.append(event)
+                self._pending_events += 1
             else:
                 self._anomaly("transcript_buffer_full", event, f"too many for {event.item_id!r}")
             return None
@@ -465,7 +482,14 @@ class ConversationHandlers(ConversationState):
             response._counted = counted
         if isinstance(wire.output, list):
             output = response._output
-            for wire_item in wire.output:
+            wire_output = wire.output
+            if len(wire_output) > MAX_OUTPUT_ITEMS:
+                self._implausible(
+                    event, f"{len(wire_output)} output items (at most {MAX_OUTPUT_ITEMS})"
+                )
+                wire_output = wire_output[:MAX_OUTPUT_ITEMS]
+            listed = {id(item) for item in output}  # one set, not a scan per item
+            for wire_item in wire_output:
                 item_id = wire_item.id
                 if not isinstance(item_id, str):
                     continue
@@ -474,8 +498,9 @@ class ConversationHandlers(ConversationState):
                     self._unknown_item(event, item_id)
                     item = self._items[item_id] = ItemView(item_id)
                     item._response = response
-                if item not in output:
+                if id(item) not in listed and len(output) < MAX_OUTPUT_ITEMS:
                     output.append(item)
+                    listed.add(id(item))
                 self._merge_item(item, wire_item, event, final=True)
         for item in response._output:
             self._finish_item(item)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import binascii
 from collections import deque
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
-from ._audio import FORMATS, bytes_for_ms
+from ._audio_format import FORMATS, bytes_for_ms
 from ._conversation_stats import USAGE_FIELD_COUNT, Anomaly
 from ._conversation_views import ContentPartView, ItemView, ResponseView, _joined, b64_decoded_len
 from ._events import (
@@ -42,7 +42,24 @@ from ._events import (
     Response as WireResponse,
 )
 
-__all__ = ["ConversationState", "b64_decoded_len"]
+__all__ = [
+    "MAX_OUTPUT_ITEMS",
+    "MAX_PARTS",
+    "MAX_PLAUSIBLE_MS",
+    "ConversationState",
+    "b64_decoded_len",
+]
+
+# Bounds on what one server event can make the conversation allocate or walk. A value past
+# them is implausible: it becomes an ``implausible_value`` anomaly, and the event is applied
+# as far as the bound allows (a missing part is not created, a duration is kept as a number).
+#: Content parts tracked per item (real items have a handful). A ``content_index`` past it
+#: would otherwise allocate every part up to it: 10**6 cost 2 s and 200 MiB, 2**63 never ends.
+MAX_PARTS: Final = 256
+#: Output items tracked per response (real responses have a few).
+MAX_OUTPUT_ITEMS: Final = 1024
+#: Milliseconds past which a duration is implausible: a day (sessions last an hour at most).
+MAX_PLAUSIBLE_MS: Final = 86_400_000
 
 
 def _b64decode(text: str) -> bytes | None:
@@ -80,6 +97,7 @@ class ConversationState:
         self._usage_sums = [0] * USAGE_FIELD_COUNT
         self._usage_count = 0
         self._pending: dict[str, list[ServerEvent]] = {}  # early input transcripts, by item id
+        self._pending_events = 0  # in all the lists of ``_pending``
         # Made on the first anomaly: an empty deque is 600 bytes, and most sessions have none.
         self._anomalies: deque[Anomaly] | None = None
         self._max_anomalies = max_anomalies
@@ -103,6 +121,9 @@ class ConversationState:
         if self._anomalies is None:
             self._anomalies = deque(maxlen=self._max_anomalies)
         self._anomalies.append(Anomaly(reason, event.type, detail))
+
+    def _implausible(self, event: ServerEvent, detail: str) -> None:
+        self._anomaly("implausible_value", event, detail)
 
     def _unknown_item(self, event: ServerEvent, item_id: str) -> None:
         self._anomaly("unknown_item", event, f"item {item_id!r} was never announced")
@@ -131,8 +152,8 @@ class ConversationState:
         parts = item._parts
         if 0 <= index < len(parts):
             return parts[index]
-        if index < 0:
-            self._anomaly("unknown_part", event, f"negative content_index {index}")
+        if not 0 <= index < MAX_PARTS:
+            self._implausible(event, f"content_index {index} (at most {MAX_PARTS} parts per item)")
             return None
         self._anomaly("unknown_part", event, f"part {index} of item {item._id!r} not announced")
         while len(parts) <= index:
@@ -173,6 +194,9 @@ class ConversationState:
         content = wire.content
         if isinstance(content, list):
             parts = item._parts
+            if len(content) > MAX_PARTS:
+                self._implausible(event, f"{len(content)} content parts (at most {MAX_PARTS})")
+                content = content[:MAX_PARTS]
             for index, wire_part in enumerate(content):
                 if index == len(parts):
                     kind = wire_part.type if isinstance(wire_part.type, str) else None
@@ -249,11 +273,15 @@ class ConversationState:
         self._user_speaking = True
         self._speech_item_id = event.item_id
         self._speech_started_ms = event.audio_start_ms
+        if not 0 <= event.audio_start_ms <= MAX_PLAUSIBLE_MS:
+            self._implausible(event, f"audio_start_ms {event.audio_start_ms}")
 
     def _on_speech_stopped(self, event: InputAudioBufferSpeechStopped) -> None:
         self._user_speaking = False
         self._speech_item_id = event.item_id
         self._speech_stopped_ms = event.audio_end_ms
+        if not 0 <= event.audio_end_ms <= MAX_PLAUSIBLE_MS:
+            self._implausible(event, f"audio_end_ms {event.audio_end_ms}")
 
     def _on_committed(self, event: InputAudioBufferCommitted) -> None:
         self._user_speaking = False

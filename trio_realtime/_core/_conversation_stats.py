@@ -111,7 +111,11 @@ class Anomaly:
             ``unknown_previous_item``, ``duplicate_item``, ``duplicate_response``,
             ``overlapping_response``, ``done_mismatch``, ``invalid_audio``,
             ``unknown_audio_format``, ``not_truncatable``, ``missing_id``,
-            ``transcript_buffer_full`` or ``unhandled_event``.
+            ``transcript_buffer_full``, ``unhandled_event`` or ``implausible_value`` (an
+            index, count or duration past the conversation's bounds: a ``content_index``
+            of 256 or more, an ``output_index`` of 1024 or more, more parts or output items
+            than that, a negative one, or a duration of more than a day; the event is
+            applied as far as the bounds allow).
         event_type: The wire ``type`` of the event.
         detail: A human-readable explanation naming the ids involved.
     """

@@ -23,12 +23,13 @@ playing only while it streams, and :meth:`Playback.finished` marks one as heard 
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import ClassVar, Final, final
 
 import attrs
 
-from ._audio import audio_format
+from ._audio_format import audio_format
 from ._conversation import Conversation
 from ._conversation_views import ItemView
 from ._events import (
@@ -43,6 +44,8 @@ __all__ = ["BargeIn", "Playback", "PlaybackInterrupted"]
 
 #: How many items' playback positions are remembered (older ones are forgotten first).
 MAX_TRACKED_ITEMS: Final = 64
+#: How many of the newest items a barge-in looks through for the one being played.
+_MAX_WALK: Final = 1024
 
 
 @final
@@ -231,8 +234,9 @@ class Playback:
         active = conversation.active_response
         items = conversation.items_by_id
         # Newest first, stopping at the turn's start: a few steps, whatever the length of the
-        # conversation (its private order list, to avoid copying every id).
-        for item_id in reversed(conversation._order):
+        # conversation (its private order list, to avoid copying every id). A turn of more
+        # items than the walk's bound is not one a server sends: its reply is not looked for.
+        for item_id in itertools.islice(reversed(conversation._order), _MAX_WALK):
             item = items[item_id]
             if item.type != "message":
                 continue

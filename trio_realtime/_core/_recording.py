@@ -1,66 +1,66 @@
 """Session recordings: every event, both directions, as JSON lines; and reading them back.
 
-A recording is a text file. Its first line is a header object; every other line is one event::
+A recording is a text file. Its first line is a header object; every other line is one frame::
 
     {"recording": "trio-realtime", "version": 1, "started_at": 1764000000.0, "url": "...", ...}
     {"t": 0.000412, "dir": "server", "event": {"type": "session.created", ...}}
     {"t": 0.001050, "dir": "client", "event": {"type": "session.update", ...}}
+    {"t": 0.002000, "dir": "server", "text": "not JSON"}
+    {"t": 0.003000, "dir": "server", "binary": "AAEC"}
 
 ``t`` is seconds since the recording started on a monotonic clock (``trio.current_time()``
 inside a session), so latencies can be read off it; ``dir`` is ``"client"`` for events the
-client sent and ``"server"`` for events it received. The event is the frame exactly as it
-crossed the wire, so nothing the library does not model is lost.
+client sent and ``"server"`` for events it received. ``event`` is the frame's JSON exactly as
+it crossed the wire (secrets aside), so nothing the library does not model is lost; a frame
+that is not JSON at all is kept as ``text`` (a text frame) or ``binary`` (base64). Reading
+back, a frame the session could not decode is a :class:`~trio_realtime.DecodeFailure`, as it
+was live, and the rest of the recording reads on.
 
-Secrets are never written: the API key is not part of any event (it rides in the handshake,
-which is not recorded, and the header keeps only the URL without its query's secrets), and the
-one protocol field that can carry a credential, a session's ``client_secret.value`` (an
-ephemeral key), is replaced by ``"<redacted>"``.
+Secrets are never written (:mod:`._redaction`): any ``client_secret`` (or other secret-named
+field) at any depth of any frame, whatever its type, escaped key names included; the session's
+API key and anything shaped like an OpenAI key wherever it appears (an error message that
+echoes a key, say); in a frame that is not JSON, the keys in it, or all of it if it mentions a
+secret field. The API key is not part of any event anyway (it rides in the handshake, which is
+not recorded, and the header keeps only the URL without its query's secrets).
 
 Writing is synchronous into a buffered file: a line is a few kilobytes into the page cache, far
-cheaper than handing it to a worker thread, and it keeps the session free of threads.
+cheaper than handing it to a worker thread, and it keeps the session free of threads. Most
+frames (audio above all) are written without being parsed: a screen of their bytes shows that
+nothing in them can need redacting.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Final, Literal
 
 import attrs
 import orjson
 
 from ._codec import decode
+from ._decode_failure import DecodeFailure
+from ._errors import ProtocolError
 from ._events import Event, UnknownEvent
+from ._redaction import REDACTED, Redactor
 
-__all__ = ["RecordedEvent", "Recorder", "Recording", "read_recording"]
+__all__ = ["REDACTED", "RecordedEvent", "Recorder", "Recording", "read_recording"]
 
 FORMAT_NAME: Final = "trio-realtime"
 FORMAT_VERSION: Final = 1
-REDACTED: Final = "<redacted>"
 
 Direction = Literal["client", "server"]
 
-# Only these events can carry a session's client_secret; everything else is written untouched.
-_MAY_CARRY_SECRETS: Final = frozenset(
-    {
-        "session.update",
-        "session.created",
-        "session.updated",
-        "transcription_session.update",
-        "transcription_session.created",
-        "transcription_session.updated",
-    }
+#: The start of a line as this module writes it. One that is not JSON still reads back, as a
+#: decode failure, when it is whole (an older version wrote a frame that is not JSON as it
+#: came) or the file's last (cut short by a crash); a line torn anywhere else is corruption.
+_WRITTEN_LINE: Final = re.compile(
+    rb'\{"t":(-?[0-9.eE+-]+),"dir":"(client|server)","event":(.*)\Z', re.DOTALL
 )
-
-
-def _redact(frame: str | bytes) -> bytes:
-    obj = orjson.loads(frame)
-    session = obj.get("session") if isinstance(obj, dict) else None
-    secret = session.get("client_secret") if isinstance(session, dict) else None
-    if isinstance(secret, dict) and "value" in secret:
-        secret["value"] = REDACTED
-    return orjson.dumps(obj)
 
 
 class Recorder:
@@ -70,6 +70,7 @@ class Recorder:
         file: A binary file opened for writing; the recorder owns it and closes it.
         clock: Monotonic seconds (the session passes ``trio.current_time``).
         metadata: Extra header fields (url, model, intent...). Never put a key here.
+        secrets: Strings never to write, wherever they appear (the session's API key).
     """
 
     def __init__(
@@ -78,10 +79,12 @@ class Recorder:
         *,
         clock: Any = time.monotonic,
         metadata: Mapping[str, Any] | None = None,
+        secrets: Iterable[str] = (),
     ) -> None:
         self._file = file
         self._clock = clock
         self._start = clock()
+        self._redactor = Redactor(secrets)
         header = {
             "recording": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -97,13 +100,34 @@ class Recorder:
         return cls(open(path, "wb", buffering=256 * 1024), **kwargs)
 
     def record(self, direction: Direction, event_type: str, frame: str | bytes) -> None:
-        """Append one frame as it crossed the wire (text or UTF-8 bytes)."""
-        data = frame.encode() if isinstance(frame, str) else frame
-        if event_type in _MAY_CARRY_SECRETS and b"client_secret" in data:
-            data = _redact(data)
+        """Append one frame as it crossed the wire: ``str`` for a text frame, ``bytes`` for a
+        binary one (or a text frame's UTF-8). ``event_type`` is what it decoded to (the
+        :class:`~trio_realtime.DecodeFailure` type if it did not: it may not be JSON)."""
+        data = frame.encode() if isinstance(frame, str) else bytes(frame)
+        if event_type != DecodeFailure.type and not self._redactor.screen(data):
+            body = b'"event":' + data  # decoded, so JSON; and nothing in it to redact
+        else:
+            body = self._redacted(frame, data)
         t = self._clock() - self._start
-        self._file.write(b'{"t":%.6f,"dir":"%s","event":%s}\n' % (t, direction.encode(), data))
+        self._file.write(b'{"t":%.6f,"dir":"%s",%s}\n' % (t, direction.encode(), body))
         self.events_written += 1
+
+    def _redacted(self, frame: str | bytes, data: bytes) -> bytes:
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return b'"event":' + orjson.dumps(self._redactor.scrub_json(value))
+        if isinstance(frame, str):
+            return b'"text":' + orjson.dumps(self._redactor.scrub_opaque(frame))
+        try:
+            as_text = data.decode()
+        except UnicodeDecodeError:
+            as_text = data.decode("latin-1")  # only to look for secrets in it
+        scrubbed = self._redactor.scrub_opaque(as_text)
+        kept = data if scrubbed == as_text else scrubbed.encode()
+        return b'"binary":"%s"' % base64.b64encode(kept)
 
     def close(self) -> None:
         """Flush and close the file (idempotent)."""
@@ -118,13 +142,14 @@ class RecordedEvent:
     Attributes:
         t: Seconds since the recording started (monotonic).
         direction: ``"client"`` (sent) or ``"server"`` (received).
-        event: The decoded event (an ``UnknownEvent`` for types the library does not know).
-        raw: The event's JSON object as recorded.
+        event: The decoded event (an ``UnknownEvent`` for types the library does not know, a
+            :class:`~trio_realtime.DecodeFailure` for a frame that is not a valid event).
+        raw: The event's JSON object as recorded (empty when the frame was not one).
     """
 
     t: float
     direction: Direction
-    event: Event | UnknownEvent
+    event: Event | UnknownEvent | DecodeFailure
     raw: Mapping[str, Any] = attrs.field(repr=False)
 
 
@@ -135,6 +160,11 @@ class Recording:
     header: Mapping[str, Any]
     events: tuple[RecordedEvent, ...]
 
+    @property
+    def decode_failures(self) -> int:
+        """How many recorded frames read back as a :class:`~trio_realtime.DecodeFailure`."""
+        return sum(1 for e in self.events if isinstance(e.event, DecodeFailure))
+
 
 def _iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
     with open(path, "rb") as file:
@@ -143,12 +173,81 @@ def _iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
                 yield number, line
 
 
+def _failure(frame: str | bytes) -> DecodeFailure:
+    try:
+        decode(frame)
+    except ProtocolError as exc:
+        return DecodeFailure(raw=frame, error=exc)
+    # Decodable after all (a binary frame holding JSON, say): still not what arrived live.
+    return DecodeFailure(raw=frame, error=ProtocolError("recorded as a frame that is not JSON"))
+
+
+def _frame_of(data: bytes) -> str | bytes:
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return data
+
+
+def _read_line(line: bytes, *, last: bool) -> RecordedEvent:
+    """One line; raises ValueError (or KeyError, TypeError) when it is not one."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        written = _WRITTEN_LINE.match(line.strip())
+        if written is None:
+            raise
+        t, direction, body = written.groups()
+        if body.endswith(b"}"):
+            body = body[:-1]
+        elif not last:
+            raise
+        return RecordedEvent(
+            t=float(t),
+            direction="client" if direction == b"client" else "server",
+            event=_failure(_frame_of(body)),
+            raw={},
+        )
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    direction = obj["dir"]
+    if direction not in ("client", "server"):
+        raise ValueError(f"bad direction {direction!r}")
+    t = float(obj["t"])
+    event: Event | UnknownEvent | DecodeFailure
+    if "event" in obj:
+        raw = obj["event"]
+        frame = orjson.dumps(raw)
+        try:
+            event = decode(frame)
+        except ProtocolError as exc:
+            event = DecodeFailure(raw=frame.decode(), error=exc)
+        return RecordedEvent(
+            t=t, direction=direction, event=event, raw=raw if isinstance(raw, dict) else {}
+        )
+    if isinstance(obj.get("text"), str):
+        event = _failure(obj["text"])
+    elif isinstance(obj.get("binary"), str):
+        try:
+            event = _failure(base64.b64decode(obj["binary"], validate=True))
+        except binascii.Error:
+            raise ValueError("binary frame is not base64") from None
+    else:
+        raise KeyError("event")
+    return RecordedEvent(t=t, direction=direction, event=event, raw={})
+
+
 def read_recording(path: str | os.PathLike[str]) -> Recording:
     """Read a recording written by :class:`Recorder`.
 
+    A frame that was not a valid event (the session yielded a
+    :class:`~trio_realtime.DecodeFailure` for it) reads back as one; so does a last line cut
+    short (a session that crashed mid-write) and a line an older version wrote with a frame
+    that is not JSON. Reading goes on after it.
+
     Raises:
-        ValueError: The file is not a trio-realtime recording, or a line is malformed (the
-            message names the line).
+        ValueError: The file is not a trio-realtime recording, or a line is not a recording
+            line at all, or is torn before the last (the message names the line).
         FileNotFoundError: No such file.
     """
     lines = _iter_lines(path)
@@ -164,18 +263,11 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
             f"{os.fspath(path)}: unsupported recording version {header.get('version')!r}"
         )
     events = []
-    for number, line in lines:
+    ahead = next(lines, None)
+    while ahead is not None:
+        (number, line), ahead = ahead, next(lines, None)
         try:
-            obj = orjson.loads(line)
-            raw = obj["event"]
-            direction = obj["dir"]
-            if direction not in ("client", "server"):
-                raise ValueError(f"bad direction {direction!r}")
-            events.append(
-                RecordedEvent(
-                    t=float(obj["t"]), direction=direction, event=decode(orjson.dumps(raw)), raw=raw
-                )
-            )
+            events.append(_read_line(line, last=ahead is None))
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(
                 f"{os.fspath(path)}:{number}: malformed recording line: {exc}"

@@ -13,8 +13,10 @@ files (the usual telephony recording). This parser reads them all:
 Chunks other than ``fmt `` and ``data`` (``LIST``, ``fact``, ``bext``...) are skipped. A data
 chunk whose size runs past the end of the file (a truncated file, or a streaming writer that
 left the size at 0xFFFFFFFF) is read as far as the file goes, and a torn last frame is
-dropped, as :mod:`wave` does. Anything else is an :class:`~trio_realtime.AudioFormatError`
-with a one-line message naming the file.
+dropped, as :mod:`wave` does; :attr:`WavLayout.missing_bytes` says how much a truncated file
+lacks, so a caller can warn (a file cut short is usually still worth using: a recorder
+stopped with Ctrl-C, an interrupted download). Anything else is an
+:class:`~trio_realtime.AudioFormatError` with a one-line message naming the file.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ _ENCODINGS: Final[dict[int, tuple[WavEncoding, tuple[int, ...]]]] = {
     _ALAW: ("alaw", (1,)),
     _ULAW: ("ulaw", (1,)),
 }
+#: The data size a streaming writer leaves when it cannot seek back to fill it in.
+_UNKNOWN_SIZE: Final = 0xFFFFFFFF
 _TAG_NAMES: Final = {0x0002: "MS ADPCM", 0x0011: "IMA ADPCM", 0x0031: "GSM 6.10", 0x0055: "MP3"}
 
 
@@ -59,6 +63,8 @@ class WavLayout:
         sample_rate: Frames per second.
         sample_width: Bytes per sample (per channel).
         frames: The data chunk's bytes, trimmed to whole frames.
+        missing_bytes: Bytes the data chunk's header announces beyond the end of the file:
+            0 for a whole file, and for a streamed one whose size was left at 0xFFFFFFFF.
     """
 
     encoding: WavEncoding
@@ -66,6 +72,7 @@ class WavLayout:
     sample_rate: int
     sample_width: int
     frames: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
+    missing_bytes: int = 0
 
 
 def _refuse(name: str, why: str) -> AudioFormatError:
@@ -107,6 +114,7 @@ def parse_wav(data: bytes, name: str = "<wav>") -> WavLayout:
         raise _refuse(name, "no RIFF/WAVE header")
     layout: tuple[WavEncoding, int, int, int] | None = None
     frames: bytes | None = None
+    missing = 0
     pos = 12
     while pos + 8 <= len(data) and frames is None:
         chunk_id = data[pos : pos + 4]
@@ -118,6 +126,8 @@ def parse_wav(data: bytes, name: str = "<wav>") -> WavLayout:
             if layout is None:
                 raise _refuse(name, "data chunk before the fmt chunk")
             frames = body
+            if size != _UNKNOWN_SIZE:
+                missing = size - len(body)
         pos += 8 + size + (size & 1)  # chunks are padded to an even length
     if layout is None:
         raise _refuse(name, "no fmt chunk")
@@ -131,6 +141,7 @@ def parse_wav(data: bytes, name: str = "<wav>") -> WavLayout:
         sample_rate=rate,
         sample_width=width,
         frames=frames[: len(frames) - len(frames) % frame_bytes],
+        missing_bytes=missing,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Final
 
 import trio
 
-from .._core._audio import AudioFormat, audio_format
+from .._core._audio_format import AudioFormat, audio_format
 from .._core._events._client import InputAudioBufferAppend
 from ._pump import AudioSource, AudioStream, frame_size, run_pump, split_for_appends
 from ._support import Ending, Outgoing

@@ -189,6 +189,7 @@ async def _open_session(
             record,
             clock=trio.current_time,
             metadata={"url": redacted_url(config.url)},
+            secrets=(config.api_key,),
         )
     try:
         deadline = trio.current_time() + connect_timeout

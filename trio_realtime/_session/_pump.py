@@ -20,7 +20,7 @@ from typing import Final, TypeAlias, final
 
 import trio
 
-from .._core._audio import AudioFormat, bytes_for_ms
+from .._core._audio_format import AudioFormat, bytes_for_ms
 from .._core._errors import AudioFormatError
 
 __all__ = [

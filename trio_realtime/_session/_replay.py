@@ -47,8 +47,9 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 import trio
 
-from .._core._audio import PCM16, AudioFormat, audio_format
+from .._core._audio_format import PCM16, AudioFormat, audio_format
 from .._core._conversation import Conversation
+from .._core._decode_failure import DecodeFailure
 from .._core._errors import AudioFormatError
 from .._core._events import ClientEvent, Event, ServerEvent, UnknownEvent
 from .._core._events._client import (
@@ -345,8 +346,9 @@ def conversation_from_recording(
     """Rebuild the :class:`~trio_realtime.Conversation` of a recorded session, offline.
 
     Every server event is applied and every client event recorded as sent, in order, exactly
-    as the live session did; the result holds the items, transcripts, assistant audio,
-    responses and usage of the session.
+    as the live session did (frames that read back as a :class:`~trio_realtime.DecodeFailure`
+    are skipped, as the live conversation skipped them); the result holds the items,
+    transcripts, assistant audio, responses and usage of the session.
 
     Args:
         recording: From :func:`trio_realtime.read_recording`.
@@ -358,6 +360,8 @@ def conversation_from_recording(
     conversation = Conversation(keep_audio_seconds=keep_audio_seconds)
     for index, recorded in enumerate(recording.events):
         event = recorded.event
+        if isinstance(event, DecodeFailure):
+            continue  # a frame the session could not decode either: nothing to apply
         _check_direction(index, recorded.direction, event)
         if recorded.direction == "server":
             conversation.apply(event)  # type: ignore[arg-type]  # checked just above
@@ -375,6 +379,8 @@ def turn_latencies(recording: Recording) -> tuple[TurnLatency, ...]:
     timer = TurnTimer()
     for index, recorded in enumerate(recording.events):
         event = recorded.event
+        if isinstance(event, DecodeFailure):
+            continue  # a frame the session could not decode either: nothing to apply
         _check_direction(index, recorded.direction, event)
         if recorded.direction == "server":
             timer.received(recorded.t, event)
@@ -433,6 +439,8 @@ async def resend_recording(
     outgoing: list[tuple[float, ClientEvent | UnknownEvent]] = []
     for index, recorded in enumerate(recording.events):
         event = recorded.event
+        if isinstance(event, DecodeFailure):
+            continue  # a frame the session could not decode either: nothing to apply
         _check_direction(index, recorded.direction, event)
         if recorded.direction == "client" and isinstance(event, ClientEvent | UnknownEvent):
             outgoing.append((recorded.t, event))

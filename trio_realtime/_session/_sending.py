@@ -19,7 +19,7 @@ from typing import Final, TypeVar
 
 import trio
 
-from .._core._audio import AudioFormat
+from .._core._audio_format import AudioFormat
 from .._core._conversation import Conversation
 from .._core._events import ClientEvent, UnknownEvent
 from .._core._events._client import InputAudioBufferAppend

@@ -39,7 +39,7 @@ from typing import Any, Final, final
 import attrs
 import trio
 
-from .._core._audio import FORMATS, PCM16, AudioFormat
+from .._core._audio_format import FORMATS, PCM16, AudioFormat
 from .._core._codec import decode
 from .._core._conversation import Conversation
 from .._core._errors import ProtocolError

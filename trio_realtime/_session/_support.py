@@ -10,7 +10,7 @@ from typing import Any, TypeAlias, TypeVar, final
 import attrs
 import trio
 
-from .._core._audio import AudioFormat
+from .._core._audio_format import AudioFormat
 from .._core._codec import encode
 from .._core._events import ClientEvent, ErrorDetails, UnknownEvent
 from .._core._events._client import InputAudioBufferAppend

@@ -1,22 +1,23 @@
-"""WebSocket framing for the client side of RFC 6455: a sans-I/O reader and a frame writer.
+"""WebSocket framing of RFC 6455, both sides: a sans-I/O reader and the frame writers.
 
 Why by hand rather than wsproto's ``FrameProtocol``: receiving is the hot path (15 audio
-deltas per second per session, thousands of sessions), and the client side of RFC 6455
-without extensions is small: frames from a server are never masked, and the only state is
-a fragmented message in progress. A straight-line parser over one buffer costs about a
-quarter of wsproto's generator layers and per-frame objects for the same 6.6 KB delta
-(see ``benchmarks/README.rst``). The rules it enforces are the RFC's: reserved bits clear,
-no masked server frames, control frames final and at most 125 bytes, continuation only
-inside a fragmented message, UTF-8 text, and a size limit checked from the header, before
-any payload is buffered.
+deltas per second per session, thousands of sessions), and RFC 6455 without extensions is
+small: the only state is a fragmented message in progress. A straight-line parser over one
+buffer costs about a quarter of wsproto's generator layers and per-frame objects for the
+same 6.6 KB delta (see ``benchmarks/README.rst``). The rules it enforces are the RFC's:
+reserved bits clear, frames masked by clients and never by servers (5.1), lengths in their
+shortest form (checked of clients' frames only), control frames final and at most 125
+bytes, continuation only inside a fragmented message, UTF-8 text, and a size limit checked
+from the header, before any payload is buffered. The client reads with
+``FrameReader(limit)`` and writes with :func:`encode_frame`; the reference server reads with
+``FrameReader(limit, masked=True)`` and writes with :func:`encode_server_frame`.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Final, final
-
-import numpy as np
+from types import ModuleType
+from typing import Final, cast, final
 
 __all__ = [
     "BINARY",
@@ -30,6 +31,8 @@ __all__ = [
     "FrameReader",
     "close_payload",
     "encode_frame",
+    "encode_server_frame",
+    "load_numpy",
     "parse_close",
 ]
 
@@ -85,36 +88,40 @@ class ControlFrame:
 
 @final
 class FrameReader:
-    """Turns bytes from a server into whole messages and control frames.
+    """Turns bytes from the peer into whole messages and control frames.
 
     Feed it every read; it returns what the bytes completed: ``str`` for a text message,
     ``bytes`` for a binary one, :class:`ControlFrame` for the rest, in order. A frame split
     across reads waits, in pieces, until its last byte arrives (then one join), so a large
-    message costs one copy whatever the read size.
+    message costs one copy whatever the read size. The fragments of a fragmented message
+    are gathered in one buffer, so however small its frames, a message never holds more
+    memory than its own size.
 
     Args:
         max_message_size: Largest message (after reassembly) accepted; a larger one is a
             :class:`FrameError` with code 1009 as soon as a header announces it.
+        masked: Read a client's frames (a server's reader): every frame must be masked,
+            and is unmasked. By default frames must not be masked (a client's reader).
     """
 
     __slots__ = (
         "_fragment_opcode",
-        "_fragment_size",
         "_fragments",
+        "_mask_bit",
         "_max",
         "_need",
         "_pending",
         "_pending_size",
     )
 
-    def __init__(self, max_message_size: int) -> None:
+    def __init__(self, max_message_size: int, *, masked: bool = False) -> None:
         self._max = max_message_size
+        self._mask_bit = 0x80 if masked else 0
         self._pending: list[bytes] = []  # bytes of an incomplete frame, not yet joined
         self._pending_size = 0
         self._need = 0  # bytes the incomplete frame needs in all (0: unknown yet)
-        self._fragments: list[bytes] = []
-        self._fragment_opcode = 0
-        self._fragment_size = 0
+        self._fragments = bytearray()
+        self._fragment_opcode = 0  # TEXT or BINARY while a fragmented message is open
 
     def feed(self, data: bytes) -> list[str | bytes | ControlFrame]:
         """Take the next bytes read from the server.
@@ -148,6 +155,7 @@ class FrameReader:
         end = len(buf)
         pos = 0
         need = 0  # what an incomplete last frame needs in all; 0 while its header is short
+        mask_bit = self._mask_bit
         while True:
             left = end - pos
             if left < 2:
@@ -166,21 +174,30 @@ class FrameReader:
                     break
                 length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
                 head = 10
-            if first & 0x70 or second & 0x80:
-                raise FrameError(1002, "reserved bits set" if first & 0x70 else "masked frame")
+            if first & 0x70 or (second & 0x80) != mask_bit:
+                if first & 0x70:
+                    raise FrameError(1002, "reserved bits set")
+                raise FrameError(1002, "unmasked frame" if mask_bit else "masked frame")
+            if mask_bit and head > 2 and (length < (126 if head == 4 else 65536) or length >> 63):
+                # A server is strict here (a client is lenient with servers, as it always was).
+                raise FrameError(1002, "payload length not in its shortest form")
             opcode = first & 0x0F
             if opcode >= 8:
                 if length > 125 or not first & 0x80:
                     raise FrameError(1002, "fragmented or oversized control frame")
-            elif length + self._fragment_size > self._max:
+            elif length + len(self._fragments) > self._max:
                 raise FrameError(1009, f"message larger than {self._max} bytes")
+            if mask_bit:
+                head += 4  # the masking key
             stop = pos + head + length
             if stop > end:
                 need = head + length
                 break
             payload = buf[pos + head : stop]
+            if mask_bit and length:
+                payload = _masked(payload, buf[pos + head - 4 : pos + head])
             pos = stop
-            if opcode == TEXT and first & 0x80 and not self._fragments:
+            if opcode == TEXT and first & 0x80 and not self._fragment_opcode:
                 try:
                     out.append(payload.decode())
                 except UnicodeDecodeError:
@@ -204,7 +221,7 @@ class FrameReader:
             out.append(ControlFrame(opcode, payload))
             return
         if opcode == CONTINUATION:
-            if not self._fragments and not self._fragment_opcode:
+            if not self._fragment_opcode:
                 raise FrameError(1002, "continuation frame outside a fragmented message")
         elif opcode in (TEXT, BINARY):
             if self._fragment_opcode:
@@ -215,14 +232,12 @@ class FrameReader:
             self._fragment_opcode = opcode
         else:
             raise FrameError(1002, f"unknown opcode {opcode:#x}")
-        self._fragments.append(payload)
-        self._fragment_size += len(payload)
+        self._fragments += payload
         if final:
-            whole = b"".join(self._fragments)
+            whole = bytes(self._fragments)
             kind = self._fragment_opcode
-            self._fragments.clear()
+            self._fragments = bytearray()
             self._fragment_opcode = 0
-            self._fragment_size = 0
             out.append(self._message(kind, whole))
 
     @staticmethod
@@ -284,6 +299,18 @@ def encode_frame(opcode: int, payload: bytes) -> bytes:
     return b"".join((head, mask, _masked(payload, mask)))
 
 
+def encode_server_frame(opcode: int, payload: bytes) -> bytes:
+    """One final, unmasked frame (servers never mask, RFC 6455 5.1)."""
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x80 | opcode, size))
+    elif size < 65536:
+        head = bytes((0x80 | opcode, 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 127)) + size.to_bytes(8, "big")
+    return head + payload
+
+
 def _masked(payload: bytes, mask: bytes) -> bytes:
     """``payload`` XOR the repeated ``mask``."""
     size = len(payload)
@@ -293,10 +320,29 @@ def _masked(payload: bytes, mask: bytes) -> bytes:
         return (int.from_bytes(payload, "little") ^ key).to_bytes(size, "little")
     # Word by word in numpy: 2.6 us for a 100 ms pcm16 append instead of 12 us as an integer
     # (three conversions of 6.5 KB), and an append is the hot path of sending.
+    np = _numpy if _numpy is not None else load_numpy()
     whole = size & ~3
     words = np.frombuffer(payload, np.uint32, whole >> 2)
-    masked = (words ^ np.frombuffer(mask, np.uint32)).tobytes()
+    masked = cast(bytes, (words ^ np.frombuffer(mask, np.uint32)).tobytes())
     return masked if whole == size else masked + _masked(payload[whole:], mask)
+
+
+_numpy: ModuleType | None = None
+
+
+def load_numpy() -> ModuleType:
+    """Import numpy for masking large frames, once; the client calls it as it connects.
+
+    Not at import time: numpy takes longer to import than the rest of the package together,
+    and ``import trio_realtime`` should stay light for code that only uses the codec. Nor at
+    the first large frame, which would stall a session's first audio append.
+    """
+    global _numpy
+    if _numpy is None:
+        import numpy
+
+        _numpy = numpy
+    return _numpy
 
 
 #: Frames from this size up are masked with numpy (the two ways cost the same near 600 bytes).

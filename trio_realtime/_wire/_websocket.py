@@ -1,6 +1,6 @@
 """The client's WebSocket: an h11 upgrade and our own framing, driven by the session's tasks.
 
-Why not trio-websocket here (the server still uses it): its connection runs a reader task of
+Why not trio-websocket here (nor on the server, since): its connection runs a reader task of
 its own that hands every message through a queue to whoever calls ``get_message``. Under the
 session's receiver that is a second task hop per message, and those hops, with wsproto's
 framing under them, were most of the receive path's cost (``benchmarks/README.rst``). Here
@@ -39,6 +39,7 @@ from ._frames import (
     FrameReader,
     close_payload,
     encode_frame,
+    load_numpy,
     parse_close,
 )
 from ._socket_io import RawSocketIO, byte_io_for
@@ -196,6 +197,7 @@ async def client_handshake(
                     break
                 if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
                     protocol = _check_upgrade(event, key, subprotocols)
+                    load_numpy()  # for masking audio appends, before the session starts
                     ws = ClientWebSocket(stream, receive_buffer_size, max_message_size)
                     ws.bytes_sent, ws.bytes_received = len(request), received
                     ws.subprotocol = protocol

@@ -8,7 +8,7 @@ what the assistant says and what the user said. For tests, see
 
 from __future__ import annotations
 
-from ._connection import ConnectionInfo as ConnectionInfo
+from ._connection_info import ConnectionInfo as ConnectionInfo
 from ._engine import SimulatedEngine as SimulatedEngine
 from ._engine_api import Engine as Engine
 from ._engine_api import PlannedAudio as PlannedAudio

@@ -1,10 +1,12 @@
 """One client connection of the reference server: handshake, auth, and the session's tasks.
 
 The protocol lives in :class:`~._state.ConnectionState`; this module only moves frames and
-events between it and trio-websocket. Per accepted connection:
+events between it and the WebSocket (:mod:`._upgrade` reads the upgrade request,
+:class:`~._websocket.ServerWebSocket` the frames). Per accepted connection:
 
-* the **receiver** task drains trio-websocket's (tiny) message queue into a bounded inbound
-  channel, so its reader keeps answering pings and close frames while the session works;
+* the **receiver** task reads the socket, answers pings and close frames, and puts each
+  message into a bounded inbound channel; it runs from the upgrade to the end of the
+  connection, so a close the server starts is always answered, session or not;
 * the **timer** task owns the state: it applies each inbound frame, and between frames sleeps
   until ``state.next_deadline()`` and calls ``state.advance(now)``. Having one owner keeps the
   events of a frame and of a deadline in the order the state produced them, with no lock;
@@ -20,6 +22,7 @@ dropped, without slowing any other connection.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -27,27 +30,30 @@ from typing import Final, final, overload
 
 import attrs
 import trio
-from trio_websocket import (
-    ConnectionClosed,
-    WebSocketConnection,
-    WebSocketRequest,
-    wrap_server_stream,
-)
 
 from .._core._codec import encode
 from .._core._events import ErrorDetails, ErrorEvent, ServerEvent
-from ._auth import ApiKeys
-from ._engine_api import Engine
+from .._wire._frames import FrameError
+from .._wire._websocket import WebSocketClosed
+from ._connection_info import ConnectionInfo, ConnectionSettings
 from ._handshake import (
     REALTIME_PATH,
-    Handshake,
     not_found_body,
     read_handshake,
     select_subprotocol,
 )
 from ._ids import IdFactory
-from ._state import ConnectionState, ServerOptions
+from ._state import ConnectionState
 from ._stream import GuardedStream
+from ._upgrade import (
+    BadUpgrade,
+    Upgrade,
+    UpgradeReader,
+    accept_response,
+    error_body,
+    error_response,
+)
+from ._websocket import ServerWebSocket
 
 __all__ = [
     "BETA_REQUIRED_CLOSE_CODE",
@@ -55,8 +61,6 @@ __all__ = [
     "SERVER_ERROR_CLOSE_CODE",
     "SHUTDOWN_CLOSE_CODE",
     "STUCK_CLIENT_CLOSE_CODE",
-    "ConnectionInfo",
-    "ConnectionSettings",
     "serve_connection",
 ]
 
@@ -73,110 +77,37 @@ SHUTDOWN_CLOSE_CODE: Final = 1001
 """The server is shutting down ("going away")."""
 BETA_REQUIRED_CLOSE_CODE: Final = 4000
 """Strict mode refused a connection without the beta marker."""
-MESSAGE_TOO_BIG_CLOSE_CODE: Final = 1009
-"""A frame was larger than ``max_message_size`` (sent by trio-websocket)."""
 
-#: trio-websocket's own queue: the receiver task empties it at once, so one slot per ping's
-#: worth of latency is plenty.
-_WS_QUEUE: Final = 4
 _INBOUND_QUEUE: Final = 16
 _OUTBOUND_QUEUE: Final = 64
 _RECEIVE_BUFFER: Final = 64 * 1024
-#: After a 1009, input is drained until the client has been quiet this long.
+#: After answering a protocol error (1002, 1007, 1009, or an HTTP error with input unread),
+#: input is drained until the client has been quiet this long.
 _LINGER_QUIET: Final = 0.2
 #: Closing on shutdown, after a failure or a keepalive timeout waits this long at most for
 #: the client's answer (or ``close_timeout``, if shorter).
 _SHUTDOWN_CLOSE_TIMEOUT: Final = 1.0
+_BAD_UPGRADE_BODY: Final = "Bad WebSocket upgrade request: {reason}."
 _BETA_REQUIRED_MESSAGE: Final = (
     "This server speaks only the Realtime beta protocol: send the header "
     "'OpenAI-Beta: realtime=v1' or the subprotocol 'openai-beta.realtime-v1'."
 )
-_PEER_GONE: Final = (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError)
-
-
-@final
-@attrs.frozen(kw_only=True)
-class ConnectionSettings:
-    """What every connection of one server shares (built by :func:`~._serve.serve`)."""
-
-    api_keys: ApiKeys
-    engine: Engine
-    options: ServerOptions
-    strict_beta_header: bool
-    drop_tcp: bool
-    stuck_client_timeout: float
-    ping_interval: float | None
-    ping_timeout: float
-    handshake_timeout: float
-    close_timeout: float
-    max_message_size: int
-
-
-@final
-@attrs.define(kw_only=True, eq=False)
-class ConnectionInfo:
-    """What the server saw of one connection, for tests and diagnostics.
-
-    The server updates it as the connection progresses; treat it as read-only. It holds no
-    credential: the handshake is redacted, and only the key's *source* is recorded.
-
-    Attributes:
-        id: Sequence number of the connection within its server, from 1.
-        remote: The client's address, ``host:port``.
-        handshake: The upgrade request (redacted), once it arrived.
-        http_status: The HTTP status of the handshake answer: 101, or 404 for another path;
-            ``None`` if none was sent.
-        subprotocol: The subprotocol selected in the 101, if any.
-        authenticated: Whether the credentials were accepted.
-        credential_source: ``"header"``, ``"subprotocol"`` or ``None`` (no key presented).
-        state: The connection's protocol state, once the session started.
-        frames_received: Frames received from the client.
-        events_sent: Events fully written to the socket.
-        close_code: How the connection ended: the code the server sent (or, with
-            ``drop_tcp``, would have sent), the code the client sent, 1006 for a TCP
-            connection that ended without a close frame, 1008 for a client that stopped
-            reading, 1009 for an oversize frame. ``None`` while open or if no WebSocket was
-            established.
-        close_reason: The close frame's reason, if any.
-        dropped: Whether the server ended the TCP connection without sending a close frame
-            (``drop_tcp`` mode, or a stuck client).
-    """
-
-    id: int
-    remote: str
-    handshake: Handshake | None = None
-    http_status: int | None = None
-    subprotocol: str | None = None
-    authenticated: bool = False
-    credential_source: str | None = None
-    state: ConnectionState | None = None
-    frames_received: int = 0
-    events_sent: int = 0
-    close_code: int | None = None
-    close_reason: str | None = None
-    dropped: bool = False
-    _ended: trio.Event = attrs.field(factory=trio.Event, init=False, repr=False)
-
-    @property
-    def ended(self) -> bool:
-        """Whether the server is done with the connection (its TCP stream is closed)."""
-        return self._ended.is_set()
-
-    async def wait_ended(self) -> None:
-        """Wait until the server is done with the connection."""
-        await self._ended.wait()
-
-    def _record_close(self, code: int, reason: str | None, *, dropped: bool = False) -> None:
-        if self.close_code is None:  # the first account of the ending is the true one
-            self.close_code, self.close_reason, self.dropped = code, reason, dropped
+_PEER_GONE: Final = (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 @attrs.frozen
 class _Close:
-    """Outbound marker: close with this code and reason once the events before it are sent."""
+    """Outbound marker: close with this code and reason once the events before it are sent
+    (at once, without waiting for an answer, when it answers the client's ``violation``)."""
 
     code: int
     reason: str
+    violation: FrameError | None = None
+
+
+#: What the receiver hands the session: a message, or the client's protocol violation (the
+#: session answers what came before it, then the connection fails with its close code).
+_Inbound = str | bytes | FrameError
 
 
 async def serve_connection(
@@ -192,9 +123,9 @@ async def serve_connection(
     connection counts as ended, so one bad connection never takes the server down.
 
     Cancellation (the server shutting down) is graceful: the client gets a 1001 close frame
-    and up to a second to answer it. That needs trio-websocket's reader task, which reads the
-    answer, to outlive the cancellation, so the connection runs in a shielded scope and a
-    watcher outside it turns the cancellation into :meth:`_Shell.shut_down`.
+    and up to a second to answer it. That needs the receiver task, which reads the answer, to
+    outlive the cancellation, so the connection runs in a shielded scope and a watcher
+    outside it turns the cancellation into :meth:`_Shell.shut_down`.
     """
     stream = GuardedStream(tcp, stall_timeout=settings.stuck_client_timeout)
     shell = _Shell(stream, info, settings)
@@ -206,7 +137,7 @@ async def serve_connection(
                     try:
                         await shell.run(transport)
                     finally:
-                        transport.cancel_scope.cancel()  # trio-websocket's reader task
+                        transport.cancel_scope.cancel()  # the receiver task
             watcher.cancel_scope.cancel()
     except* _PEER_GONE:
         _log.debug("connection %d: peer went away", info.id)
@@ -215,10 +146,10 @@ async def serve_connection(
             report_bug(bug)
     finally:
         with trio.CancelScope(shield=True):
-            if info.close_code == MESSAGE_TOO_BIG_CLOSE_CODE and not info.dropped:
+            if shell.linger and not info.dropped and not stream.torn:
                 await _linger(stream, settings.close_timeout)
             await stream.aclose()
-        info._ended.set()
+        info._finish(settings.keep_finished_state)
         _log.info(
             "connection %d ended: code=%s reason=%r%s",
             info.id,
@@ -246,7 +177,9 @@ class _Shell:
         self._info = info
         self._settings = settings
         self._transport: trio.Nursery | None = None
-        self._ws: WebSocketConnection | None = None
+        self._ws: ServerWebSocket | None = None
+        #: Whether the client's unread input should be drained before the stream closes.
+        self.linger = False
         # Cancelled to end the connection early: shutdown, or a keepalive timeout.
         self._scope = trio.CancelScope()
         self._pending_close: _Close | None = None
@@ -259,7 +192,7 @@ class _Shell:
             self._scope.cancel()
 
     async def run(self, transport: trio.Nursery) -> None:
-        """Serve the connection; ``transport`` hosts trio-websocket's reader task."""
+        """Serve the connection; ``transport`` hosts the receiver task."""
         self._transport = transport
         try:
             with self._scope:
@@ -286,28 +219,31 @@ class _Shell:
                 )
             if self._ws is not None and self._ws.closed is not None:
                 self._info._record_close(self._ws.closed.code, self._ws.closed.reason)
+                self.linger = self.linger or self._ws.failed
 
     async def _run(self) -> None:
         settings, info = self._settings, self._info
-        request = await self._receive_handshake()
-        if request is None:
-            _log.debug("connection %d: no handshake", info.id)
+        upgrade = await self._receive_upgrade()
+        if upgrade is None:
             return
         handshake, credential = read_handshake(
-            request.path, request.headers, request.proposed_subprotocols
+            upgrade.target, upgrade.headers, upgrade.subprotocols
         )
         info.handshake = handshake
         if handshake.path != REALTIME_PATH:
             info.http_status = 404
             _log.info("connection %d: 404 for path %r", info.id, handshake.path)
-            await request.reject(
-                404,
-                extra_headers=[(b"Content-Type", b"application/json")],
-                body=not_found_body(handshake.path),
-            )
+            self.linger = bool(upgrade.rest)
+            await self._stream.send_all(error_response(404, not_found_body(handshake.path)))
             return
-        info.subprotocol = select_subprotocol(request.proposed_subprotocols)
-        self._ws = ws = await request.accept(subprotocol=info.subprotocol)
+        info.subprotocol = select_subprotocol(upgrade.subprotocols)
+        await self._stream.send_all(accept_response(upgrade.key, info.subprotocol))
+        self._ws = ws = ServerWebSocket(
+            self._stream,
+            max_message_size=settings.max_message_size,
+            receive_buffer_size=_RECEIVE_BUFFER,
+            early=upgrade.rest,
+        )
         info.http_status = 101
         info.credential_source = credential.source if credential else None
         _log.info(
@@ -318,55 +254,64 @@ class _Shell:
             handshake.intent,
             handshake.beta,
         )
-        ids = IdFactory()
-        failure = settings.api_keys.check(credential)
-        if failure is not None:
-            _log.info("connection %d: refused, %s", info.id, failure.close_reason)
-            await self._refuse(ids, failure.code, failure.message, failure.close_code)
-            return
-        info.authenticated = True
-        if settings.strict_beta_header and not handshake.beta:
-            _log.info("connection %d: refused, no beta marker", info.id)
-            await self._refuse(
-                ids, "missing_beta_header", _BETA_REQUIRED_MESSAGE, BETA_REQUIRED_CLOSE_CODE
-            )
-            return
-        state = ConnectionState(
-            intent=handshake.intent,
-            model=handshake.model,
-            now=trio.current_time(),
-            engine=settings.engine,
-            options=settings.options,
-            ids=ids,
-        )
-        info.state = state
-        await self._run_session(ws, state)
-
-    async def _receive_handshake(self) -> WebSocketRequest | None:
-        """The upgrade request; ``None`` if it never came or was malformed.
-
-        trio-websocket answers a malformed request itself and closes the stream; waiting for
-        the stream to close spares the connection the whole handshake timeout.
-        """
-        request: WebSocketRequest | None = None
-        with trio.move_on_after(self._settings.handshake_timeout):
-            async with trio.open_nursery() as race:
-
-                async def stream_closed() -> None:
-                    await self._stream.closed.wait()
-                    race.cancel_scope.cancel()
-
-                race.start_soon(stream_closed)
-                assert self._transport is not None
-                request = await wrap_server_stream(
-                    self._transport,
-                    self._stream,
-                    message_queue_size=_WS_QUEUE,
-                    max_message_size=self._settings.max_message_size,
-                    receive_buffer_size=_RECEIVE_BUFFER,
+        inbound_send, inbound_receive = trio.open_memory_channel[_Inbound](_INBOUND_QUEUE)
+        assert self._transport is not None
+        self._transport.start_soon(self._receiver, ws, inbound_send)
+        with inbound_receive:
+            ids = IdFactory()
+            failure = settings.api_keys.check(credential)
+            if failure is not None:
+                _log.info("connection %d: refused, %s", info.id, failure.close_reason)
+                inbound_receive.close()  # the receiver drops what comes, answers the close
+                await self._refuse(ids, failure.code, failure.message, failure.close_code)
+                return
+            info.authenticated = True
+            if settings.strict_beta_header and not handshake.beta:
+                _log.info("connection %d: refused, no beta marker", info.id)
+                inbound_receive.close()
+                await self._refuse(
+                    ids, "missing_beta_header", _BETA_REQUIRED_MESSAGE, BETA_REQUIRED_CLOSE_CODE
                 )
-                race.cancel_scope.cancel()
-        return request
+                return
+            state = ConnectionState(
+                intent=handshake.intent,
+                model=handshake.model,
+                now=trio.current_time(),
+                engine=settings.engine,
+                options=settings.options,
+                ids=ids,
+            )
+            info.state = state
+            await self._run_session(state, inbound_receive)
+
+    async def _receive_upgrade(self) -> Upgrade | None:
+        """The upgrade request; ``None`` if it never came, or was answered with an error.
+
+        A request that is not a valid upgrade gets its HTTP error here, with a short reason
+        that names no header value; nothing of it is kept.
+        """
+        reader = UpgradeReader()
+        with trio.move_on_after(self._settings.handshake_timeout):
+            while True:
+                try:
+                    data = await self._stream.receive_some(_RECEIVE_BUFFER)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return None
+                try:
+                    upgrade = reader.feed(bytes(data))
+                except BadUpgrade as bad:
+                    self._info.http_status = bad.status
+                    _log.info("connection %d: HTTP %d, %s", self._info.id, bad.status, bad.reason)
+                    self.linger = reader.unread
+                    body = _BAD_UPGRADE_BODY.format(reason=bad.reason)
+                    await self._stream.send_all(
+                        error_response(bad.status, error_body(body), bad.headers)
+                    )
+                    return None
+                if upgrade is not None or not data:
+                    return upgrade
+        _log.debug("connection %d: no upgrade request in time", self._info.id)
+        return None
 
     async def _refuse(self, ids: IdFactory, code: str | None, message: str, close: int) -> None:
         """Send one fatal ``error`` (no client event caused it) and close."""
@@ -379,43 +324,62 @@ class _Shell:
         reason = f"invalid_request_error.{code}" if code else "invalid_request_error"
         await self._close_now(_Close(close, reason))
 
-    async def _run_session(self, ws: WebSocketConnection, state: ConnectionState) -> None:
-        inbound_send, inbound_receive = trio.open_memory_channel[str | bytes](_INBOUND_QUEUE)
+    async def _run_session(
+        self, state: ConnectionState, inbound: trio.MemoryReceiveChannel[_Inbound]
+    ) -> None:
+        assert self._ws is not None
         outbound_send, outbound_receive = trio.open_memory_channel[ServerEvent | _Close](
             _OUTBOUND_QUEUE
         )
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._receiver, ws, inbound_send)
-            nursery.start_soon(self._timer, state, inbound_receive, outbound_send)
-            nursery.start_soon(self._sender, ws, outbound_receive, nursery.cancel_scope)
+            nursery.start_soon(self._timer, state, inbound, outbound_send)
+            nursery.start_soon(self._sender, self._ws, outbound_receive, nursery.cancel_scope)
             if self._settings.ping_interval is not None:
-                nursery.start_soon(self._keepalive, ws)
+                nursery.start_soon(self._keepalive, self._ws)
 
     async def _receiver(
-        self, ws: WebSocketConnection, inbound: trio.MemorySendChannel[str | bytes]
+        self, ws: ServerWebSocket, inbound: trio.MemorySendChannel[_Inbound]
     ) -> None:
+        """Read until the connection ends; hand each message to the session while it runs."""
         session_over = False
         with inbound:
             while True:
                 try:
-                    message = await ws.get_message()
-                except ConnectionClosed:
+                    messages = await ws.receive_messages()
+                except WebSocketClosed:
                     return  # the timer sees the end of the channel
-                self._info.frames_received += 1
+                except FrameError as violation:
+                    _log.info(
+                        "connection %d: client broke the protocol (%s), closing with %d",
+                        self._info.id,
+                        violation.reason,
+                        violation.code,
+                    )
+                    if not session_over:
+                        try:  # after the answers to what came before it
+                            await inbound.send(violation)
+                            return
+                        except trio.BrokenResourceError:
+                            pass
+                    await self._fail_now(ws, violation)
+                    return
+                self._info.frames_received += len(messages)
                 if session_over:
                     continue
-                try:
-                    await inbound.send(message)
-                except trio.BrokenResourceError:
-                    # The timer is done (the state asked for a close) and the sender is closing.
-                    # Frames sent meanwhile are dropped, but reading goes on so trio-websocket
-                    # still sees the client's answer to the close frame.
-                    session_over = True
+                for message in messages:
+                    try:
+                        await inbound.send(message)
+                    except trio.BrokenResourceError:
+                        # The session is over (the state asked for a close, or there never
+                        # was one). Messages are dropped from now on, but reading goes on,
+                        # so the client's answer to the close frame is seen.
+                        session_over = True
+                        break
 
     async def _timer(
         self,
         state: ConnectionState,
-        inbound: trio.MemoryReceiveChannel[str | bytes],
+        inbound: trio.MemoryReceiveChannel[_Inbound],
         outbound: trio.MemorySendChannel[ServerEvent | _Close],
     ) -> None:
         # Channels close synchronously here: an async close checkpoints, and a cancellation
@@ -434,11 +398,16 @@ class _Shell:
                 next_events = await _next_events(state, inbound)
                 if next_events is None:
                     return  # the client is gone: nothing more to say
+                if isinstance(next_events, FrameError):
+                    with contextlib.suppress(trio.BrokenResourceError):
+                        violation = next_events
+                        await outbound.send(_Close(violation.code, violation.reason, violation))
+                    return
                 events = next_events
 
     async def _sender(
         self,
-        ws: WebSocketConnection,
+        ws: ServerWebSocket,
         outbound: trio.MemoryReceiveChannel[ServerEvent | _Close],
         session: trio.CancelScope,
     ) -> None:
@@ -446,16 +415,19 @@ class _Shell:
             with outbound:
                 async for item in outbound:
                     if isinstance(item, _Close):
-                        await self._close_now(item)
+                        if item.violation is not None:
+                            await self._fail_now(ws, item.violation)
+                        else:
+                            await self._close_now(item)
                         return
                     await ws.send_message(encode(item))
                     self._info.events_sent += 1
-        except ConnectionClosed:
+        except WebSocketClosed:
             pass  # the client left, or its socket broke: either way the session is over
         finally:
             session.cancel()
 
-    async def _keepalive(self, ws: WebSocketConnection) -> None:
+    async def _keepalive(self, ws: ServerWebSocket) -> None:
         assert self._settings.ping_interval is not None
         count = 0
         while True:
@@ -464,13 +436,23 @@ class _Shell:
             with trio.move_on_after(self._settings.ping_timeout) as ping_scope:
                 try:
                     await ws.ping(b"trio-realtime-%d" % count)
-                except ConnectionClosed:
+                except WebSocketClosed:
                     return
             if ping_scope.cancelled_caught:
                 _log.info("connection %d: ping unanswered, closing", self._info.id)
                 self._pending_close = _Close(KEEPALIVE_CLOSE_CODE, "keepalive ping timeout")
                 self._scope.cancel()
                 return
+
+    async def _fail_now(self, ws: ServerWebSocket, violation: FrameError) -> None:
+        """Answer the client's protocol violation with its close code (or drop TCP, in that
+        mode); no answer is waited for."""
+        if self._settings.drop_tcp or self._stream.torn:
+            self._info._record_close(violation.code, violation.reason, dropped=True)
+            await self._stream.aclose()
+            return
+        self._info._record_close(violation.code, violation.reason)
+        await ws.fail(violation)
 
     async def _close_now(self, close: _Close, *, grace: float | None = None) -> None:
         """Close the WebSocket with ``close`` if it is still open (or drop TCP, in that mode).
@@ -491,12 +473,13 @@ class _Shell:
 
 
 async def _next_events(
-    state: ConnectionState, inbound: trio.MemoryReceiveChannel[str | bytes]
-) -> list[ServerEvent] | None:
+    state: ConnectionState, inbound: trio.MemoryReceiveChannel[_Inbound]
+) -> list[ServerEvent] | FrameError | None:
     """Apply inbound frames until some produce events or the state's next deadline comes.
 
     Returns the events to send (those of a frame, or those the deadline released, which may
-    be none), or ``None`` once the client is gone. Most frames (appends) produce nothing, so
+    be none), the client's protocol violation once the frames before it are applied, or
+    ``None`` once the client is gone. Most frames (appends) produce nothing, so
     frames are applied in a loop inside one deadline scope, moved when the state's deadline
     moves: a frame costs no cancel scope of its own.
     """
@@ -510,8 +493,10 @@ async def _next_events(
             now = trio.current_time()
             if isinstance(message, str):
                 events = state.receive_text(message, now)
-            else:
+            elif isinstance(message, bytes):
                 events = state.receive_binary(message, now)
+            else:
+                return message
             if events or state.close is not None:
                 return events
             deadline = state.next_deadline()
@@ -522,8 +507,9 @@ async def _next_events(
 async def _linger(stream: GuardedStream, limit: float) -> None:
     """Read and discard until the client is quiet, so closing does not reset the connection.
 
-    After a 1009 the client is usually still sending the oversize frame. Closing a socket
-    with unread input sends a TCP reset, which can destroy the close frame in the client's
+    After a 1009 the client is usually still sending the oversize frame (after a 1002 or an
+    HTTP error, whatever followed the bad bytes). Closing a socket with unread input sends a
+    TCP reset, which can destroy the close frame (or the HTTP answer) in the client's
     buffers before it reads it; draining first lets the client see why it was cut off.
     """
     with trio.move_on_after(limit):

@@ -1,6 +1,6 @@
 """The opening handshake, read: path, query, beta marker, subprotocols, credentials.
 
-Sans-I/O: :func:`read_handshake` takes what trio-websocket parsed from the HTTP upgrade request
+Sans-I/O: :func:`read_handshake` takes what :mod:`._upgrade` parsed from the HTTP upgrade request
 and returns a :class:`Handshake` (safe to keep, log and show: credentials are redacted) plus
 the :class:`~._auth.Credential`, if any, which only the auth check ever sees.
 """

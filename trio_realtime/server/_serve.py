@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 import trio
 
 from ._auth import ApiKeys
-from ._connection import ConnectionInfo, ConnectionSettings, serve_connection
+from ._connection import serve_connection
+from ._connection_info import ConnectionInfo, ConnectionSettings
 from ._engine import SimulatedEngine
 from ._engine_api import Engine
 from ._handshake import REALTIME_PATH
@@ -23,17 +24,22 @@ __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "ServerHandle", "serve"]
 _log = logging.getLogger("trio_realtime.server")
 
 DEFAULT_MAX_MESSAGE_SIZE: Final = 32 * 1024 * 1024
-"""Largest frame accepted, in characters: a maximal append (15 MiB of audio, about 20 MiB of
-base64) fits with room to spare. Larger frames close the connection with 1009."""
-#: Finished connections a handle remembers; a long-running server must not grow forever.
+"""Largest message accepted, in bytes: a maximal append (15 MiB of audio, about 20 MiB of
+base64) fits with room to spare. Larger messages close the connection with 1009."""
+#: Connections a handle remembers; a long-running server must not grow forever (finished
+#: ones are summaries of a few KiB, see ConnectionInfo).
 _HISTORY: Final = 1024
+#: Server bugs a handle keeps (each holds its traceback, and what that refers to).
+_ERRORS_KEPT: Final = 64
 
 
 @final
 class ServerHandle:
     """A running server, as reported by :func:`serve` once it listens.
 
-    Made by :func:`serve`; not constructible. It remembers the last 1024 connections.
+    Made by :func:`serve`; not constructible. It remembers the last 1024 connections: a
+    finished one as a bounded summary (its full protocol state only with
+    ``keep_finished_state``), and the last 64 server bugs.
 
     Attributes:
         host: The host the server was asked to bind.
@@ -44,7 +50,7 @@ class ServerHandle:
     port: int
     _ids: itertools.count[int]
     _connections: collections.deque[ConnectionInfo]
-    _errors: list[Exception]
+    _errors: collections.deque[Exception]
 
     def __init__(self) -> None:
         raise TypeError("ServerHandle is made by serve(), not constructed")
@@ -56,7 +62,7 @@ class ServerHandle:
         self.port = port
         self._ids = itertools.count(1)
         self._connections = collections.deque(maxlen=_HISTORY)
-        self._errors = []
+        self._errors = collections.deque(maxlen=_ERRORS_KEPT)
         return self
 
     def __repr__(self) -> str:
@@ -88,9 +94,12 @@ class ServerHandle:
 
     @property
     def errors(self) -> tuple[Exception, ...]:
-        """Unexpected exceptions (server bugs) that ended a connection, oldest first.
+        """Unexpected exceptions (server bugs) that ended a connection, oldest first (the
+        last 64).
 
         Each was logged, and its connection closed with 1011; the server kept serving.
+        Nothing a client sends is a bug: bad input is answered (an ``error`` event, a close
+        code, an HTTP error) and never lands here.
         """
         return tuple(self._errors)
 
@@ -115,6 +124,7 @@ async def serve(
     handshake_timeout: float = 10.0,
     close_timeout: float = 5.0,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    keep_finished_state: bool = False,
     handler_nursery: trio.Nursery | None = None,
     task_status: trio.TaskStatus[ServerHandle] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
@@ -122,16 +132,26 @@ async def serve(
 
     Upgrades ``GET /v1/realtime?model=M`` (a conversation session) and
     ``GET /v1/realtime?intent=transcription`` (a transcription session); any other path gets
-    HTTP 404. Credentials come from ``Authorization: Bearer KEY`` or, for browsers, the
+    HTTP 404, and a request that is not a valid WebSocket upgrade HTTP 400 (405 for another
+    method, 426 for another WebSocket version, 431 for a head over 16 KiB) with a short reason
+    that quotes nothing the client sent. Every header the handshake reads must be ASCII. Credentials come from ``Authorization: Bearer KEY`` or, for browsers, the
     subprotocols ``realtime``, ``openai-insecure-api-key.KEY``, ``openai-beta.realtime-v1``
     (the 101 then selects ``realtime``, never the key). As on the live service, credentials
     are checked after the upgrade: a missing key gets an ``error`` (code null) and close 3000
     ``invalid_request_error``; a wrong one an ``invalid_api_key`` error showing only the
     key's last four characters, and close 3000 ``invalid_request_error.invalid_api_key``.
 
+    A client that breaks RFC 6455 gets the close code the RFC asks for before the connection
+    ends: 1002 (an unmasked frame, a reserved bit, an unknown opcode, a bad control frame or
+    close code), 1007 (a text message or close reason that is not UTF-8), 1009 (a message
+    over ``max_message_size``); the messages it sent before the bad frame are answered first.
+    Malformed *events* (bad JSON, unknown types, bad fields) get an ``error`` event and the
+    session goes on.
+
     Cancelling it shuts down gracefully: open connections get a 1001 close frame and up to a
     second to answer it. A bug in one connection is logged, closes that connection with 1011
-    and is kept in :attr:`ServerHandle.errors`; the server goes on serving.
+    and is kept in :attr:`ServerHandle.errors`; the server goes on serving. Nothing a client
+    sends counts as a bug.
 
     Use it with ``nursery.start``::
 
@@ -162,8 +182,14 @@ async def serve(
         ping_timeout: A ping unanswered for this long closes the connection with 1011.
         handshake_timeout: Seconds a client may take to send its upgrade request.
         close_timeout: Seconds to wait for the client's answer to a close frame.
-        max_message_size: Largest frame accepted; larger ones close the connection with 1009.
-            Keep it above 21 MiB so a maximal ``input_audio_buffer.append`` fits.
+        max_message_size: Largest message accepted, in bytes (after reassembling its
+            fragments); larger ones close the connection with 1009. Keep it above 21 MiB so
+            a maximal ``input_audio_buffer.append`` fits.
+        keep_finished_state: Keep each finished connection's whole
+            :attr:`ConnectionInfo.state` (conversation, assistant audio, committed user
+            audio: about 1.5 MB for one 30-second reply) for inspection. By default it is
+            let go when the connection ends, and :attr:`ServerHandle.connections` holds
+            bounded summaries, so a long-running server does not grow.
         handler_nursery: Run connection tasks there instead of in a nursery of their own.
         task_status: Reports the :class:`ServerHandle` once the server listens.
 
@@ -195,6 +221,7 @@ async def serve(
         handshake_timeout=handshake_timeout,
         close_timeout=close_timeout,
         max_message_size=max_message_size,
+        keep_finished_state=keep_finished_state,
     )
     listeners = await trio.open_tcp_listeners(port, host=host)
     try:

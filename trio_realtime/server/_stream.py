@@ -1,13 +1,13 @@
 """The server's view of one TCP stream: stall detection and no writes after a torn frame.
 
-trio-websocket writes each frame with one ``send_all``. Two things about that call matter to a
-server and are invisible from above it:
+The server's WebSocket writes each frame with one ``send_all``. Two things about that call
+matter to a server and are invisible from above it:
 
 * **A client that stopped reading.** Its kernel buffers fill, then ours, then ``send_all``
-  blocks for good, holding trio-websocket's stream lock (so pongs and close frames queue behind
+  blocks for good, holding the WebSocket's write lock (so pongs and close frames queue behind
   it). :class:`GuardedStream` writes in slices and gives up when a slice makes no progress for
-  ``stall_timeout`` seconds: the write raises :class:`trio.BrokenResourceError`, which
-  trio-websocket turns into an abnormal closure, and :attr:`GuardedStream.stalled` says why.
+  ``stall_timeout`` seconds: the write raises :class:`trio.BrokenResourceError`, which the
+  WebSocket turns into an abnormal closure, and :attr:`GuardedStream.stalled` says why.
 * **A write cancelled part-way** leaves half a frame on the wire; anything written after it
   would be read as that frame's payload. Once a write has been interrupted the stream is
   *torn* and refuses further writes, so no close frame is ever appended to garbage (the
@@ -43,7 +43,6 @@ class GuardedStream(trio.abc.Stream):
         self._stall_timeout = stall_timeout
         self._torn = False
         self._stalled = False
-        self._closed = trio.Event()
 
     @property
     def stalled(self) -> bool:
@@ -54,11 +53,6 @@ class GuardedStream(trio.abc.Stream):
     def torn(self) -> bool:
         """Whether a write was interrupted, so nothing more may be written."""
         return self._torn
-
-    @property
-    def closed(self) -> trio.Event:
-        """Set once :meth:`aclose` has been called (by us or by trio-websocket)."""
-        return self._closed
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Write ``data`` in slices, each within the stall timeout.
@@ -95,5 +89,4 @@ class GuardedStream(trio.abc.Stream):
 
     async def aclose(self) -> None:
         """Close the wrapped stream (at once: no close handshake happens at this level)."""
-        self._closed.set()
         await self._inner.aclose()
