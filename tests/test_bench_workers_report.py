@@ -190,6 +190,8 @@ def test_cluster_arguments_are_checked_before_anything_starts(
 ) -> None:
     assert main(["bench", "--cluster", "local:0"]) == 2
     assert "local:K needs a worker count K >= 1" in capsys.readouterr().err
+    assert main(["bench", "--cluster", "local:2", "--processes", "3"]) == 2
+    assert "--cluster local:2 has 2 workers" in capsys.readouterr().err
     # Without the optional extra, --cluster says how to get it.
     monkeypatch.setitem(sys.modules, "distributed", None)
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)

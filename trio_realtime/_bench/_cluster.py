@@ -475,7 +475,13 @@ def _connect(target: str, wanted: int | None) -> tuple[Any, Any, list[Member], s
         client = dask.Client(target, set_as_default=False, timeout=_CONNECT_SECONDS)
     try:
         if wanted:
-            client.wait_for_workers(wanted, timeout=_WORKERS_WAIT_SECONDS)
+            try:
+                client.wait_for_workers(wanted, timeout=_WORKERS_WAIT_SECONDS)
+            except TimeoutError:
+                raise BenchError(
+                    f"the Dask cluster {target} has {len(_members(client))} workers after "
+                    f"{_WORKERS_WAIT_SECONDS:.0f} s; {wanted} were asked for"
+                ) from None
         members = _members(client)
         if not members:
             raise BenchError(f"the Dask cluster at {target} has no workers")

@@ -310,7 +310,11 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
             )
         from .._bench._cluster import parse_target
 
-        parse_target(args.cluster)
+        local = parse_target(args.cluster)
+        if local is not None and args.processes is not None and args.processes > local:
+            raise ValueError(
+                f"--processes {args.processes}: --cluster {args.cluster} has {local} workers"
+            )
     return BenchOptions(
         workload=workload,
         clients=clients,
