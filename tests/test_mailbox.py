@@ -177,3 +177,40 @@ async def test_a_woken_getter_that_finds_its_item_taken_waits_again() -> None:
         assert got == []  # the getter waits again, rather than ending
         box.put_nowait(2)
     assert got == [2]
+
+
+async def test_get_nowait_and_the_waiting_getter_are_visible() -> None:
+    box: Mailbox[int] = Mailbox(2)
+    with pytest.raises(trio.WouldBlock):
+        box.get_nowait()
+    got: list[int] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(get_into, box, got)
+        await trio.testing.wait_all_tasks_blocked()
+        assert box.getter_waiting
+        box.put_nowait(1)
+        assert not box.getter_waiting
+    box.put_nowait(2)
+    assert box.get_nowait() == 2
+    box.close()
+    with pytest.raises(trio.EndOfChannel):
+        box.get_nowait()
+
+
+async def test_a_put_that_waited_queues_its_item_without_another_checkpoint() -> None:
+    # The outbound path relies on it: the task that sent an event runs on before anyone
+    # reading the queue could have acted on it.
+    box: Mailbox[int] = Mailbox(1)
+    box.put_nowait(0)
+    order: list[str] = []
+
+    async def putter() -> None:
+        await box.put(1)
+        order.append(f"put returned, {len(box)} queued")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(putter)
+        await trio.testing.wait_all_tasks_blocked()
+        assert box.get_nowait() == 0  # room: the putter is woken
+        await trio.testing.wait_all_tasks_blocked()
+    assert order == ["put returned, 1 queued"]

@@ -195,7 +195,7 @@ async def test_next_response_times_out() -> None:
         async with session_with_reader() as (session, _):
             with pytest.raises(trio.TooSlowError):
                 await session.next_response(timeout=0.05)
-            assert session._layer.watches == []
+            assert session._p.layer.watches == []
 
 
 async def test_a_handle_that_falls_behind_stops_keeping_deltas_but_its_result_is_whole() -> None:
@@ -330,7 +330,7 @@ async def test_a_handle_nobody_holds_is_not_fed(autojump_clock: trio.testing.Moc
             await session.create_item(rt.ConversationItem.user_text("forget me"))
             await session.create_response()  # the handle is dropped at once
             await session.wait_for(rt.ResponseTextDelta)
-            (ref,) = session._layer.routes.values()
+            (ref,) = session._p.layer.routes.values()
             assert ref() is None  # nothing keeps its deltas
             await session.wait_for(rt.ResponseDone)
             assert session.statistics().response_handles == 0

@@ -142,7 +142,7 @@ async def test_send_assigns_unique_event_ids_and_keeps_given_ones() -> None:
 async def test_the_append_fast_path_writes_exactly_what_encode_writes() -> None:
     async with fake_server(recorder) as server, client(server) as session:
         (sent,) = await session.append_audio(PCM)
-        item = session._append_item(PCM, 48)
+        item = session._p.out.append_item(PCM, 48)
     assert item[1] == rt.encode(item[0])
     assert server.connections[0].received == [rt.to_json_dict(sent)]
 

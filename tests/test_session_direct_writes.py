@@ -17,7 +17,7 @@ async def recorder(conn: ServerConnection) -> None:
 async def test_direct_and_queued_sends_keep_their_order() -> None:
     async with fake_server(recorder) as server:
         async with client(server, outbound_queue_size=4) as session:
-            ws = session._ws
+            ws = session._p.transport.ws
             assert ws.writes_directly  # loopback TCP: the direct path is in play
             direct = calls = 0
             try_send_now = ws.try_send_now
@@ -59,7 +59,7 @@ async def test_direct_and_queued_sends_keep_their_order() -> None:
 
 
 def task_names(session: object) -> set[str]:
-    nursery = session._nursery  # type: ignore[attr-defined]
+    nursery = session._p.nursery  # type: ignore[attr-defined]
     return {task.name for task in nursery.child_tasks}
 
 
@@ -69,7 +69,7 @@ async def test_an_idle_session_has_no_sender_task_until_a_send_must_wait() -> No
         assert "trio_realtime.sender" not in task_names(session)
         assert "trio_realtime.receiver" in task_names(session)
 
-        session._ws.try_send_now = lambda message: False  # type: ignore[method-assign]
+        session._p.transport.ws.try_send_now = lambda message: False  # type: ignore[method-assign]
         await session.commit_audio(event_id="queued")  # the socket "is full": queued
         assert "trio_realtime.sender" in task_names(session)
         await session.commit_audio(event_id="after")  # the sender is busy or not idle
@@ -89,7 +89,7 @@ async def test_a_session_that_never_queued_closes_cleanly() -> None:
 
 async def test_a_stream_without_direct_writes_starts_the_sender_at_once() -> None:
     async with fake_server(recorder, transport="memory") as server, client(server) as session:
-        assert not session._ws.writes_directly
+        assert not session._p.transport.ws.writes_directly
         assert "trio_realtime.sender" in task_names(session)
         await session.commit_audio(event_id="queued")
     connection = server.connections[0]

@@ -121,7 +121,7 @@ async def test_a_normal_close_by_the_server_ends_iteration() -> None:
             await session.commit_audio()
         assert (info.value.code, info.value.reason) == (1000, "done")
     # The socket is closed after a server-initiated close (trio-websocket used to leak it).
-    stream = session._transport.stream
+    stream = session._p.transport.stream
     assert isinstance(stream, trio.SocketStream)
     assert stream.socket.fileno() == -1
 
@@ -187,9 +187,10 @@ async def test_the_keepalive_does_not_blame_the_peer_for_a_slow_application(
         fake_server(_firehose(200), transport="memory") as server,
         client(server, keepalive=2, inbound_queue_size=4) as session,
     ):
-        await trio.sleep(60)  # not reading: the socket is not read, pongs are not seen
+        assert isinstance(await session.receive(), rt.SessionCreated)  # a reader of the stream
+        await trio.sleep(60)  # not reading now: the socket is not read, pongs are not seen
         assert session.statistics().receiver_stalls >= 1
-        for _ in range(201):
+        for _ in range(200):
             await session.receive()
         await trio.sleep(10)  # reading again: pings are answered
         await session.commit_audio()
@@ -342,6 +343,6 @@ async def test_cancelling_at_any_await_point_leaves_nothing_behind(point: str) -
                 scope.cancel()
         assert scope.cancelled_caught  # Cancelled, not some other exception, came out
     for session in sessions:
-        stream = session._transport.stream
+        stream = session._p.transport.stream
         assert stream.socket.fileno() == -1  # the socket is closed
     gc.collect()  # an unclosed socket would raise ResourceWarning (an error) here

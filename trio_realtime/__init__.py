@@ -65,6 +65,7 @@ from ._session._replay import TurnTimer as TurnTimer
 from ._session._replay import conversation_from_recording as conversation_from_recording
 from ._session._replay import resend_recording as resend_recording
 from ._session._replay import turn_latencies as turn_latencies
+from ._session._requests import RequestRefused as RequestRefused
 from ._session._response_handles import HandleOverflow as HandleOverflow
 from ._session._response_handles import ResponseDelta as ResponseDelta
 from ._session._response_handles import ResponseHandle as ResponseHandle
@@ -392,6 +393,7 @@ __all__ = [
     "ReceivedEvent",
     "RecordedEvent",
     "Recording",
+    "RequestRefused",
     "Response",
     "ResponseAudioDelta",
     "ResponseAudioDone",

@@ -23,6 +23,7 @@ from functools import partial
 
 import trio
 
+from ._wire._groups import unwrap_single
 from .server import DEFAULT_MAX_MESSAGE_SIZE, Engine, ServerHandle, ServerOptions, serve
 
 __all__ = ["open_local_server"]
@@ -70,8 +71,12 @@ async def open_local_server(
         raise_server_errors: After a block that raised nothing, raise an
             :class:`ExceptionGroup` of any unexpected server exceptions (bugs the server
             logged and answered with close 1011), so they fail the test.
+
+    An exception leaving the block comes out as itself, as it does from
+    :func:`trio_realtime.connect` (not wrapped in an exception group, no ``Cancelled``
+    context).
     """
-    async with trio.open_nursery() as nursery:
+    async with unwrap_single(), trio.open_nursery() as nursery:
         handle: ServerHandle = await nursery.start(
             partial(
                 serve,

@@ -7,7 +7,7 @@ import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import trio
@@ -25,7 +25,9 @@ from .._wire._connection import (
     open_transport,
 )
 from .._wire._errors import ConnectTimeout
-from ._session import RealtimeSession, SessionOptions
+from .._wire._groups import drop_cancelled_context, raise_single
+from ._options import SessionOptions
+from ._session import RealtimeSession
 
 __all__ = ["connect"]
 
@@ -43,6 +45,7 @@ def connect(
     connect_timeout: float = 10.0,
     close_timeout: float = 5.0,
     keepalive: float | None = 20.0,
+    request_timeout: float = 30.0,
     outbound_queue_size: int = 64,
     inbound_queue_size: int = 64,
     receive_buffer_size: int | None = RECEIVE_BUFFER_SIZE,
@@ -88,12 +91,21 @@ def connect(
         ssl_context: TLS settings for ``wss://``; default: the system's trusted CAs.
         connect_timeout: Seconds for everything up to ``session.created``.
         close_timeout: Seconds allowed for the graceful close.
-        keepalive: A peer that vanished without a close frame is detected within this many
-            seconds: a ping goes out every ``keepalive / 2`` s and must be answered within
-            ``keepalive / 2`` s. ``None`` turns pings off.
+        keepalive: A peer (or network) that vanished without a close frame is detected
+            within this many seconds, idle or streaming: a ping goes out every
+            ``keepalive / 2`` s and must be answered within ``keepalive / 2`` s unless the
+            peer is still taking our data; pings never wait for writes. A slow application
+            that stops reading is not a dead peer. The session then ends with
+            ``ConnectionClosed`` (1006). ``None`` turns pings off.
+        request_timeout: Seconds the server has to answer a request: the default timeout
+            of :meth:`RealtimeSession.request`, and how long a ``response.create`` may wait
+            for its ``response.created`` (or error) before its handle fails with
+            ``trio.TooSlowError`` and the response queue moves on.
         outbound_queue_size: Events ``send`` may queue before it waits.
-        inbound_queue_size: Events received ahead of the application before the session
-            stops reading the socket.
+        inbound_queue_size: Unread events of the session's own stream at which, once the
+            application reads it, the session stops reading the socket (backpressure); also
+            how many events a stream nobody has read yet keeps (see README.rst, "Who gets
+            which event").
         receive_buffer_size: Bytes per socket read (64 KiB; see ``_connection``).
         max_message_size: Largest message accepted from the server (64 MiB).
         open_stream: An async callable returning the byte stream to use instead of opening
@@ -166,6 +178,7 @@ def connect(
         inbound_queue_size=inbound_queue_size,
         close_timeout=close_timeout,
         keepalive=keepalive,
+        request_timeout=request_timeout,
         track_conversation=track_conversation,
         keep_audio_seconds=keep_audio_seconds,
         tools=tuple(registry.values()),
@@ -216,7 +229,11 @@ async def _open_session(
                     nursery.cancel_scope.cancel()
             session._raise_unreported_failure()
     except BaseExceptionGroup as group:
-        _raise_single(group)
+        raise_single(group)
+    except BaseException as exc:
+        if not isinstance(exc, trio.Cancelled):
+            drop_cancelled_context(exc)
+        raise
     finally:
         if recorder is not None:
             recorder.close()
@@ -233,32 +250,3 @@ def redacted_url(url: str) -> str:
 
 
 _SECRET_PARAM = re.compile(r"key|token|secret|auth|sig", re.IGNORECASE)
-
-
-def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:
-    """Re-raise the one real exception in ``group`` as itself, or the group if there are more.
-
-    The session's nurseries wrap whatever leaves the block (the application's own exception
-    included) in exception groups. Users should see ``ValueError``, not
-    ``ExceptionGroup([ExceptionGroup([ValueError])])``; ``Cancelled`` siblings of a real error
-    are dropped, as trio-websocket does.
-    """
-    leaves: list[BaseException] = []
-    stack: list[BaseException] = [group]
-    while stack:
-        exc = stack.pop()
-        if isinstance(exc, BaseExceptionGroup):
-            stack.extend(reversed(exc.exceptions))
-        else:
-            leaves.append(exc)
-    real = [exc for exc in leaves if not isinstance(exc, trio.Cancelled)]
-    if len(real) > 1 or not leaves:
-        raise group
-    single = real[0] if real else leaves[0]
-    context = single.__context__
-    try:
-        raise single
-    finally:
-        # Keep the exception's own context: raising it here would make it the group.
-        single.__context__ = context
-        del single, context

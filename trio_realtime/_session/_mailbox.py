@@ -1,10 +1,13 @@
 """A small bounded queue between a session's own tasks, lighter than a memory channel.
 
-The control task's queue carries a handful of items most sessions never see (truncations,
-tool outputs, pokes to send a queued request), yet lives as long as the session. A trio memory
-channel pair costs about 1.8 KB and a receive parked on it about 1 KB more, per idle session;
-this is a list, and its one getter parks with :func:`trio.lowlevel.wait_task_rescheduled`
+The session's outbound queue lives as long as the session, and most of the time holds
+nothing. A trio memory channel pair costs about 1.8 KB and a receive parked on it about 1 KB
+more; this is a list, and its one getter parks with :func:`trio.lowlevel.wait_task_rescheduled`
 (a :class:`trio.Event` would be another 600 bytes for as long as the session is idle).
+
+One property the session relies on: a :meth:`Mailbox.put` that had to wait for room queues
+its item itself, in its own task, and returns without another checkpoint. So whoever put an
+item runs on before any reader of the queue could have acted on it.
 """
 
 from __future__ import annotations
@@ -77,6 +80,24 @@ class Mailbox(Generic[_T]):
             if room is None:
                 room = self._room = trio.Event()
             await room.wait()
+
+    @property
+    def getter_waiting(self) -> bool:
+        """Whether a task is parked in :meth:`get` (so the mailbox is empty)."""
+        return self._getter is not None
+
+    def get_nowait(self) -> _T:
+        """The oldest item, now.
+
+        Raises:
+            trio.WouldBlock: The mailbox is empty.
+            trio.EndOfChannel: The mailbox is closed and empty.
+        """
+        if self._items:
+            return self._take()
+        if self._closed:
+            raise trio.EndOfChannel
+        raise trio.WouldBlock
 
     async def get(self) -> _T:
         """The oldest item, waiting for one (a checkpoint, as a channel's ``receive`` is).

@@ -196,15 +196,16 @@ class AudioStream:
     """One running audio pump: a task in the session's nursery feeding audio appends.
 
     Returned by :meth:`trio_realtime.RealtimeSession.stream_audio`; not created directly.
-    The pump queues frames through the same bounded outbound channel as every other event,
+    The pump queues frames through the same bounded outbound queue as every other event,
     so a slow network slows it down (backpressure) and nothing piles up in memory.
     """
 
-    __slots__ = ("_completed", "_done", "_frames", "_ms", "_scope")
+    __slots__ = ("_completed", "_done", "_error", "_frames", "_ms", "_scope")
 
     def __init__(self) -> None:
         self._scope = trio.CancelScope()
         self._done = trio.Event()
+        self._error: Callable[[], BaseException] | None = None
         self._completed = False
         self._frames = 0
         self._ms = 0.0
@@ -231,11 +232,24 @@ class AudioStream:
 
     async def wait(self) -> None:
         """Wait until the pump stops: the source is exhausted and every frame is queued, or
-        it was cancelled, or the session ended. :attr:`completed` tells which."""
+        it was cancelled, or the session ended. :attr:`completed` tells which.
+
+        Raises:
+            ConnectionClosed: The session ended abnormally before the whole source was
+                queued (a dead peer, an abnormal close).
+        """
         await self._done.wait()
+        if self._error is not None and not self._completed:
+            raise self._error()
 
     def cancel(self) -> None:
         """Stop the pump now; frames already queued are still sent."""
+        self._scope.cancel()
+
+    def _fail(self, make_error: Callable[[], BaseException] | None) -> None:
+        """The session ended: stop, and have :meth:`wait` raise ``make_error()`` if given."""
+        if make_error is not None and not self._done.is_set():
+            self._error = make_error
         self._scope.cancel()
 
     def __repr__(self) -> str:

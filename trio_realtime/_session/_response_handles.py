@@ -10,10 +10,13 @@ still gets every event, in order.
 Bounded: a handle keeps at most ``max_deltas`` deltas that nobody has read yet. If it falls
 that far behind, it stops keeping deltas (later ones would leave a gap); iteration yields
 the ones it kept and then raises :class:`HandleOverflow`. A handle the application no longer
-references is not fed at all (the session holds running responses' handles weakly). The final result never depends on
-the deltas: :meth:`ResponseHandle.done` builds it from ``response.done`` and the
-conversation, so it is complete even for a handle nobody iterated. Pass ``max_deltas=0`` when
-only the result matters.
+references is not fed at all (the session holds running responses' handles weakly). The
+final result never depends on the deltas: :meth:`ResponseHandle.done` builds it from
+``response.done`` and the conversation, so it is complete even for a handle nobody iterated.
+Pass ``max_deltas=0`` when only the result matters.
+
+A task waiting on a handle is counted in the session's wait gauge, so the session's own
+stream never holds the receiver while it waits: reading only handles never stalls.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias, final
+from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeAlias, final
 
 import attrs
 import trio
@@ -39,6 +42,7 @@ from .._core._events import (
     ResponseTextDelta,
     Usage,
 )
+from ._requests import RequestRefused, WaitGauge
 from ._support import NoPublicConstructor
 from ._tool_calls import ToolCall, function_calls
 
@@ -50,6 +54,7 @@ __all__ = [
     "DELTA_TYPES",
     "REQUEST_KEY",
     "HandleOverflow",
+    "Notes",
     "ResponseDelta",
     "ResponseHandle",
     "ResponseOrigin",
@@ -84,17 +89,26 @@ DELTA_TYPES: Final = frozenset(
 ResponseOrigin: TypeAlias = Literal["request", "tool_followup", "server"]
 
 
-class ResponseRefused(RealtimeError):
+class ResponseRefused(RequestRefused):
     """The server answered the ``response.create`` with an ``error``; no response started.
 
     Attributes:
         error: The error's details (``code``, ``message``, ``param``).
+        request: The ``response.create`` it refused, when known.
     """
 
-    def __init__(self, error: ErrorDetails) -> None:
-        self.error = error
+    def __init__(self, error: ErrorDetails, request: ResponseCreate | None = None) -> None:
+        super().__init__(error, request)
         code = error.code if isinstance(error.code, str) else error.type
-        super().__init__(f"the server refused the response: {code}: {error.message}")
+        self.args = (f"the server refused the response: {code}: {error.message}",)
+
+
+class Notes(Protocol):
+    """Where a timeout message finds the last server error."""
+
+    def last_error_note(self) -> str:
+        """``"; last server error: CODE: MESSAGE"``, or ``""``."""
+        ...
 
 
 class HandleOverflow(RealtimeError):
@@ -192,13 +206,19 @@ class ResponseHandle(metaclass=NoPublicConstructor):
     one task (each delta goes to one reader). ``await handle.done()`` returns its
     :class:`ResponseResult`.
 
-    Like ``wait_for``, a handle only sees what the session's receiver handles: keep reading
-    the session (``async for event in session``), or the receiver stops when its channel is
-    full, and the handle with it.
+    A handle never depends on anyone reading the session's own stream: while a task waits on
+    a handle (iterating it, or in :meth:`done`), the stream does not hold the receiver (see
+    "Who gets which event" in README.rst).
+
+    Bounded: a handle keeps at most ``max_deltas`` deltas that nobody has read yet; past that
+    it stops keeping them, iteration yields the ones it kept and then raises
+    :class:`HandleOverflow`, and :meth:`done` still gives the whole result.
 
     Failures: :class:`ResponseRefused` when the server refused the request;
-    :class:`HandleOverflow` (iteration only) after falling ``max_deltas`` behind; the
-    session's own exception if it ends before the response does.
+    :class:`HandleOverflow` (iteration only) after falling ``max_deltas`` behind;
+    :class:`trio.TooSlowError` when the server never answered the request within the
+    session's ``request_timeout``; the session's own exception if it ends before the
+    response does.
     """
 
     __slots__ = (
@@ -209,6 +229,7 @@ class ResponseHandle(metaclass=NoPublicConstructor):
         "_dropped",
         "_error",
         "_finished",
+        "_gauge",
         "_max_deltas",
         "_origin",
         "_out_of_band",
@@ -216,6 +237,7 @@ class ResponseHandle(metaclass=NoPublicConstructor):
         "_request",
         "_response_id",
         "_result",
+        "_state",
         "_tag",
         "_wake",
     )
@@ -228,8 +250,12 @@ class ResponseHandle(metaclass=NoPublicConstructor):
         config: ResponseConfig | None,
         max_deltas: int,
         conversation: Conversation | None,
+        gauge: WaitGauge,
+        state: Notes,
     ) -> None:
         self._origin: ResponseOrigin = origin
+        self._gauge = gauge
+        self._state = state
         self._tag = tag
         self._config = config
         self._conversation = conversation
@@ -304,19 +330,45 @@ class ResponseHandle(metaclass=NoPublicConstructor):
         """Deltas not kept because the handle was ``max_deltas`` behind."""
         return self._dropped
 
-    async def done(self) -> ResponseResult:
+    # A timeout argument (ASYNC109), as in wait_for: the message can say what was waited for.
+    async def done(self, *, timeout: float | None = None) -> ResponseResult:  # noqa: ASYNC109
         """Wait for ``response.done`` and return the result.
+
+        Args:
+            timeout: Seconds to wait; ``None`` waits as long as the session lives.
 
         Raises:
             ResponseRefused: The server refused the request.
+            trio.TooSlowError: ``timeout`` passed first, or the server never answered the
+                request (the message says what was waited for and the last server error).
             ConnectionClosed: The session ended before the response did.
             trio.ClosedResourceError: The session was closed by this side first.
         """
-        await self._finished.wait()
-        if self._result is None:
-            assert self._error is not None
+        if not self._finished.is_set():
+            self._gauge.enter()
+            try:
+                with trio.move_on_after(float("inf") if timeout is None else timeout):
+                    await self._finished.wait()
+            finally:
+                self._gauge.exit()
+        else:
+            await trio.lowlevel.checkpoint()
+        if self._result is not None:
+            return self._result
+        if self._error is not None:
             raise self._error()
-        return self._result
+        raise trio.TooSlowError(
+            f"{self._describe()} not done within {timeout:g} s "
+            f"({len(self._deltas) + self._dropped} deltas so far){self._state.last_error_note()}"
+        )
+
+    def _describe(self) -> str:
+        if self._response_id is not None:
+            return f"response {self._response_id}"
+        request = self._request
+        if request is not None:
+            return f"the response to {request.type} {request.event_id} (not started)"
+        return "the queued response request (not sent yet)"
 
     def __aiter__(self) -> ResponseHandle:
         return self
@@ -338,7 +390,11 @@ class ResponseHandle(metaclass=NoPublicConstructor):
             wake = self._wake
             if wake is None:
                 wake = self._wake = trio.Event()
-            await wake.wait()
+            self._gauge.enter()
+            try:
+                await wake.wait()
+            finally:
+                self._gauge.exit()
 
     # --- fed by the session ------------------------------------------------------------------
 
@@ -400,6 +456,7 @@ class ResponseWatch(metaclass=NoPublicConstructor):
     __slots__ = (
         "_closed",
         "_error",
+        "_gauge",
         "_handles",
         "_max_deltas",
         "_max_handles",
@@ -407,7 +464,8 @@ class ResponseWatch(metaclass=NoPublicConstructor):
         "_wake",
     )
 
-    def __init__(self, max_handles: int, max_deltas: int) -> None:
+    def __init__(self, max_handles: int, max_deltas: int, gauge: WaitGauge) -> None:
+        self._gauge = gauge
         self._max_handles = max_handles
         self._max_deltas = max_deltas
         self._handles: deque[ResponseHandle] = deque()
@@ -448,7 +506,11 @@ class ResponseWatch(metaclass=NoPublicConstructor):
             wake = self._wake
             if wake is None:
                 wake = self._wake = trio.Event()
-            await wake.wait()
+            self._gauge.enter()
+            try:
+                await wake.wait()
+            finally:
+                self._gauge.exit()
 
     def _offer(self, handle: ResponseHandle) -> None:
         if self._closed or self._overflowed:

@@ -1,135 +1,92 @@
-"""The client session engine: one nursery running a sender, a receiver, control and pumps.
-
-::
-
-    send(event) --> outbound channel (bounded) --> sender --> WebSocket
-    audio pump  -->        ^
-    control     -->        ^   (queued response.create, barge-in cancel and truncate)
-    tool calls  -->        ^   (function_call_output, follow-up response.create)
-    WebSocket --> receiver --> decode --> Conversation
-                                      --> response layer (4 event types) --> control
-                                      --> response handles (deltas, copied)
-                                      --> waiters (one-shot slots)
-                                      --> inbound channel (bounded) --> receive() / async for
-
-Every hop is bounded. A slow application fills the inbound channel, the receiver waits, and
-stops reading the socket, so the server's sends block (TCP backpressure); a slow network
-fills the outbound channel, and ``send`` and the audio pumps wait. Nothing is dropped.
-
-How the session ends is recorded once, first cause wins, as an ``Ending``. A normal
-close (1000 from the server, or our own) ends iteration after the buffered events; any other
-ending makes every operation raise its exception. Background tasks never raise for the
-connection's sake: only bugs, and errors from an audio source, escape into the nursery.
-
-The outbound path (direct writes, the outbound channel, the sender task) is in
-:mod:`._sending`, the audio methods in :mod:`._audio_methods`, the client-event
-methods in :mod:`._api`, response handles, tools and playback in
-:mod:`._conversation_methods` (run by :mod:`._layer`).
+# ruff: noqa: ASYNC109
+# (``timeout`` arguments on purpose: ``wait_for`` can return an event that matched as time
+# ran out, and every timeout the session raises says what it waited for.)
+"""``RealtimeSession``: the facade. The public API of a session, forwarding to its parts
+(:mod:`._parts` makes and wires them); no protocol logic of its own.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
+import contextlib
 import logging
-import secrets
-from collections.abc import Callable
-from typing import Any, Final, final
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar, final, overload
 
-import attrs
 import trio
 
-from .._core._audio_format import FORMATS, PCM16, AudioFormat
-from .._core._codec import decode
+from .._core._audio_format import AudioFormat
+from .._core._coerce import client_event, structured
 from .._core._conversation import Conversation
-from .._core._errors import ProtocolError
-from .._core._events import SERVER_EVENTS, ClientEvent, ErrorDetails, UnknownEvent
-from .._core._events._server import (
+from .._core._events import (
+    ClientEvent,
+    ConversationItem,
+    ConversationItemCreate,
+    ConversationItemCreated,
+    ConversationItemDelete,
+    ConversationItemDeleted,
+    ConversationItemRetrieve,
+    ConversationItemRetrieved,
+    ConversationItemTruncate,
+    ConversationItemTruncated,
+    ErrorDetails,
     ErrorEvent,
-    InputAudioBufferSpeechStarted,
-    ResponseCreated,
-    ResponseDone,
-    SessionCreated,
+    InputAudioBufferAppend,
+    InputAudioBufferClear,
+    InputAudioBufferCleared,
+    InputAudioBufferCommit,
+    InputAudioBufferCommitted,
+    OutputAudioBufferClear,
+    ResponseCancel,
+    ResponseConfig,
+    ServerEvent,
+    Session,
+    SessionUpdate,
     SessionUpdated,
-    TranscriptionSessionCreated,
+    TranscriptionSession,
+    TranscriptionSessionUpdate,
     TranscriptionSessionUpdated,
+    UnknownEvent,
 )
-from .._core._playback import PlaybackInterrupted
+from .._core._playback import Playback
 from .._core._recording import Recorder
-from .._core._tools import tool_registry
-from .._wire._connection import Transport, WebSocketClosed, redact
-from .._wire._errors import ConnectionClosed
-from .._wire._flag import Flag
-from ._api import ClientEventMethods
-from ._audio_methods import AudioMethods
-from ._conversation_methods import ConversationMethods
-from ._keepalive import Heartbeat, ReceiverStalls
-from ._layer import ResponseLayer
-from ._pump import AudioStream
-from ._response_handles import DELTA_TYPES
-from ._sending import SendingMethods
-from ._support import (
-    Ending,
-    NoPublicConstructor,
-    Outgoing,
-    SentLog,
-    SessionOptions,
-    ending_for_close,
-    local_close,
-)
-from ._types import DecodeFailure, ReceivedEvent, SessionStatistics
-from ._waiters import Waiters, WaitMethods
+from .._core._tools import FunctionTool, tool_registry
+from .._core._unset import UNSET, Unset
+from .._wire._connection import Transport
+from ._options import SessionOptions
+from ._parts import SessionParts
+from ._pump import AudioSource, AudioStream
+from ._requests import RequestRefused
+from ._response_handles import ResponseHandle, ResponseWatch
+from ._support import NoPublicConstructor
+from ._types import ReceivedEvent, SessionStatistics
+from ._waiters import EventMatch
 
 __all__ = ["RealtimeSession", "SessionOptions"]
 
 logger = logging.getLogger("trio_realtime")
 
-_SESSION_CONFIG_EVENTS: Final = (
-    SessionCreated,
-    SessionUpdated,
-    TranscriptionSessionCreated,
-    TranscriptionSessionUpdated,
-)
+_C = TypeVar("_C", bound=ClientEvent | UnknownEvent)
+_E = TypeVar("_E")
+_EventId = str | Unset | None
 
 
 @final
-class RealtimeSession(
-    SendingMethods,  # first: its methods are what the other mixins' stubs stand for
-    ClientEventMethods,
-    AudioMethods,
-    ConversationMethods,
-    WaitMethods,
-    metaclass=NoPublicConstructor,
-):
+class RealtimeSession(metaclass=NoPublicConstructor):
     """A live Realtime session: typed events in, typed events out, over one WebSocket.
 
-    Created only by :func:`trio_realtime.connect`, whose ``async with`` block is its
-    lifetime. It is one nursery running a sender task, a receiver task, a
-    control task, any audio pumps and any tool calls, joined by bounded memory channels.
-    The sender starts with the first event that cannot be written at once: until then a
-    send on a plain (non-TLS) socket is written from the caller's task, and an idle session
-    costs one task fewer.
-
-    Sending: :meth:`send` and the methods named after the client events
-    (:meth:`update_session`, :meth:`cancel_response`, ...) queue an event and wait while the
-    outbound channel is full. They return once the event is queued; the sender writes
-    queued events in order, and leaving the block still sends what was queued.
-
-    Receiving: ``async for event in session`` or :meth:`receive` take events from the
-    inbound channel; each event goes to exactly one reader. A normal close ends iteration
-    once the buffered events are read; an abnormal one raises
-    :class:`~trio_realtime.ConnectionClosed` (or :class:`~trio_realtime.AuthenticationError`)
-    after them. :meth:`wait_for` watches for an event without taking it.
-
-    The conversation layer: :meth:`create_response` returns a
-    :class:`~trio_realtime.ResponseHandle` and queues requests so that they never collide;
-    ``connect(tools=...)`` runs the model's function calls; :attr:`playback` takes playback
-    progress, and a ``speech_started`` over assistant audio cancels and truncates it and
-    yields a :class:`~trio_realtime.PlaybackInterrupted`.
-
-    If the session fails and no operation has raised that failure by the time the block
-    ends normally, leaving the block raises it: failures never pass silently.
+    Created only by :func:`trio_realtime.connect`, whose ``async with`` block is its lifetime.
+    :meth:`send` and the methods named after the client events write (or queue) an event;
+    :meth:`request` also returns its answer. Every received event reaches whoever asked for
+    it: response handles, :meth:`wait_for`, :meth:`request`, the :attr:`conversation`, and
+    the session's own stream (``async for event in session``, :meth:`receive`); reading only
+    what you asked for never stalls (README.rst, "Who gets which event"). A normal close ends
+    iteration after the buffered events; an abnormal one raises
+    :class:`~trio_realtime.ConnectionClosed` after them. A failure no operation raised is
+    raised when the block ends: failures never pass silently.
     """
+
+    __slots__ = ("__weakref__", "_p")
 
     def __init__(
         self,
@@ -138,290 +95,406 @@ class RealtimeSession(
         options: SessionOptions,
         recorder: Recorder | None = None,
     ) -> None:
-        self._transport = transport
-        self._recorder = recorder
-        self._conversation = (
-            Conversation(keep_audio_seconds=options.keep_audio_seconds)
-            if options.track_conversation
-            else None
-        )
-        self._ws = transport.ws
-        self._nursery = nursery
-        self._options = options
-        self._api_key = transport.config.api_key
-        # Made by the first event that must be queued, with the sender task (_outbound).
-        self._out_send: trio.MemorySendChannel[Outgoing] | None = None
-        self._out_recv: trio.MemoryReceiveChannel[Outgoing] | None = None
-        self._in_send, self._in_recv = trio.open_memory_channel[ReceivedEvent](
-            options.inbound_queue_size
-        )
-        self._waiters = Waiters()
-        self._sent_log = SentLog(options.sent_log_events, options.sent_log_bytes)
-        self._id_prefix = f"evt_{secrets.token_hex(4)}_"
-        self._ids = itertools.count(1)
-        self._input_format: AudioFormat = PCM16
-        # A set of its own once a pump starts (an empty set is 216 bytes per idle session).
-        self._pumps: set[AudioStream] | frozenset[AudioStream] = frozenset()
-        self._ending: Ending | None = None
-        self._closing = False
-        self._closed = Flag()
-        self._sender_done = Flag()
-        self._last_error: tuple[int, ErrorEvent] | None = None  # (events_received then, event)
-        # Plain int counters; statistics() reads them.
-        self._events_sent = 0
-        self._events_received = 0
-        self._audio_ms_sent = 0.0
-        self._decode_failures = 0
-        self._stalls = ReceiverStalls()
-        self._layer = ResponseLayer(
-            self,
-            self._conversation,
-            tools=tool_registry(options.tools),
-            tool_timeout=options.tool_timeout,
-            handle_interruptions=options.handle_interruptions is not False,
-            max_queued_responses=options.max_queued_responses,
-        )
-
-    def __repr__(self) -> str:
-        state = "open" if self._ending is None and not self._closing else "closed"
-        return f"<RealtimeSession {self._transport.config.url} {state}>"
+        self._p = SessionParts(transport, nursery, options, recorder)
 
     def _start(self) -> None:
-        if not self._ws.writes_directly:
-            self._outbound()  # every send goes through the channel: no reason to wait
-        self._nursery.start_soon(self._receiver, name="trio_realtime.receiver")
-        heartbeat = None
-        if self._options.keepalive is not None:
-            heartbeat = Heartbeat(self._ws, self._options.keepalive, self._stalls, self._peer_gone)
-        # The control task also keeps the heartbeat: one task fewer per session.
-        self._nursery.start_soon(self._layer.control, heartbeat, name="trio_realtime.control")
+        """Start the receiver and the watchdog (``connect`` does, right after making it)."""
+        self._p.start()
 
-    # -- sending ------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        state = "open" if self._p.life.open else "closed"
+        return f"<RealtimeSession {self._p.transport.config.url} {state}>"
 
-    def _next_id(self) -> str:
-        return self._id_prefix + str(next(self._ids))
+    # --- sending -----------------------------------------------------------------------------
 
-    def _running_pumps(self) -> set[AudioStream]:
-        """The set the running audio pumps register in, made with the first."""
-        if not isinstance(self._pumps, set):
-            self._pumps = set()
-        return self._pumps
+    async def send(self, event: _C | Mapping[str, Any]) -> _C:
+        """Send a client event: written now if the socket takes it, else queued (waiting
+        while the outbound queue is full).
 
-    def _raise_closed(self) -> None:
-        """Raise the error for an operation the ended or closing session cannot do."""
-        if self._ending is not None:
-            raise self._ending.error()
-        if self._closing:
-            raise trio.ClosedResourceError("the session is closing")
+        An event without an ``event_id`` gets one, unique in this session (``None`` is sent
+        as ``null``); the server echoes it in ``error.event_id`` (see :meth:`cause_of`). It
+        returns before any answer can have been received, so a :meth:`wait_for` called right
+        after it sees the answer; :meth:`request` does both in one call.
 
-    # -- receiving ----------------------------------------------------------------------------
+        Args:
+            event: Any client event; an :class:`~trio_realtime.UnknownEvent` to send a type
+                this library does not model; or the event as a dict in the wire's (and the
+                openai SDK's) shape, ``{"type": "session.update", "session": {...}}``.
 
-    async def _receiver(self) -> None:
-        receive_messages = self._ws.receive_messages
-        put_nowait = self._in_send.send_nowait
-        special = _SPECIAL
-        waiting = self._waiters.pending
-        dispatch = self._waiters.dispatch
-        conversation, recorder = self._conversation, self._recorder
-        tracked = _TRACKED
-        routes = self._layer.routes
-        followups = self._layer.followups
-        delta_types = DELTA_TYPES
-        try:
-            while True:
-                # One socket read: every message it completed, then the next read.
-                for message in await receive_messages():
-                    self._events_received += 1
-                    event: ReceivedEvent
-                    try:
-                        event = decode(message)
-                    except ProtocolError as exc:
-                        event = self._on_decode_failure(message, exc)
-                    # Every received frame passes here once, in order.
-                    if recorder is not None:
-                        recorder.record("server", getattr(event, "type", ""), message)
-                    if conversation is not None and type(event) in tracked:
-                        conversation.apply(event)  # type: ignore[arg-type]
-                    handler = special.get(type(event))
-                    if handler is not None:
-                        handled = handler(self, event)
-                        if handled is None:
-                            continue  # an error the library caused and handled
-                        event = handled
-                    if routes and type(event) in delta_types:  # copy deltas into live handles
-                        ref = routes.get(event.response_id)  # type: ignore[union-attr, arg-type]
-                        handle = None if ref is None else ref()
-                        if handle is not None:
-                            handle._delta(event)  # type: ignore[arg-type]
-                    if waiting:
-                        dispatch(event)
-                    try:
-                        put_nowait(event)
-                    except trio.WouldBlock:
-                        await self._put_inbound_blocking(event)
-                    if followups:
-                        await self._after_event(followups)
-                message = event = None  # type: ignore[assignment]  # not kept while idle
-        except WebSocketClosed:
-            self._on_websocket_closed()
-        except trio.ClosedResourceError:
-            pass  # _terminate closed the inbound channel while we waited on it
+        Returns:
+            The event as sent, with its ``event_id``.
 
-    async def _put_inbound_blocking(self, event: ReceivedEvent) -> None:
-        # The application is behind: wait here, so nothing reads the socket and the server's
-        # sends block. The keepalive knows pongs cannot arrive now.
-        self._stalls.stalled = True
-        self._stalls.count += 1
-        try:
-            await self._in_send.send(event)
-        finally:
-            self._stalls.stalled = False
-
-    async def _after_event(self, followups: list[Any]) -> None:
-        """Deliver notices and hand the layer's decisions to the control task, in order."""
-        items = followups[:]
-        followups.clear()  # in place: the receiver holds this list
-        for item in items:
-            if isinstance(item, PlaybackInterrupted):
-                if self._waiters.pending:
-                    self._waiters.dispatch(item)
-                try:
-                    self._in_send.send_nowait(item)
-                except trio.WouldBlock:
-                    await self._put_inbound_blocking(item)
-            elif not self._layer.hand_over_nowait(item):
-                # The control task is behind (the network is slow): like a full inbound
-                # channel, this stops the socket reads, which the keepalive must know.
-                self._stalls.stalled = True
-                self._stalls.count += 1
-                try:
-                    await self._layer.hand_over(item)
-                finally:
-                    self._stalls.stalled = False
-
-    def _on_decode_failure(self, message: str | bytes, exc: ProtocolError) -> DecodeFailure:
-        self._decode_failures += 1
-        logger.debug("undecodable frame from %s: %s", self._transport.config.url, exc)
-        return DecodeFailure(raw=message, error=exc)
-
-    def _on_error_event(self, event: ErrorEvent) -> ErrorEvent | None:
-        details = event.error
-        if self._api_key and self._api_key in details.message:
-            redacted = attrs.evolve(details, message=redact(details.message, self._api_key))
-            event = attrs.evolve(event, error=redacted)
-        self._last_error = (self._events_received, event)
-        return None if self._layer.error(event) else event
-
-    def _on_response_created(self, event: ResponseCreated) -> ResponseCreated:
-        self._layer.response_created(event)
-        return event
-
-    def _on_response_done(self, event: ResponseDone) -> ResponseDone:
-        self._layer.response_done(event)
-        return event
-
-    def _on_speech_started(
-        self, event: InputAudioBufferSpeechStarted
-    ) -> InputAudioBufferSpeechStarted:
-        self._layer.speech_started(event)
-        return event
-
-    def _on_session_event(self, event: SessionCreated | SessionUpdated) -> ReceivedEvent:
-        name = event.session.input_audio_format
-        if isinstance(name, str) and name in FORMATS:
-            self._input_format = FORMATS[name]
-        return event
-
-    # -- the end ------------------------------------------------------------------------------
-
-    def _on_websocket_closed(self) -> None:
-        if self._ending is not None:
-            return
-        if self._closing:
-            self._terminate(local_close())
-            return
-        closed = self._ws.closed
-        code, reason = (1006, None) if closed is None else (closed.code, closed.reason)
-        # The error event sent right before the close explains it (server-behaviour.md 1.5).
-        last = self._last_error
-        error = last[1].error if last is not None and last[0] == self._events_received else None
-        ending = ending_for_close(code, reason, error, self._api_key)
-        logger.debug(
-            "%s: closed by the peer: %d %s",
-            self._transport.config.url,
-            code,
-            redact(reason or "", self._api_key),
-        )
-        self._terminate(ending)
-
-    def _terminate(self, ending: Ending) -> None:
-        """Record how the session ended (first cause wins) and wake everyone waiting on it."""
-        if self._ending is not None:
-            return
-        self._ending = ending
-        self._in_send.close()  # readers get the buffered events, then the ending
-        if self._out_recv is not None:
-            self._out_recv.close()  # blocked senders wake up
-        self._waiters.fail_all(ending.error)
-        self._layer.terminate(ending.error, ending.ends_iteration)
-        for stream in self._pumps:
-            stream.cancel()
-
-    async def _peer_gone(self, message: str) -> None:
-        """The keepalive's verdict: fail the session with 1006 and close the socket."""
-        if self._ending is None and not self._closing:
-            logger.debug("%s: %s", self._transport.config.url, message)
-            gone = functools.partial(ConnectionClosed, 1006, None, message=message)
-            self._terminate(Ending(False, gone))
-        await self._transport.abort()
-
-    async def aclose(self) -> None:
-        """Close the session: stop audio pumps, send what is queued, close with code 1000.
-
-        Waits at most ``close_timeout`` for the queued events and the server's close frame,
-        then closes the socket regardless. Leaving the ``async with`` block calls this;
-        calling it earlier ends iteration (after the buffered events) for every reader.
-        Idempotent. If cancelled, the socket is closed at once without a close frame.
+        Raises:
+            TypeError: ``event`` is not a client event, or cannot be encoded.
+            ProtocolError: A dict whose fields do not fit the event (the message names the
+                field path).
+            ValueError: An audio append larger than the 15 MiB limit (use :meth:`append_audio`).
+            ConnectionClosed: The connection has ended (also after a normal close by the server).
+            trio.ClosedResourceError: The session was closed by this side.
         """
-        if self._closing:
-            await self._closed.wait()
-            return
-        self._closing = True
+        if isinstance(event, Mapping):
+            event = client_event(event)  # type: ignore[assignment]
+        return await self._p.out.send(event)  # type: ignore[arg-type]
+
+    @overload
+    async def request(
+        self, event: SessionUpdate, *, timeout: float | Unset | None = ...
+    ) -> SessionUpdated: ...
+    @overload
+    async def request(
+        self, event: TranscriptionSessionUpdate, *, timeout: float | Unset | None = ...
+    ) -> TranscriptionSessionUpdated: ...
+    @overload
+    async def request(
+        self, event: ConversationItemCreate, *, timeout: float | Unset | None = ...
+    ) -> ConversationItemCreated: ...
+    @overload
+    async def request(
+        self, event: ConversationItemDelete, *, timeout: float | Unset | None = ...
+    ) -> ConversationItemDeleted: ...
+    @overload
+    async def request(
+        self, event: ConversationItemRetrieve, *, timeout: float | Unset | None = ...
+    ) -> ConversationItemRetrieved: ...
+    @overload
+    async def request(
+        self, event: ConversationItemTruncate, *, timeout: float | Unset | None = ...
+    ) -> ConversationItemTruncated: ...
+    @overload
+    async def request(
+        self, event: InputAudioBufferCommit, *, timeout: float | Unset | None = ...
+    ) -> InputAudioBufferCommitted: ...
+    @overload
+    async def request(
+        self, event: InputAudioBufferClear, *, timeout: float | Unset | None = ...
+    ) -> InputAudioBufferCleared: ...
+    @overload
+    async def request(
+        self, event: Mapping[str, Any], *, timeout: float | Unset | None = ...
+    ) -> ServerEvent: ...
+
+    async def request(
+        self,
+        event: ClientEvent | Mapping[str, Any],
+        *,
+        timeout: float | Unset | None = UNSET,
+    ) -> ServerEvent:
+        """Send an event the protocol answers and return the answer, in one call.
+
+        ``session.update`` gives ``session.updated``, ``transcription_session.update``
+        gives ``transcription_session.updated``, ``conversation.item.create`` /
+        ``delete`` / ``retrieve`` / ``truncate`` give ``.created`` / ``.deleted`` /
+        ``.retrieved`` / ``.truncated``, ``input_audio_buffer.commit`` / ``clear`` give
+        ``.committed`` / ``.cleared``. The answer is expected before the event can leave, so
+        it cannot be missed; it is matched by item id where the request names one (a
+        ``create`` of an item with a client-chosen ``id``), else by order. The answer (or
+        the error) is still delivered to the stream and to ``wait_for`` as usual.
+
+        Args:
+            event: The event, or its dict form (``{"type": "session.update", ...}``).
+            timeout: Seconds to wait for the answer; default: the session's
+                ``request_timeout`` (30 s); ``None`` waits as long as the session lives.
+
+        Raises:
+            RequestRefused: The server answered with an ``error`` naming the event
+                (``.error`` has its code and message).
+            trio.TooSlowError: No answer in time (the message names what was awaited and the
+                last server error).
+            TypeError: The protocol does not answer this event.
+            ConnectionClosed: The connection ended first.
+            trio.ClosedResourceError: The session was closed by this side.
+        """
+        if isinstance(event, Mapping):
+            event = client_event(event)  # type: ignore[assignment]
+        if not isinstance(event, ClientEvent):
+            raise TypeError(f"request() takes a client event, not {type(event).__name__}")
+        wait = self._p.options.request_timeout if timeout is UNSET else timeout
+        return await self._p.requester.request(event, wait)
+
+    async def update_session(
+        self, session: Session | Mapping[str, Any], *, event_id: _EventId = UNSET
+    ) -> SessionUpdate:
+        """Send ``session.update``: change the fields of ``session`` that are set.
+
+        Fields left :data:`~trio_realtime.UNSET` stay as they are; ``None`` sends ``null``
+        (``Session(turn_detection=None)`` turns server VAD off). A dict in the SDK's shape
+        works too. The server answers ``session.updated`` (use :meth:`request` to get it).
+        """
+        session = structured(session, Session, event_type="session.update", field="session")
+        return await self._p.out.send(SessionUpdate(session=session, event_id=event_id))
+
+    async def update_transcription_session(
+        self, session: TranscriptionSession | Mapping[str, Any], *, event_id: _EventId = UNSET
+    ) -> TranscriptionSessionUpdate:
+        """Send ``transcription_session.update`` (transcription sessions only); the server
+        answers ``transcription_session.updated``."""
+        session = structured(
+            session,
+            TranscriptionSession,
+            event_type="transcription_session.update",
+            field="session",
+        )
+        return await self._p.out.send(
+            TranscriptionSessionUpdate(session=session, event_id=event_id)
+        )
+
+    async def append_audio(
+        self, pcm: bytes | bytearray | memoryview
+    ) -> list[InputAudioBufferAppend]:
+        """Send raw audio in the session's input format as ``input_audio_buffer.append``.
+
+        Audio larger than one append may carry (15 MiB of event, about 245 s of pcm16) is
+        split into several appends; empty audio sends nothing.
+
+        Raises:
+            AudioFormatError: ``pcm`` is not a whole number of samples of the input format.
+            ConnectionClosed: The connection has ended.
+            trio.ClosedResourceError: The session was closed by this side.
+        """
+        return await self._p.pumps.append(pcm)
+
+    async def commit_audio(self, *, event_id: _EventId = UNSET) -> InputAudioBufferCommit:
+        """Send ``input_audio_buffer.commit``: turn the input buffer into a user item (needed
+        only without server VAD). The server answers ``input_audio_buffer.committed``, or
+        ``input_audio_buffer_commit_empty`` for less than 100 ms of audio."""
+        return await self._p.out.send(InputAudioBufferCommit(event_id=event_id))
+
+    async def clear_audio(self, *, event_id: _EventId = UNSET) -> InputAudioBufferClear:
+        """Send ``input_audio_buffer.clear``: drop the uncommitted input audio."""
+        return await self._p.out.send(InputAudioBufferClear(event_id=event_id))
+
+    async def create_item(
+        self,
+        item: ConversationItem | Mapping[str, Any],
+        *,
+        previous_item_id: str | Unset | None = UNSET,
+        event_id: _EventId = UNSET,
+    ) -> ConversationItemCreate:
+        """Send ``conversation.item.create``: add ``item`` (or its dict form) after
+        ``previous_item_id``, at the end without one, first with ``"root"``. The server
+        answers ``conversation.item.created``."""
+        item = structured(
+            item, ConversationItem, event_type="conversation.item.create", field="item"
+        )
+        return await self._p.out.send(
+            ConversationItemCreate(item=item, previous_item_id=previous_item_id, event_id=event_id)
+        )
+
+    async def delete_item(
+        self, item_id: str, *, event_id: _EventId = UNSET
+    ) -> ConversationItemDelete:
+        """Send ``conversation.item.delete``; the server answers ``conversation.item.deleted``."""
+        return await self._p.out.send(ConversationItemDelete(item_id=item_id, event_id=event_id))
+
+    async def retrieve_item(
+        self, item_id: str, *, event_id: _EventId = UNSET
+    ) -> ConversationItemRetrieve:
+        """Send ``conversation.item.retrieve``; the answer, ``conversation.item.retrieved``,
+        carries the server's view of the item, audio included."""
+        return await self._p.out.send(ConversationItemRetrieve(item_id=item_id, event_id=event_id))
+
+    async def truncate_item(
+        self, item_id: str, content_index: int, audio_end_ms: int, *, event_id: _EventId = UNSET
+    ) -> ConversationItemTruncate:
+        """Send ``conversation.item.truncate``: cut assistant audio at what was played
+        (``audio_end_ms`` in the item's own audio; ``content_index`` 0). The server answers
+        ``conversation.item.truncated``."""
+        return await self._p.out.send(
+            ConversationItemTruncate(
+                item_id=item_id,
+                content_index=content_index,
+                audio_end_ms=audio_end_ms,
+                event_id=event_id,
+            )
+        )
+
+    async def cancel_response(
+        self, response_id: str | Unset | None = UNSET, *, event_id: _EventId = UNSET
+    ) -> ResponseCancel:
+        """Send ``response.cancel``: stop the running response (or the one named). It ends
+        with ``response.done``, status ``cancelled``; with none running the server answers a
+        harmless ``response_cancel_not_active`` error."""
+        return await self._p.out.send(ResponseCancel(response_id=response_id, event_id=event_id))
+
+    async def clear_output_audio(self, *, event_id: _EventId = UNSET) -> OutputAudioBufferClear:
+        """Send ``output_audio_buffer.clear`` (for WebRTC; a WebSocket server answers it with
+        an ``error``). It is here so every client event has its method."""
+        return await self._p.out.send(OutputAudioBufferClear(event_id=event_id))
+
+    async def stream_audio(
+        self,
+        source: AudioSource,
+        *,
+        realtime: bool = True,
+        chunk_ms: float = 100,
+        input_format: str | AudioFormat | None = None,
+    ) -> AudioStream:
+        """Start an audio pump: a task in the session's nursery that streams ``source``.
+
+        Pieces of any size in, ``input_audio_buffer.append`` frames of ``chunk_ms`` out, through
+        the same bounded queue as :meth:`send`. Returns an :class:`~trio_realtime.AudioStream`
+        at once (``await stream.wait()``, ``stream.cancel()``). Leaving the block stops the pump
+        (what it queued is still sent); an abnormal end of the session makes ``wait()`` raise;
+        an exception from the source propagates out of the session block.
+
+        Args:
+            source: ``bytes``, or an async iterable of ``bytes`` pieces (an async generator,
+                a ``trio.MemoryReceiveChannel``). An async generator is closed when the pump
+                stops; a channel is left to its owner.
+            realtime: Pace frames at real time against an absolute schedule; False sends as
+                fast as backpressure allows (a live microphone paces itself).
+            chunk_ms: Duration of each frame in milliseconds (rounded down to whole samples).
+            input_format: The format of ``source``; default: the session's input format.
+
+        Raises:
+            ValueError: ``chunk_ms`` is shorter than a sample or longer than one append allows.
+            AudioFormatError: Unknown ``input_format``.
+        """
+        return await self._p.pumps.start(
+            source, realtime=realtime, chunk_ms=chunk_ms, input_format=input_format
+        )
+
+    # --- responses, tools, playback ----------------------------------------------------------
+
+    async def create_response(
+        self,
+        response: ResponseConfig | Mapping[str, Any] | Unset | None = UNSET,
+        *,
+        event_id: str | Unset = UNSET,
+        max_deltas: int = 1024,
+    ) -> ResponseHandle:
+        """Ask for a response; return its :class:`~trio_realtime.ResponseHandle` at once.
+
+        The request is tagged in its ``metadata`` (``trio_realtime_request``) to find its
+        response; a server that does not echo metadata is matched by order (README.rst).
+        Default-conversation requests go one at a time: while a response runs (VAD's too),
+        a request awaits its answer, or tool calls run, the request waits in a queue; else it
+        is sent now, from this task. One that loses a race with a VAD response is sent again
+        after it. Out-of-band requests (``conversation="none"``) are never queued.
+
+        Args:
+            response: The configuration (a :class:`~trio_realtime.ResponseConfig` or its dict
+                form), or nothing for the session's defaults.
+            event_id: The ``event_id`` of the (first) ``response.create``.
+            max_deltas: How many unread deltas the handle keeps; 0 when only ``done()`` matters.
+
+        Raises:
+            ValueError: ``metadata`` already holds 16 pairs, uses the reserved key, or
+                ``max_deltas`` is negative.
+            ConnectionClosed: The connection has ended.
+            trio.ClosedResourceError: The session was closed by this side.
+        """
+        self._p.life.raise_if_closed()
+        config = (
+            structured(response, ResponseConfig, event_type="response.create", field="response")
+            if isinstance(response, Mapping)
+            else response
+        )
+        return await self._p.layer.request(config, event_id, max_deltas)
+
+    async def next_response(
+        self, *, timeout: float | None = None, max_deltas: int = 1024
+    ) -> ResponseHandle:
+        """The handle of the next response to start, whoever asked for it.
+
+        Registered when called, like ``wait_for``; to follow every response without a gap
+        between calls, use :meth:`watch_responses`.
+
+        Raises:
+            trio.TooSlowError: ``timeout`` passed first.
+            ConnectionClosed: The connection ended first.
+            trio.ClosedResourceError: The session was closed by this side.
+        """
+        self._p.life.raise_if_closed()
+        with self._p.layer.watch(1, max_deltas) as watch:
+            with trio.move_on_after(float("inf") if timeout is None else timeout):
+                try:
+                    return await watch.receive()
+                except trio.EndOfChannel:
+                    self._p.life.raise_if_closed()
+                    raise  # pragma: no cover - an ended watch means an ended session
+        raise trio.TooSlowError(
+            f"no response started within {timeout:g} s{self._p.life.last_error_note()}"
+        )
+
+    def watch_responses(
+        self, *, max_handles: int = 16, max_deltas: int = 1024
+    ) -> contextlib.AbstractContextManager[ResponseWatch]:
+        """Follow every response that starts while the block is open::
+
+            with session.watch_responses() as responses:
+                async for handle in responses:
+                    async for delta in handle:
+                        ...
+
+        Each response is one :class:`~trio_realtime.ResponseHandle` (``handle.origin`` says
+        who asked). Handles keep up to ``max_deltas`` unread deltas; at most ``max_handles``
+        wait unread (see :class:`~trio_realtime.ResponseWatch`).
+
+        Raises:
+            ValueError: A bound below 1.
+        """
+        return self._p.layer.watch(max_handles, max_deltas)
+
+    @property
+    def tools(self) -> Mapping[str, FunctionTool]:
+        """The tools the session runs, by name (read-only; change them with :meth:`set_tools`)."""
+        return MappingProxyType(self._p.layer.tools)
+
+    async def set_tools(
+        self,
+        tools: Iterable[FunctionTool | Callable[..., Any]],
+        *,
+        tool_timeout: float | None = None,
+    ) -> SessionUpdate:
+        """Replace the tools: run these from now on, and send them in ``session.update``.
+
+        Plain callables are made tools with :func:`~trio_realtime.tool`. With no tools,
+        function calls are left to the application.
+
+        Raises:
+            ValueError: Two tools share a name, or ``tool_timeout`` is not positive.
+        """
+        registry = tool_registry(tools)
+        if tool_timeout is not None and not tool_timeout > 0:
+            raise ValueError(f"tool_timeout must be positive, got {tool_timeout!r}")
+        definitions = [t.definition for t in registry.values()]
+        event = await self._p.out.send(SessionUpdate(session=Session(tools=definitions)))
+        self._p.layer.tools = registry
+        if tool_timeout is not None:
+            self._p.layer.tool_timeout = tool_timeout
+        return event
+
+    async def _install_tools(self) -> None:
+        """Send the tools given to ``connect`` and wait until the server has them.
+
+        Raises:
+            ValueError: The server refused them (the message is the server's).
+        """
+        definitions = [t.definition for t in self._p.layer.tools.values()]
         try:
-            for stream in tuple(self._pumps):
-                stream.cancel()
-            self._layer.closing()  # the library queues nothing more of its own
-            outbound = self._out_send
-            if outbound is not None:  # else nothing was ever queued
-                outbound.close()  # the sender drains what is queued, then stops
-            with trio.move_on_after(self._options.close_timeout) as scope:
-                if outbound is not None:
-                    await self._sender_done.wait()
-                if self._ending is None:
-                    await self._ws.aclose(1000)
-            if scope.cancelled_caught:
-                logger.debug("%s: close timed out; closing the socket", self._transport.config.url)
-                await self._transport.abort()
-        except BaseException:
-            await self._transport.abort()
-            raise
-        finally:
-            self._terminate(local_close())
-            self._closed.set()
+            await self._p.requester.request(SessionUpdate(session=Session(tools=definitions)), None)
+        except RequestRefused as exc:
+            raise ValueError(f"the server refused the tools: {exc.error.message}") from None
 
-    def _release(self) -> None:
-        """The block is over: drop unread events; from now on ``receive`` raises."""
-        self._in_recv.close()
+    @property
+    def playback(self) -> Playback:
+        """Playback progress for barge-in: ``session.playback.played(item_id, ms)`` (or
+        ``played_bytes``) as audio leaves the speaker; ``handle_interruptions = False`` turns
+        barge-in off. See :class:`~trio_realtime.Playback`.
 
-    def _raise_unreported_failure(self) -> None:
-        ending = self._ending
-        if ending is not None and not ending.ends_iteration and not ending.reported:
-            raise ending.error()
+        Raises:
+            RuntimeError: The session was opened with ``track_conversation=False``.
+        """
+        playback = self._p.layer.playback
+        if playback is None:
+            raise RuntimeError("this session was opened with track_conversation=False")
+        return playback
 
-    # -- the application's side ---------------------------------------------------------------
+    # --- receiving ---------------------------------------------------------------------------
 
     async def receive(self) -> ReceivedEvent:
-        """The next received event, waiting for one if none is buffered.
+        """The next event of the session's stream, waiting for one.
 
         Raises:
             trio.EndOfChannel: The session closed normally and every event has been read.
@@ -430,7 +503,7 @@ class RealtimeSession(
             trio.ClosedResourceError: The session's block has been left.
         """
         try:
-            return await self._in_recv.receive()
+            return await self._p.stream.receive()
         except trio.EndOfChannel:
             self._raise_if_failed()
             raise
@@ -440,56 +513,57 @@ class RealtimeSession(
 
     async def __anext__(self) -> ReceivedEvent:
         try:
-            return await self._in_recv.receive()
+            return await self._p.stream.receive()
         except trio.EndOfChannel:
             self._raise_if_failed()
             raise StopAsyncIteration from None
 
     def _raise_if_failed(self) -> None:
-        ending = self._ending
+        ending = self._p.life.ending
         if ending is not None and not ending.ends_iteration:
             raise ending.error()
 
-    def cause_of(self, error: ErrorEvent | ErrorDetails) -> ClientEvent | UnknownEvent | None:
-        """The client event a server ``error`` refers to, if it is known.
+    @overload
+    async def wait_for(  # type: ignore[overload-overlap]
+        self, match: type[_E], *, timeout: float | None = None
+    ) -> _E: ...
+    @overload
+    async def wait_for(
+        self, match: EventMatch, *, timeout: float | None = None
+    ) -> ReceivedEvent: ...
 
-        The server echoes the ``event_id`` of the event it refused in ``error.event_id``; the
-        session remembers the last 1024 events it sent with an id (at most 1 MiB of them,
-        audio appends excepted: keeping those would pin their audio).
+    async def wait_for(self, match: EventMatch, *, timeout: float | None = None) -> Any:
+        """Wait for the next received event that matches, without taking it from anyone.
 
-        Returns:
-            The event as sent, or ``None`` when the error names no event, or one that was an
-            audio append, or one sent too long ago.
+        The waiter is registered when the call starts, before it first yields, and sees
+        events received from then on (never earlier ones, even if still unread). A
+        :meth:`send` returns before its answer can be received, so ``wait_for`` right after
+        it is in time. It returns the first match; the event still goes to the stream and to
+        every other waiter it matches. While it waits, the stream does not hold the receiver.
+
+        Args:
+            match: A wire type (``"session.updated"``), an event class, a tuple of those
+                (any matches), or a predicate (an exception it raises is raised here).
+            timeout: Seconds to wait; ``None`` waits as long as the session lives.
+
+        Raises:
+            trio.TooSlowError: ``timeout`` passed first (the message names the match and the
+                last server error).
+            ConnectionClosed: The connection ended first (after a normal close too).
+            trio.ClosedResourceError: The session was closed by this side.
         """
+        return await self._p.waiters.wait_for(match, timeout)
+
+    def cause_of(self, error: ErrorEvent | ErrorDetails) -> ClientEvent | UnknownEvent | None:
+        """The client event a server ``error`` refers to (by the ``event_id`` it echoes),
+        if known: the last 1024 events sent with an id (at most 1 MiB; appends excepted)."""
         details = error.error if isinstance(error, ErrorEvent) else error
         event_id = details.event_id
-        return self._sent_log.get(event_id) if isinstance(event_id, str) else None
+        return self._p.out.sent_log.get(event_id) if isinstance(event_id, str) else None
 
     def statistics(self) -> SessionStatistics:
         """A snapshot of the queues and counters (plain numbers; cheap to call)."""
-        outbound = self._out_send
-        queued = 0 if outbound is None else outbound.statistics().current_buffer_used
-        inbound = self._in_send.statistics()
-        ws = self._ws
-        return SessionStatistics(
-            outbound_buffer_used=queued,
-            outbound_max_buffer_size=self._options.outbound_queue_size,
-            inbound_buffer_used=inbound.current_buffer_used,
-            inbound_max_buffer_size=self._options.inbound_queue_size,
-            events_sent=self._events_sent,
-            events_received=self._events_received,
-            bytes_sent=ws.bytes_sent,
-            bytes_received=ws.bytes_received,
-            audio_ms_sent=self._audio_ms_sent,
-            decode_failures=self._decode_failures,
-            receiver_stalls=self._stalls.count,
-            waiters=len(self._waiters.pending),
-            audio_streams=len(self._pumps),
-            queued_responses=len(self._layer.queue.waiting),
-            response_handles=self._layer.live_handles,
-            tool_calls_running=self._layer.tool_calls_running,
-            errors_handled=self._layer.errors_handled,
-        )
+        return self._p.statistics()
 
     @property
     def conversation(self) -> Conversation:
@@ -498,25 +572,30 @@ class RealtimeSession(
         Raises:
             RuntimeError: The session was opened with ``track_conversation=False``.
         """
-        if self._conversation is None:
+        if self._p.conversation is None:
             raise RuntimeError("this session was opened with track_conversation=False")
-        return self._conversation
+        return self._p.conversation
 
     @property
     def input_format(self) -> AudioFormat:
         """The input audio format, as the server last reported it (pcm16 until then)."""
-        return self._input_format
+        return self._p.out.input_format
 
+    # --- the end -----------------------------------------------------------------------------
 
-# What the Conversation is fed: server events and unknown ones (not client-typed oddities).
-_TRACKED: Final = frozenset([*SERVER_EVENTS.values(), UnknownEvent])
+    async def aclose(self) -> None:
+        """Close the session: stop audio pumps, send what is queued, close with code 1000.
 
-# The few event types the receiver looks at, by exact type: one dict lookup per event.
-# A handler returns the event to deliver, or None for an error the library handled.
-_SPECIAL: Final[dict[type, Callable[[RealtimeSession, Any], ReceivedEvent | None]]] = {
-    ErrorEvent: RealtimeSession._on_error_event,
-    ResponseCreated: RealtimeSession._on_response_created,
-    ResponseDone: RealtimeSession._on_response_done,
-    InputAudioBufferSpeechStarted: RealtimeSession._on_speech_started,
-    **dict.fromkeys(_SESSION_CONFIG_EVENTS, RealtimeSession._on_session_event),
-}
+        Waits at most ``close_timeout`` for the queued events and the server's close frame,
+        then closes the socket regardless. Leaving the ``async with`` block calls this;
+        calling it earlier ends iteration (after the buffered events) for every reader.
+        Idempotent. If cancelled, the socket is closed at once without a close frame.
+        """
+        await self._p.aclose()
+
+    def _release(self) -> None:
+        """The block is over: drop unread events; from now on ``receive`` raises."""
+        self._p.release()
+
+    def _raise_unreported_failure(self) -> None:
+        self._p.raise_unreported_failure()

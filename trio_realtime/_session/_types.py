@@ -28,18 +28,26 @@ class SessionStatistics:
     Attributes:
         outbound_buffer_used: Events accepted by ``send`` (or the audio pump) and not yet
             written to the socket.
-        outbound_max_buffer_size: Capacity of the outbound channel; ``send`` waits when full.
-        inbound_buffer_used: Events received and not yet read by the application.
-        inbound_max_buffer_size: Capacity of the inbound channel; when it is full the
-            receiver stops reading the socket, and the server's sends block.
+        outbound_max_buffer_size: Capacity of the outbound queue; ``send`` waits when full.
+        inbound_buffer_used: Events received and not yet read from the session's stream
+            (``async for event in session``).
+        inbound_max_buffer_size: Unread events at which the stream holds the receiver (once
+            the application reads the stream, and while nobody waits on a handle, a
+            ``wait_for`` or a request), and how many a never-read stream keeps.
+        inbound_skipped: Events a never-read stream let go (it keeps the newest
+            ``inbound_max_buffer_size``).
+        inbound_dropped: Events dropped from the stream because it grew past its bounds
+            (4,096 events, 16 MiB) while other readers needed the receiver to go on.
         events_sent: Events written to the socket.
         events_received: Frames received (decode failures included).
         bytes_sent: Bytes written to the connection, WebSocket framing and handshake included.
         bytes_received: Bytes read from the connection, likewise.
         audio_ms_sent: Milliseconds of input audio written (in the input format at the time).
         decode_failures: Frames that arrived as :class:`DecodeFailure`.
-        receiver_stalls: Times the receiver found the inbound channel full and waited.
+        receiver_stalls: Times the stream held the receiver (the application was behind).
         waiters: Calls to ``wait_for`` currently waiting.
+        replies_pending: Sent events the protocol answers (``session.update``, item and
+            buffer events) whose answer has not come yet.
         audio_streams: Audio pumps currently running.
         queued_responses: ``response.create`` requests waiting for the conversation to be
             free.
@@ -53,6 +61,8 @@ class SessionStatistics:
     outbound_max_buffer_size: int
     inbound_buffer_used: int
     inbound_max_buffer_size: int
+    inbound_skipped: int
+    inbound_dropped: int
     events_sent: int
     events_received: int
     bytes_sent: int
@@ -61,6 +71,7 @@ class SessionStatistics:
     decode_failures: int
     receiver_stalls: int
     waiters: int
+    replies_pending: int
     audio_streams: int
     queued_responses: int
     response_handles: int

@@ -1,9 +1,10 @@
-"""Waiting for one kind of event without taking it from anyone else.
+"""Waiting for one kind of event without taking it from anyone else (``wait_for``).
 
-The receiver hands every event to the registered waiters *and* to the inbound channel. A
+The receiver hands every event to the registered waiters *and* to the session's stream. A
 waiter is one-shot: it keeps the first event that matches and leaves the registry, so it needs
 exactly one slot and can never fill up, block the receiver or lose an event. Any number of
-waiters can match the same event; each gets it, and the inbound channel still gets it too.
+waiters can match the same event; each gets it, and the stream still gets it too. While a
+task waits, it is counted in the wait gauge, so the stream does not hold the receiver.
 
 The receiver's cost when nobody waits is one truth test of a list.
 """
@@ -11,15 +12,14 @@ The receiver's cost when nobody waits is one truth test of a list.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeAlias, TypeVar, final, overload
+from typing import Protocol, TypeAlias, final
 
 import trio
 
+from ._requests import WaitGauge
 from ._types import ReceivedEvent
 
-__all__ = ["EventMatch", "WaitMethods", "Waiter", "Waiters", "compile_match"]
-
-_E = TypeVar("_E")
+__all__ = ["EventMatch", "Waiter", "Waiters", "compile_match", "describe_match"]
 
 #: What ``wait_for`` accepts: a wire ``type`` string, an event class, a tuple of either
 #: (any may match), or a predicate called with each received event.
@@ -50,6 +50,29 @@ def compile_match(match: EventMatch) -> Callable[[ReceivedEvent], bool]:
     )
 
 
+def describe_match(match: EventMatch) -> str:
+    """``match`` in words, for timeout messages."""
+    if isinstance(match, str):
+        return match
+    if isinstance(match, type):
+        return str(getattr(match, "type", match.__name__))
+    if isinstance(match, tuple):
+        return " or ".join(describe_match(m) for m in match)
+    name = getattr(match, "__name__", "")
+    return f"an event matching {name}" if name and name != "<lambda>" else "a matching event"
+
+
+class State(Protocol):
+    """What :class:`Waiters` needs of the session's lifecycle."""
+
+    def raise_if_closed(self) -> None:
+        """Raise if the session can no longer receive."""
+
+    def last_error_note(self) -> str:
+        """``"; last server error: ..."`` or ``""``."""
+        ...
+
+
 @final
 class Waiter:
     """One pending ``wait_for``: a predicate and the single slot it fills."""
@@ -65,17 +88,53 @@ class Waiter:
 
 @final
 class Waiters:
-    """The registry the receiver dispatches to.
+    """The registry the receiver dispatches to, and ``wait_for`` itself.
+
+    Args:
+        gauge: Told while a task waits.
+        state: The session's lifecycle.
 
     Attributes:
         pending: The waiters not yet satisfied, oldest first. The receiver tests this list
             for truth before calling :meth:`dispatch`.
     """
 
-    __slots__ = ("pending",)
+    __slots__ = ("_gauge", "_state", "pending")
 
-    def __init__(self) -> None:
+    def __init__(self, gauge: WaitGauge, state: State) -> None:
+        self._gauge = gauge
+        self._state = state
         self.pending: list[Waiter] = []
+
+    # A timeout argument (ASYNC109): it can return an event that matched as time ran out,
+    # and its message says what was awaited.
+    async def wait_for(
+        self,
+        match: EventMatch,
+        timeout: float | None,  # noqa: ASYNC109
+    ) -> ReceivedEvent:
+        """Wait for the next event that matches (``RealtimeSession.wait_for``).
+
+        Raises:
+            trio.TooSlowError: ``timeout`` passed first (the message says what was awaited
+                and the last server error).
+        """
+        self._state.raise_if_closed()
+        waiter = self.add(compile_match(match))
+        self._gauge.enter()
+        try:
+            with trio.move_on_after(float("inf") if timeout is None else timeout):
+                await waiter.done.wait()
+        finally:
+            self._gauge.exit()
+            self.discard(waiter)
+        if waiter.error is not None:
+            raise waiter.error
+        if waiter.event is None:
+            raise trio.TooSlowError(
+                f"no {describe_match(match)} within {timeout:g} s{self._state.last_error_note()}"
+            )
+        return waiter.event
 
     def add(self, matches: Callable[[ReceivedEvent], bool]) -> Waiter:
         """Register a waiter; it sees events dispatched from now on."""
@@ -114,83 +173,3 @@ class Waiters:
         for waiter in pending:
             waiter.error = make_error()
             waiter.done.set()
-
-
-class WaitMethods:
-    """:meth:`wait_for` for :class:`~trio_realtime.RealtimeSession`, which provides the state."""
-
-    __slots__ = ()
-
-    _waiters: Waiters
-
-    def _raise_closed(self) -> None:  # pragma: no cover - RealtimeSession defines it
-        raise NotImplementedError
-
-    # A timeout argument (ASYNC109) because the issue asks for one, and because it can do what
-    # an enclosing fail_after cannot: return an event that matched just as time ran out.
-    @overload
-    async def wait_for(  # type: ignore[overload-overlap]
-        self,
-        match: type[_E],
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> _E: ...
-    @overload
-    async def wait_for(
-        self,
-        match: EventMatch,
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> ReceivedEvent: ...
-
-    async def wait_for(
-        self,
-        match: EventMatch,
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> Any:
-        """Wait for the next received event that matches, without taking it from anyone.
-
-        Semantics, precisely:
-
-        * The waiter is registered when the call starts, before it first yields; it sees
-          events the receiver handles from then on, never earlier ones (even if they are
-          still buffered unread). Calling it right after the ``send`` that provokes the reply
-          is safe: the reply cannot be received within the same scheduling step.
-        * It returns the first matching event. The event is *also* delivered to the inbound
-          channel as usual (``receive`` / ``async for``): waiting never consumes, steals,
-          reorders or drops events, and any number of concurrent waiters may match the same
-          event, each getting it.
-        * Each waiter holds one slot, filled once, so waiters never block the receiver. The
-          inbound channel still does: if nothing reads the session and the channel fills up,
-          the receiver stops (that is the backpressure) and the wait can end only by its
-          timeout. Keep a reader running, or read events yourself until the one you want.
-
-        Args:
-            match: A wire type (``"session.updated"``), an event class
-                (:class:`~trio_realtime.SessionUpdated`), a tuple of those (any matches), or a
-                predicate called with each event (an exception it raises is raised here).
-            timeout: Seconds to wait; ``None`` waits as long as the session lives.
-
-        Returns:
-            The matching event (typed as the class when ``match`` is a class).
-
-        Raises:
-            trio.TooSlowError: ``timeout`` passed first.
-            ConnectionClosed: The connection ended first (after a normal close too, since the
-                event can no longer come).
-            trio.ClosedResourceError: The session was closed by this side.
-        """
-        self._raise_closed()
-        waiter = self._waiters.add(compile_match(match))
-        try:
-            with trio.fail_after(float("inf") if timeout is None else timeout):
-                await waiter.done.wait()
-        except trio.TooSlowError:
-            if waiter.event is None and waiter.error is None:
-                raise
-        finally:
-            self._waiters.discard(waiter)
-        if waiter.error is not None:
-            raise waiter.error
-        return waiter.event

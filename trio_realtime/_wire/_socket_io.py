@@ -57,6 +57,8 @@ class RawSocketIO:
         """Wait until readable, then read up to ``max_bytes`` (64 KiB when ``None``)."""
         socket = self._socket
         while True:
+            if socket.fileno() < 0:  # closed before (or while) we waited
+                raise trio.ClosedResourceError("the socket was closed")
             await trio.lowlevel.wait_readable(socket)
             fd = socket.fileno()
             if fd < 0:
@@ -84,6 +86,16 @@ class RawSocketIO:
             return 0
         except OSError as exc:
             raise trio.BrokenResourceError(f"writing the socket failed: {exc}") from exc
+
+    async def wait_writable(self) -> None:
+        """Wait until the kernel takes more bytes.
+
+        Raises:
+            trio.ClosedResourceError: The socket was closed.
+        """
+        if self._socket.fileno() < 0:
+            raise trio.ClosedResourceError("the socket was closed")
+        await trio.lowlevel.wait_writable(self._socket)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Write all of ``data``, waiting for writability only when the kernel is full."""

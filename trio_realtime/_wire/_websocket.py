@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import math
 import os
 from typing import Final, final
 
@@ -58,6 +59,9 @@ ABNORMAL_CLOSURE: Final = 1006
 #: Bytes of a rejection's body kept; the rest is read and dropped.
 _MAX_REJECT_BODY: Final = 64 * 1024
 _ACCEPT_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: Bytes per ``send_all`` on streams other than a raw socket (TLS, memory streams), so that
+#: a write in progress shows progress to the keepalive at least this often.
+_PIECE: Final = 64 * 1024
 
 
 @attrs.frozen
@@ -232,6 +236,10 @@ class ClientWebSocket:
         subprotocol: The subprotocol the server chose, if any.
         bytes_sent: Bytes written, handshake and framing included.
         bytes_received: Bytes read, handshake and framing included.
+        pings_written: The number of the last ping fully written.
+        pongs_received: The number of the last ping a pong answered.
+        progress_at: When the socket last took bytes after a write had to wait for it
+            (``trio.current_time()``; ``-inf`` before that ever happened).
     """
 
     def __init__(
@@ -239,7 +247,8 @@ class ClientWebSocket:
     ) -> None:
         self._io = byte_io_for(stream)
         self._raw = self._io if isinstance(self._io, RawSocketIO) else None
-        self._unsent: bytes = b""  # the tail of a frame try_send_now could not finish
+        self._unsent: bytes = b""  # the tail of a frame begun by a write that did not finish
+        self._unsent_ping = 0  # the number of a ping whose frame is (partly) in _unsent
         self._reader = FrameReader(max_message_size)
         self._receive_buffer_size = receive_buffer_size
         self._ready: list[str | bytes | ControlFrame] = []  # frames that came with the 101
@@ -248,13 +257,19 @@ class ClientWebSocket:
         self._writing = False
         # Made when a second writer first has to wait (most sessions never have one).
         self._write_lot: trio.lowlevel.ParkingLot | None = None
-        self._pings: dict[int, trio.Event] = {}
         self._ping_ids = itertools.count(1)
+        self._ping_frame: bytes | None = None  # a ping the next write (or flush) sends first
+        self._ping_frame_number = 0
+        self._last_ping = 0  # the number of the last ping asked for
+        self._pong_waiters: dict[int, trio.Event] = {}  # ping() calls waiting for a pong
         self._close_seen = Flag()
         self.closed: CloseInfo | None = None
         self.subprotocol: str | None = None
         self.bytes_sent = 0
         self.bytes_received = 0
+        self.pings_written = 0
+        self.pongs_received = 0
+        self.progress_at = -math.inf
 
     def __repr__(self) -> str:
         state = "open" if self.closed is None else f"closed {self.closed.code}"
@@ -269,6 +284,13 @@ class ClientWebSocket:
                 self._ready, self._ready_error = exc.completed, exc
 
     # -- writing -------------------------------------------------------------------------------
+    #
+    # Writers (the session's sender or caller, the receiver answering pings and closes, flush)
+    # take turns on a flag and a parking lot. Keepalive pings never wait for that turn:
+    # :meth:`request_ping` writes at once when the socket is free, else leaves the frame for
+    # whoever holds the turn to write right after its own frame. So a ping never waits behind
+    # a write. :attr:`progress_at` is the keepalive's other sign of life: the last time the
+    # socket took bytes after making a write wait (the peer acknowledged data).
 
     async def _write(self, data: bytes, *, control: bool = False) -> None:
         while self._writing:
@@ -279,10 +301,18 @@ class ClientWebSocket:
             raise self._closed_error()
         self._writing = True
         done = False
-        if self._unsent:  # it goes first: it is the end of an earlier frame
-            data, self._unsent = self._unsent + data, b""
         try:
-            await self._io.send_all(data)
+            while True:
+                ping = 0
+                if self._unsent or self._ping_frame is not None:
+                    pending, ping = self._take_pending()
+                    data = pending + data
+                await self._send_all(data)
+                if ping > self.pings_written:
+                    self.pings_written = ping
+                if self._ping_frame is None:  # else a ping was asked for during the write
+                    break
+                data = b""
             done = True
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self._ended(ABNORMAL_CLOSURE, None)
@@ -297,7 +327,45 @@ class ClientWebSocket:
                 # Cancelled mid-write: part of a frame may be on the wire, so no frame after
                 # it could be trusted.
                 self._ended(ABNORMAL_CLOSURE, "a write was cancelled")
-        self.bytes_sent += len(data)
+
+    def _take_pending(self) -> tuple[bytes, int]:
+        """What must go before the next frame: the tail of an unfinished frame, then a
+        requested ping; and the number of the last ping they finish (0 if none)."""
+        pending, ping = self._unsent, self._unsent_ping
+        self._unsent, self._unsent_ping = b"", 0
+        frame = self._ping_frame
+        if frame is not None:
+            self._ping_frame = None
+            pending += frame
+            ping = self._ping_frame_number
+        return pending, ping
+
+    async def _send_all(self, data: bytes) -> None:
+        """Write ``data``; note :attr:`progress_at` when the socket takes bytes after a wait."""
+        raw = self._raw
+        if raw is not None:
+            view = memoryview(data)
+            with view:
+                sent = raw.write_nowait(view)
+                self.bytes_sent += sent
+                while sent < len(view):
+                    await raw.wait_writable()
+                    written = raw.write_nowait(view[sent:])
+                    if written:
+                        sent += written
+                        self.bytes_sent += written
+                        self.progress_at = trio.current_time()
+            return
+        # A stream's send_all is opaque: write in pieces, so a slow but moving connection
+        # shows progress at least every _PIECE bytes (a piece that took time had to wait).
+        for start in range(0, len(data), _PIECE):
+            piece = data[start : start + _PIECE] if len(data) > _PIECE else data
+            before = trio.current_time()
+            await self._io.send_all(piece)
+            after = trio.current_time()
+            if after > before:
+                self.progress_at = after
+            self.bytes_sent += len(piece)
 
     async def send_message(self, message: str | bytes) -> None:
         """Send one text (``str``) or binary (``bytes``) message, as one frame.
@@ -319,9 +387,9 @@ class ClientWebSocket:
 
     @property
     def has_unsent(self) -> bool:
-        """Whether the end of a frame begun by :meth:`try_send_now` still waits for
-        :meth:`flush` (or any later write, which sends it first)."""
-        return bool(self._unsent)
+        """Whether bytes wait for :meth:`flush` (or any later write, which sends them first):
+        the end of a frame begun by :meth:`try_send_now`, or a requested ping."""
+        return bool(self._unsent) or (self._ping_frame is not None and not self._writing)
 
     def try_send_now(self, message: str) -> bool:
         """Write one text message at once, without waiting, if nothing else is being written.
@@ -335,9 +403,20 @@ class ClientWebSocket:
             is in progress, the transport is not a plain socket, or the connection is over.
         """
         raw = self._raw
-        if raw is None or self._writing or self._unsent or self._close_sent or self.closed:
+        if (
+            raw is None
+            or self._writing
+            or self._unsent
+            or self._ping_frame is not None
+            or self._close_sent
+            or self.closed
+        ):
             return False
         frame = encode_frame(TEXT, message.encode())
+        return self._write_now(raw, frame, 0)
+
+    def _write_now(self, raw: RawSocketIO, frame: bytes, ping: int) -> bool:
+        """Write what the kernel takes of ``frame`` now; keep the rest in ``_unsent``."""
         try:
             written = raw.write_nowait(frame)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -347,35 +426,49 @@ class ClientWebSocket:
             return False
         self.bytes_sent += written
         if written < len(frame):
-            self._unsent = frame[written:]
+            self._unsent, self._unsent_ping = frame[written:], ping
+        elif ping > self.pings_written:
+            self.pings_written = ping
         return True
 
     async def flush(self) -> None:
-        """Write what :meth:`try_send_now` left unsent, if anything.
+        """Write what :meth:`try_send_now` left unsent and any requested ping, if anything.
 
         Raises:
             WebSocketClosed: The connection has closed.
         """
-        if self._unsent:
+        if self._unsent or self._ping_frame is not None:
             await self._write(b"")
 
-    async def send_ping(self) -> trio.Event:
-        """Send a ping; the event returned is set by its pong (or a later one), or when the
-        connection closes.
+    def request_ping(self) -> int:
+        """Ask for a ping, without ever waiting; return its number.
+
+        The ping is written at once when no write is in progress and the socket takes it;
+        otherwise the write in progress sends it right after its own frame, or the next
+        :meth:`flush` does (:attr:`has_unsent` says whether one is needed). Its pong (or a
+        later one) raises :attr:`pongs_received` to at least this number, and
+        :attr:`pings_written` reaches it once the frame is on the wire.
 
         Raises:
             WebSocketClosed: The connection has closed (or is closing).
         """
         if self._close_sent or self.closed is not None:
             raise self._closed_error()
-        number = next(self._ping_ids)
-        answered = self._pings[number] = trio.Event()
-        try:
-            await self._write(encode_frame(PING, number.to_bytes(8, "big")))
-        except BaseException:
-            self._pings.pop(number, None)
-            raise
-        return answered
+        number = self._last_ping = next(self._ping_ids)
+        frame = encode_frame(PING, number.to_bytes(8, "big"))
+        raw = self._raw
+        if (
+            raw is not None
+            and not self._writing
+            and not self._unsent
+            and self._ping_frame is None
+            and self._write_now(raw, frame, number)
+        ):
+            return number
+        # A pong for this ping answers every earlier one: an older ping not yet written
+        # can be replaced.
+        self._ping_frame, self._ping_frame_number = frame, number
+        return number
 
     async def ping(self) -> None:
         """Send a ping and wait for its pong (or a later one).
@@ -383,9 +476,17 @@ class ClientWebSocket:
         Raises:
             WebSocketClosed: The connection closed first.
         """
-        answered = await self.send_ping()
-        await answered.wait()
-        if self.closed is not None:
+        number = self.request_ping()
+        answered = self._pong_waiters.get(number)
+        if answered is None:
+            answered = self._pong_waiters[number] = trio.Event()
+        try:
+            if self.has_unsent:
+                await self.flush()
+            await answered.wait()
+        finally:
+            self._pong_waiters.pop(number, None)
+        if self.pongs_received < number:
             raise self._closed_error()
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
@@ -463,8 +564,10 @@ class ClientWebSocket:
         if frame.opcode == PONG:
             # A pong answers its ping and every earlier one (a peer may skip some).
             number = int.from_bytes(frame.payload, "big") if len(frame.payload) == 8 else 0
-            for key in [key for key in self._pings if key <= number]:
-                self._pings.pop(key).set()
+            if self._last_ping >= number > self.pongs_received:  # answers a ping we sent
+                self.pongs_received = number
+                for key in [key for key in self._pong_waiters if key <= number]:
+                    self._pong_waiters.pop(key).set()
             return True
         try:
             code, reason = parse_close(frame.payload)
@@ -497,7 +600,7 @@ class ClientWebSocket:
         if self.closed is None:
             self.closed = CloseInfo(code, reason)
         self._close_seen.set()
-        for event in self._pings.values():
+        for event in self._pong_waiters.values():
             event.set()
         if self._write_lot is not None:
             self._write_lot.unpark_all()

@@ -1,0 +1,224 @@
+"""The receiver: one socket read, then every event it completed to whoever asked for it.
+
+::
+
+    WebSocket --> decode --> record --> Conversation
+              --> the few types the session acts on (errors, responses, speech, answers)
+              --> response handles (deltas, copied)
+              --> wait_for waiters (one-shot slots)
+              --> the session's stream (async for / receive)
+              --> what the response layer decided to send (barge-in, queued requests)
+
+Everything but the stream is fed without waiting, whatever the application reads; the
+stream waits only under its policy (:mod:`._stream`). Sending what the response layer
+decided never waits either, unless the outbound queue is full (the network is behind).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Final, final
+
+from .._core._audio_format import FORMATS
+from .._core._codec import decode
+from .._core._conversation import Conversation
+from .._core._errors import ProtocolError
+from .._core._events import SERVER_EVENTS, UnknownEvent
+from .._core._events._server import (
+    ErrorEvent,
+    InputAudioBufferSpeechStarted,
+    ResponseCreated,
+    ResponseDone,
+    SessionCreated,
+    SessionUpdated,
+    TranscriptionSessionCreated,
+    TranscriptionSessionUpdated,
+)
+from .._core._playback import PlaybackInterrupted
+from .._core._recording import Recorder
+from .._wire._websocket import ClientWebSocket, WebSocketClosed
+from ._layer import READY, Followup, ResponseLayer
+from ._lifecycle import Lifecycle
+from ._outbound import Outbound
+from ._requests import ANSWERS, Replies
+from ._response_handles import DELTA_TYPES
+from ._stream import EventStream
+from ._types import DecodeFailure, ReceivedEvent
+from ._waiters import Waiters
+
+__all__ = ["Inbound"]
+
+logger = logging.getLogger("trio_realtime")
+
+
+@final
+class Inbound:
+    """The receiver task and the routing of each event (see the module docstring).
+
+    Attributes:
+        decode_failures: Frames that arrived as :class:`DecodeFailure`.
+    """
+
+    __slots__ = (
+        "_conversation",
+        "_layer",
+        "_life",
+        "_out",
+        "_recorder",
+        "_replies",
+        "_stream",
+        "_waiters",
+        "_ws",
+        "decode_failures",
+    )
+
+    def __init__(
+        self,
+        ws: ClientWebSocket,
+        lifecycle: Lifecycle,
+        outbound: Outbound,
+        stream: EventStream,
+        waiters: Waiters,
+        replies: Replies,
+        layer: ResponseLayer,
+        *,
+        conversation: Conversation | None,
+        recorder: Recorder | None,
+    ) -> None:
+        self._ws = ws
+        self._life = lifecycle
+        self._out = outbound
+        self._stream = stream
+        self._waiters = waiters
+        self._replies = replies
+        self._layer = layer
+        self._conversation = conversation
+        self._recorder = recorder
+        self.decode_failures = 0
+
+    async def run(self) -> None:
+        """Receive until the connection ends; then end the session."""
+        receive_messages = self._ws.receive_messages
+        life = self._life
+        stream = self._stream
+        offer = stream.offer
+        special = _SPECIAL
+        waiting = self._waiters.pending
+        dispatch = self._waiters.dispatch
+        conversation, recorder = self._conversation, self._recorder
+        tracked = _TRACKED
+        routes = self._layer.routes
+        followups = self._layer.followups
+        delta_types = DELTA_TYPES
+        try:
+            while True:
+                # One socket read: every message it completed, then the next read.
+                for message in await receive_messages():
+                    life.events_received += 1
+                    event: ReceivedEvent | None
+                    try:
+                        event = decode(message)
+                    except ProtocolError as exc:
+                        event = self._decode_failure(message, exc)
+                    # Every received frame passes here once, in order.
+                    if recorder is not None:
+                        recorder.record("server", getattr(event, "type", ""), message)
+                    if conversation is not None and type(event) in tracked:
+                        conversation.apply(event)  # type: ignore[arg-type]
+                    handler = special.get(type(event))
+                    if handler is not None:
+                        event = handler(self, event)  # None: an error the library handled
+                    if event is not None:
+                        if routes and type(event) in delta_types:  # copies into live handles
+                            ref = routes.get(event.response_id)  # type: ignore[union-attr, arg-type]
+                            handle = None if ref is None else ref()
+                            if handle is not None:
+                                handle._delta(event)  # type: ignore[arg-type]
+                        if waiting:
+                            dispatch(event)
+                        if not offer(event, len(message)):
+                            await stream.wait_room()
+                    if followups:
+                        await self._after_event(followups)
+                message = event = None  # type: ignore[assignment]  # not kept while idle
+        except WebSocketClosed:
+            life.connection_closed(self._ws.closed)
+
+    async def _after_event(self, followups: list[Followup]) -> None:
+        """Deliver notices and send what the layer decided, in order."""
+        items = followups[:]
+        followups.clear()  # in place: the receiver holds this list
+        for item in items:
+            if isinstance(item, PlaybackInterrupted):
+                if self._waiters.pending:
+                    self._waiters.dispatch(item)
+                if not self._stream.offer(item, 0):
+                    await self._stream.wait_room()
+                continue
+            event = self._layer.take_ready() if item is READY else item
+            if event is None or isinstance(event, str):
+                continue
+            waiting = self._out.offer(event)
+            if waiting is not None:
+                # The outbound queue is full (the network is behind): the socket reads wait
+                # until it drains, which it does only while the peer takes our data (the
+                # keepalive's sign of life).
+                await self._out.put_quietly(waiting)
+
+    def _decode_failure(self, message: str | bytes, exc: ProtocolError) -> DecodeFailure:
+        self.decode_failures += 1
+        logger.debug("undecodable frame: %s", exc)
+        return DecodeFailure(raw=message, error=exc)
+
+    # --- the event types the session acts on -------------------------------------------------
+
+    def _on_error(self, event: ErrorEvent) -> ErrorEvent | None:
+        event = self._life.server_error(event)
+        self._replies.error(event)
+        return None if self._layer.error(event) else event
+
+    def _on_response_created(self, event: ResponseCreated) -> ResponseCreated:
+        self._layer.response_created(event)
+        return event
+
+    def _on_response_done(self, event: ResponseDone) -> ResponseDone:
+        self._layer.response_done(event)
+        return event
+
+    def _on_speech_started(
+        self, event: InputAudioBufferSpeechStarted
+    ) -> InputAudioBufferSpeechStarted:
+        self._layer.speech_started(event)
+        return event
+
+    def _on_session(self, event: Any) -> Any:
+        name = event.session.input_audio_format
+        if isinstance(name, str) and name in FORMATS:
+            self._out.input_format = FORMATS[name]
+        if type(event) in _ANSWER_TYPES:
+            self._replies.answer(event)
+        return event
+
+    def _on_answer(self, event: Any) -> Any:
+        self._replies.answer(event)
+        return event
+
+
+# What the Conversation is fed: server events and unknown ones (not client-typed oddities).
+_TRACKED: Final = frozenset([*SERVER_EVENTS.values(), UnknownEvent])
+_ANSWER_TYPES: Final = frozenset(ANSWERS.values())
+
+# The few event types the receiver acts on, by exact type: one dict lookup per event.
+# A handler returns the event to deliver, or None for an error the library handled.
+_SPECIAL: Final[dict[type, Callable[[Inbound, Any], ReceivedEvent | None]]] = {
+    **dict.fromkeys(_ANSWER_TYPES, Inbound._on_answer),
+    ErrorEvent: Inbound._on_error,
+    ResponseCreated: Inbound._on_response_created,
+    ResponseDone: Inbound._on_response_done,
+    InputAudioBufferSpeechStarted: Inbound._on_speech_started,
+    **dict.fromkeys(
+        (SessionCreated, SessionUpdated, TranscriptionSessionCreated, TranscriptionSessionUpdated),
+        Inbound._on_session,
+    ),
+}

@@ -1,0 +1,221 @@
+"""The parts of a session, made and wired together, and what happens at its end.
+
+::
+
+    RealtimeSession (the facade: the public API, no protocol logic)
+      SessionParts   made here; the facade forwards to them
+        Lifecycle      open / closing / ended, the ending, the last server error  (_lifecycle)
+        Outbound       direct writes, the bounded queue and the sender task        (_outbound)
+        Inbound        the receiver: decode, conversation, routes, stream          (_inbound)
+        EventStream    the session's own stream, and when it holds the receiver    (_stream)
+        Waiters        ``wait_for``                                                (_waiters)
+        Replies        request and reply                                          (_requests)
+        ResponseLayer  handles, the turn queue, tools, barge-in                    (_layer)
+        AudioPumps     appends and pump tasks                                      (_audio)
+        Watchdog       the keepalive and other deadlines, on their own clock       (_keepalive)
+
+Each part is given only what it uses: the response layer gets an outbox, a way to start
+tasks and a wait gauge, never the session; the receiver gets the parts it feeds. Each can be
+tested without a socket. The session's one nursery runs the receiver, the watchdog, the
+sender once one is needed, audio pumps and tool calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import final
+
+import trio
+
+from .._core._conversation import Conversation
+from .._core._recording import Recorder
+from .._core._tools import tool_registry
+from .._wire._connection import Transport
+from ._audio import AudioPumps
+from ._inbound import Inbound
+from ._keepalive import Deadline, Heartbeat, ReceiverStalls, Watchdog
+from ._layer import ResponseLayer
+from ._lifecycle import Ending, Lifecycle, local_close, peer_gone
+from ._options import BACKLOG_BYTES, BACKLOG_EVENTS, SessionOptions
+from ._outbound import Outbound
+from ._requests import Replies, Requester
+from ._stream import EventStream
+from ._support import SentLog
+from ._types import SessionStatistics
+from ._waiters import Waiters
+
+__all__ = ["SessionParts"]
+
+logger = logging.getLogger("trio_realtime")
+
+
+@final
+class SessionParts:
+    """Every part of one session, wired together (see the module docstring)."""
+
+    __slots__ = (
+        "conversation",
+        "inbound",
+        "layer",
+        "life",
+        "nursery",
+        "options",
+        "out",
+        "pumps",
+        "replies",
+        "requester",
+        "stream",
+        "transport",
+        "waiters",
+        "watchdog",
+    )
+
+    def __init__(
+        self,
+        transport: Transport,
+        nursery: trio.Nursery,
+        options: SessionOptions,
+        recorder: Recorder | None,
+    ) -> None:
+        ws, spawn = transport.ws, nursery.start_soon
+        self.transport = transport
+        self.options = options
+        conversation = self.conversation = (
+            Conversation(keep_audio_seconds=options.keep_audio_seconds)
+            if options.track_conversation
+            else None
+        )
+        life = self.life = Lifecycle(transport.config.url, transport.config.api_key, self)
+        app_stalls = ReceiverStalls()
+        stream = self.stream = EventStream(
+            options.inbound_queue_size, BACKLOG_EVENTS, BACKLOG_BYTES, app_stalls
+        )
+        replies = self.replies = Replies()
+        self.waiters = Waiters(stream, life)
+        out = self.out = Outbound(
+            ws,
+            spawn,
+            life,
+            replies,
+            queue_size=options.outbound_queue_size,
+            sent_log=SentLog(options.sent_log_events, options.sent_log_bytes),
+            conversation=conversation,
+            recorder=recorder,
+        )
+        self.requester = Requester(out, replies, stream, life)
+        heartbeat = None
+        if options.keepalive is not None:
+            heartbeat = Heartbeat(ws, options.keepalive, app_stalls, out)
+        deadlines: list[Deadline] = []
+        self.watchdog = Watchdog(heartbeat, deadlines, self)
+        layer = self.layer = ResponseLayer(
+            out,
+            spawn,
+            stream,
+            life,
+            self.watchdog,
+            conversation,
+            tools=tool_registry(options.tools),
+            tool_timeout=options.tool_timeout,
+            request_timeout=options.request_timeout,
+            handle_interruptions=options.handle_interruptions is not False,
+            max_queued_responses=options.max_queued_responses,
+        )
+        deadlines.append(layer)
+        self.inbound = Inbound(
+            ws,
+            life,
+            out,
+            stream,
+            self.waiters,
+            replies,
+            layer,
+            conversation=conversation,
+            recorder=recorder,
+        )
+        self.pumps = AudioPumps(out, life, nursery)
+        self.nursery = nursery
+
+    def start(self) -> None:
+        """Start the receiver and the watchdog (``connect`` does, right after making them)."""
+        self.nursery.start_soon(self.inbound.run, name="trio_realtime.receiver")
+        self.nursery.start_soon(self.watchdog.run, name="trio_realtime.watchdog")
+
+    def statistics(self) -> SessionStatistics:
+        """A snapshot of every part's counters."""
+        out, stream, ws, layer = self.out, self.stream, self.transport.ws, self.layer
+        return SessionStatistics(
+            outbound_buffer_used=out.queued,
+            outbound_max_buffer_size=self.options.outbound_queue_size,
+            inbound_buffer_used=len(stream),
+            inbound_max_buffer_size=self.options.inbound_queue_size,
+            inbound_skipped=stream.skipped,
+            inbound_dropped=stream.dropped,
+            events_sent=out.events_sent,
+            events_received=self.life.events_received,
+            bytes_sent=ws.bytes_sent,
+            bytes_received=ws.bytes_received,
+            audio_ms_sent=out.audio_ms_sent,
+            decode_failures=self.inbound.decode_failures,
+            receiver_stalls=stream.stalls.count,
+            waiters=len(self.waiters.pending),
+            replies_pending=self.replies.pending,
+            audio_streams=self.pumps.running,
+            queued_responses=len(layer.queue.waiting),
+            response_handles=layer.live_handles,
+            tool_calls_running=layer.tool_calls_running,
+            errors_handled=layer.errors_handled,
+        )
+
+    def session_ended(self, ending: Ending) -> None:
+        """The lifecycle tells: tell every part the session is over."""
+        self.stream.close()  # readers get the buffered events, then the ending
+        self.out.ended()  # blocked senders wake up
+        self.waiters.fail_all(ending.error)
+        self.replies.fail_all(ending.error)
+        self.layer.terminate(ending.error, ending.ends_iteration)
+        self.pumps.stop_all(None if ending.ends_iteration else ending.error)
+
+    async def peer_gone(self, message: str) -> None:
+        """The keepalive's verdict: end the session with 1006 and close the socket."""
+        if self.life.open:
+            logger.debug("%s: %s", self.transport.config.url, message)
+            self.life.end(peer_gone(message))
+        await self.transport.abort()
+
+    async def aclose(self) -> None:
+        """Close: stop the pumps, write what is queued, close with 1000 (see
+        :meth:`RealtimeSession.aclose`)."""
+        life = self.life
+        if life.closing:
+            await life.closed.wait()
+            return
+        life.closing = True
+        try:
+            self.stream.stop_holding()  # the close handshake needs the receiver
+            self.pumps.stop_all()
+            self.layer.close()  # the library queues nothing more of its own
+            self.out.close()  # the sender writes what is queued, then stops
+            with trio.move_on_after(self.options.close_timeout) as scope:
+                await self.out.wait_sent()
+                if life.ending is None:
+                    await self.transport.ws.aclose(1000)
+            if scope.cancelled_caught:
+                logger.debug("%s: close timed out; closing the socket", self.transport.config.url)
+                await self.transport.abort()
+        except BaseException:
+            await self.transport.abort()
+            raise
+        finally:
+            life.end(local_close())
+            life.closed.set()
+
+    def release(self) -> None:
+        """The block is over: drop unread events; from now on ``receive`` raises."""
+        self.stream.release()
+
+    def raise_unreported_failure(self) -> None:
+        """Raise the ending's error if the session failed and nobody was told."""
+        ending = self.life.ending
+        if ending is not None and not ending.ends_iteration and not ending.reported:
+            raise ending.error()
