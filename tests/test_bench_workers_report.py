@@ -17,8 +17,9 @@ import trio
 from trio_realtime._bench._environment import clock_id, is_this_machine
 from trio_realtime._bench._meter import WorkerMeter, stamps_trusted
 from trio_realtime._bench._orchestrator import BenchOptions, run_size, server_clock
+from trio_realtime._bench._per_worker import lost_worker, render_workers
 from trio_realtime._bench._processes import BenchError
-from trio_realtime._bench._report import lost_worker, merge_run, render_workers
+from trio_realtime._bench._report import merge_run
 from trio_realtime._bench._tables import render_report
 from trio_realtime._bench._verdicts import problems
 from trio_realtime._bench._worker import WorkerSpec

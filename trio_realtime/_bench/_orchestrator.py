@@ -22,8 +22,9 @@ import trio
 
 from ._environment import clock_id, is_this_machine
 from ._launcher import Launcher, Worker
+from ._per_worker import lost_worker
 from ._processes import BenchError, ProcessLauncher, ServerProcess, machine_busy_seconds
-from ._report import lost_worker, merge_run, passes
+from ._report import merge_run, passes
 from ._stats import Histogram
 from ._worker import WorkerSpec, tail_seconds
 from ._workload import Workload, shard

@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ._environment import environment
-from ._report import LABELS, render_run, render_workers
+from ._per_worker import render_workers
+from ._report import LABELS, render_run
 from ._workload import BASELINES, PEERS, SCENARIOS, TURN_BASED
 
 __all__ = [
