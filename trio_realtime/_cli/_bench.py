@@ -7,6 +7,8 @@
     trio-realtime bench --check                           # exit 5 if ours missed the target
     trio-realtime bench --sweep 150,250,350,450 --peer openai-sdk --json out.json
     trio-realtime bench --processes 2 --sessions 800      # sharded; reports 1 -> 2 scaling
+    trio-realtime bench --cluster local:2 --no-scaling    # the same shards as Dask tasks
+    trio-realtime bench --cluster tcp://sched:8786 --scenario turns --url wss://...
     trio-realtime bench --scenario turns --sessions 20    # spoken turns, reference server
 
 By default the standard load workload runs against an embedded load server in its own
@@ -160,10 +162,21 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "(untyped): what a typed layer costs on each event loop",
     )
     where.add_argument(
-        "--processes", type=_positive(int), default=1, help="shard sessions over K processes"
+        "--processes",
+        type=_positive(int),
+        help="shard sessions over K processes (1); with --cluster, over K of its workers (all)",
     )
     where.add_argument(
-        "--no-scaling", action="store_true", help="with --processes K, skip the 1-process run"
+        "--cluster",
+        metavar="ADDRESS|local:K",
+        help="run the workers as Dask tasks, one per Dask worker: on a running scheduler "
+        "(tcp://host:8786), or on a local cluster of K worker processes; needs "
+        "pip install 'trio-realtime[cluster]'",
+    )
+    where.add_argument(
+        "--no-scaling",
+        action="store_true",
+        help="with K > 1 processes or cluster workers, skip the 1-worker run",
     )
     where.add_argument(
         "--gc-threshold",
@@ -300,10 +313,22 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         raise ValueError("--refine needs --sweep")
     if args.wav is not None and not os.path.exists(args.wav):
         raise ValueError(f"--wav {args.wav}: no such file")
+    if args.cluster is not None:
+        if importlib.util.find_spec("distributed") is None:
+            raise ValueError(
+                "--cluster needs Dask distributed: pip install 'trio-realtime[cluster]'"
+            )
+        from .._bench._cluster import parse_target
+
+        local = parse_target(args.cluster)
+        if local is not None and args.processes is not None and args.processes > local:
+            raise ValueError(
+                f"--processes {args.processes}: --cluster {args.cluster} has {local} workers"
+            )
     return BenchOptions(
         workload=workload,
         clients=clients,
-        processes=args.processes,
+        processes=args.processes or (0 if args.cluster is not None else 1),
         scaling=not args.no_scaling,
         sweep=args.sweep or (),
         refine=args.refine,
@@ -319,6 +344,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         retries=max(0, args.retries),
         wait_quiet=args.wait_quiet,
         gc_threshold=args.gc_threshold,
+        cluster=args.cluster,
     )
 
 
