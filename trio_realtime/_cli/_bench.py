@@ -295,10 +295,13 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         + (BASELINES if args.baseline else ())
     )
     if args.peer is not None and importlib.util.find_spec("openai") is None:
-        raise ValueError("--peer openai-sdk needs the SDK: pip install 'openai[realtime]'")
-    if args.baseline and importlib.util.find_spec("websockets") is None:
+        raise ValueError("--peer openai-sdk needs the SDK: pip install 'trio-realtime[bench]'")
+    if args.baseline and not all(
+        importlib.util.find_spec(name) for name in ("websockets", "trio_websocket")
+    ):
         raise ValueError(
-            "--baseline needs websockets for its asyncio client: pip install websockets"
+            "--baseline needs websockets and trio-websocket for its bare clients: "
+            "pip install 'trio-realtime[bench]'"
         )
     if args.baseline and args.scenario == "transcription":
         raise ValueError("--baseline runs speech-to-speech sessions only")
