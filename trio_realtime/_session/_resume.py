@@ -236,8 +236,10 @@ class Resumer:
                     await wake.wait()
 
     def _recycle_at(self) -> float:
-        """When to start looking for a quiet point: ``recycle_before`` ahead of the
-        session's ``expires_at``, and never in the first half of its life."""
+        """When to start looking for a quiet point: at a random moment of the first half of
+        the window ``recycle_before`` ahead of the session's ``expires_at`` (sessions that
+        started together, after a restart say, do not all move at once), and never in the
+        first half of the session's life."""
         before = self._policy.recycle_before
         conversation = self._conversation
         session = conversation.session or conversation.transcription_session
@@ -246,7 +248,8 @@ class Resumer:
             return math.inf
         now = trio.current_time()
         left = expires_at - time.time()
-        return now + max(left - before, left / 2)
+        start = max(left - before, left / 2)
+        return now + start + self._rng.uniform(0.0, (left - start) / 2)
 
     def _quiet(self) -> bool:
         """No response running or asked for, no tool running, nothing said and uncommitted."""

@@ -74,8 +74,9 @@ class ResumePolicy:
             seconds (full jitter), and the bound doubles with each attempt...
         max_backoff: ... up to this many seconds.
         recycle_before: Seconds before the session's ``expires_at`` (from ``session.created``)
-            from which the session looks for a quiet point to move to a new connection on its
-            own: no response running or requested, no tool call running, and an empty input
+            in which the session looks for a quiet point (from a random moment of the first
+            half of that window, never in the first half of the session's life) to move to a
+            new connection on its own: no response running or requested, no tool call running, and an empty input
             buffer (with server VAD: the user is not speaking). So a long session never meets
             the server's limit in the middle of a turn. ``None`` never recycles (an expired
             session still resumes after ``session_expired``).
