@@ -83,6 +83,7 @@ from ._wire._errors import AuthenticationError as AuthenticationError
 from ._wire._errors import ConnectionClosed as ConnectionClosed
 from ._wire._errors import ConnectionRejected as ConnectionRejected
 from ._wire._errors import ConnectTimeout as ConnectTimeout
+from ._wire._errors import DialectRefused as DialectRefused
 from ._wire._errors import HandshakeError as HandshakeError
 from .events import (
     NO_EXTRA as NO_EXTRA,
@@ -119,6 +120,9 @@ from .events import (
 )
 from .events import (
     ConversationItemDeleted as ConversationItemDeleted,
+)
+from .events import (
+    ConversationItemDone as ConversationItemDone,
 )
 from .events import (
     ConversationItemRetrieve as ConversationItemRetrieve,
@@ -160,10 +164,16 @@ from .events import (
     InputAudioBufferCommitted as InputAudioBufferCommitted,
 )
 from .events import (
+    InputAudioBufferDtmfEventReceived as InputAudioBufferDtmfEventReceived,
+)
+from .events import (
     InputAudioBufferSpeechStarted as InputAudioBufferSpeechStarted,
 )
 from .events import (
     InputAudioBufferSpeechStopped as InputAudioBufferSpeechStopped,
+)
+from .events import (
+    InputAudioBufferTimeoutTriggered as InputAudioBufferTimeoutTriggered,
 )
 from .events import (
     InputAudioTranscription as InputAudioTranscription,
@@ -178,7 +188,19 @@ from .events import (
     InputAudioTranscriptionFailed as InputAudioTranscriptionFailed,
 )
 from .events import (
+    InputAudioTranscriptionSegment as InputAudioTranscriptionSegment,
+)
+from .events import (
     Logprob as Logprob,
+)
+from .events import (
+    McpListToolsCompleted as McpListToolsCompleted,
+)
+from .events import (
+    McpListToolsFailed as McpListToolsFailed,
+)
+from .events import (
+    McpListToolsInProgress as McpListToolsInProgress,
 )
 from .events import (
     Model as Model,
@@ -248,6 +270,21 @@ from .events import (
 )
 from .events import (
     ResponseFunctionCallArgumentsDone as ResponseFunctionCallArgumentsDone,
+)
+from .events import (
+    ResponseMcpCallArgumentsDelta as ResponseMcpCallArgumentsDelta,
+)
+from .events import (
+    ResponseMcpCallArgumentsDone as ResponseMcpCallArgumentsDone,
+)
+from .events import (
+    ResponseMcpCallCompleted as ResponseMcpCallCompleted,
+)
+from .events import (
+    ResponseMcpCallFailed as ResponseMcpCallFailed,
+)
+from .events import (
+    ResponseMcpCallInProgress as ResponseMcpCallInProgress,
 )
 from .events import (
     ResponseOutputItemAdded as ResponseOutputItemAdded,
@@ -350,12 +387,14 @@ __all__ = [
     "ConversationItemCreated",
     "ConversationItemDelete",
     "ConversationItemDeleted",
+    "ConversationItemDone",
     "ConversationItemRetrieve",
     "ConversationItemRetrieved",
     "ConversationItemTruncate",
     "ConversationItemTruncated",
     "ConversationStatistics",
     "DecodeFailure",
+    "DialectRefused",
     "ErrorDetails",
     "ErrorEvent",
     "Event",
@@ -369,14 +408,20 @@ __all__ = [
     "InputAudioBufferCleared",
     "InputAudioBufferCommit",
     "InputAudioBufferCommitted",
+    "InputAudioBufferDtmfEventReceived",
     "InputAudioBufferSpeechStarted",
     "InputAudioBufferSpeechStopped",
+    "InputAudioBufferTimeoutTriggered",
     "InputAudioTranscription",
     "InputAudioTranscriptionCompleted",
     "InputAudioTranscriptionDelta",
     "InputAudioTranscriptionFailed",
+    "InputAudioTranscriptionSegment",
     "ItemView",
     "Logprob",
+    "McpListToolsCompleted",
+    "McpListToolsFailed",
+    "McpListToolsInProgress",
     "Model",
     "NoiseReduction",
     "OutputAudioBufferClear",
@@ -411,6 +456,11 @@ __all__ = [
     "ResponseFunctionCallArgumentsDelta",
     "ResponseFunctionCallArgumentsDone",
     "ResponseHandle",
+    "ResponseMcpCallArgumentsDelta",
+    "ResponseMcpCallArgumentsDone",
+    "ResponseMcpCallCompleted",
+    "ResponseMcpCallFailed",
+    "ResponseMcpCallInProgress",
     "ResponseOutputItemAdded",
     "ResponseOutputItemDone",
     "ResponseRefused",

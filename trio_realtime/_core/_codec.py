@@ -26,10 +26,28 @@ import orjson
 from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from ._errors import ProtocolError
-from ._events import CLIENT_EVENTS, NO_EXTRA, SERVER_EVENTS, Event, Model, UnknownEvent
+from ._events import (
+    CLIENT_EVENTS,
+    GA_SERVER_EVENTS,
+    NO_EXTRA,
+    SERVER_EVENTS,
+    Event,
+    Model,
+    UnknownEvent,
+)
 from ._unset import UNSET, UnsetType
 
-__all__ = ["converter", "decode", "encode", "encode_bytes", "pack", "to_json_dict", "unpack"]
+__all__ = [
+    "converter",
+    "decode",
+    "encode",
+    "encode_bytes",
+    "pack",
+    "structure_function",
+    "to_json_dict",
+    "unpack",
+    "unstructure_function",
+]
 
 _StructureFn = Callable[[Any], Any]
 _UnstructureFn = Callable[[Any], Any]
@@ -372,7 +390,9 @@ def _compile(source: str, ns: dict[str, Any], name: str) -> Callable[[Any], Any]
 
 
 _EVENT_CLASSES: Final[dict[str, type[Event]]] = {**CLIENT_EVENTS, **SERVER_EVENTS}
-_CONCRETE_EVENTS: Final = frozenset(_EVENT_CLASSES.values())
+# The GA-only events are protocol classes too (their hooks are generated like the others'),
+# but :func:`decode` does not dispatch to them: only a GA connection's decoder does.
+_CONCRETE_EVENTS: Final = frozenset([*_EVENT_CLASSES.values(), *GA_SERVER_EVENTS.values()])
 _GENERATOR: Final = _Generator()
 
 
@@ -440,6 +460,23 @@ def _unstructure_for(cls: type) -> _UnstructureFn:
         raise TypeError(f"not a protocol event: {cls.__name__}")
     fn = _UNSTRUCTURE_BY_CLASS[cls] = _GENERATOR._lazy_unstructure(cls)
     return fn
+
+
+def structure_function(cls: type) -> _StructureFn:
+    """The generated structure function of protocol class ``cls``, made on first use.
+
+    For the dialect codecs (:mod:`._dialects`): it takes the JSON object and raises
+    ``_FieldError`` (with the field path) where :func:`decode` raises ``ProtocolError``.
+    """
+    return _GENERATOR._lazy_structure(cls)
+
+
+def unstructure_function(cls: type) -> _UnstructureFn:
+    """The generated unstructure function of protocol class ``cls`` (see :func:`to_json_dict`)."""
+    try:
+        return _UNSTRUCTURE_BY_CLASS[cls]
+    except KeyError:
+        return _unstructure_for(cls)
 
 
 _loads = orjson.loads

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, final
 
-from .._core._codec import decode
+from .._core._dialects import BETA, GA, Dialect
 from .._core._errors import ProtocolError
 from .._core._events import (
     ConversationCreated,
@@ -78,6 +78,7 @@ from ._errors import (
     unknown_parameter,
     unknown_type,
 )
+from ._ga import GaEvents
 from ._ids import IdFactory
 from ._input_audio import TICKS_PER_MS, InputAudio, decode_append
 from ._item_requests import (
@@ -131,6 +132,9 @@ class ConnectionState:
         options: Server options.
         ids: Id factory (seed it for reproducible ids).
         wall_clock: Unix time source, read once here, for ``expires_at``.
+        dialect: The wire shape the client speaks (the handshake's beta marker decides):
+            frames are decoded with it, errors name its field paths, and for GA the events
+            get what GA adds (:mod:`._ga`); the shell encodes with :attr:`dialect`.
 
     Attributes:
         close: ``None`` while the session is open; ``(code, reason)`` once the shell must
@@ -148,9 +152,12 @@ class ConnectionState:
         options: ServerOptions = _DEFAULT_OPTIONS,
         ids: IdFactory | None = None,
         wall_clock: Callable[[], float] = time.time,
+        dialect: Dialect = BETA,
     ) -> None:
         self.close: tuple[int, str] | None = None
+        self.dialect = dialect
         self._ids = IdFactory() if ids is None else ids
+        self._ga = GaEvents(self._ids) if dialect is GA else None
         self._engine = engine
         self._options = options
         self._model = model or None
@@ -163,7 +170,9 @@ class ConnectionState:
         self._config: SessionConfig = (
             default_transcription_config()
             if self._transcription
-            else default_conversation_config(self._model or "", options.instructions)
+            else default_conversation_config(
+                self._model or "", options.instructions, ga=dialect is GA
+            )
         )
         self._conversation = Conversation(self._ids.new("conv"))
         self._audio = InputAudio(
@@ -228,15 +237,18 @@ class ConnectionState:
             return self._count(out)
         self._received += 1
         try:
-            event = decode(text)
+            event = self.dialect.decode_client_event(text)
         except ProtocolError as exc:
-            out.append(self._error(*undecodable(text, exc)))
+            refusal, event_id = undecodable(text, exc, self.dialect.client_event_types)
+            out.append(self._error(refusal, event_id, respell=False))  # paths as decoded
             return self._count(out)
         raw_id = getattr(event, "event_id", None)
         event_id = raw_id if isinstance(raw_id, str) else None
         handler = None if isinstance(event, UnknownEvent) else _HANDLERS.get(type(event))
         if handler is None:  # an unknown type, or a server event sent by the client
-            out.append(self._error(unknown_type(event.type), event_id))
+            out.append(
+                self._error(unknown_type(event.type, self.dialect.client_event_types), event_id)
+            )
             return self._count(out)
         assert isinstance(event, Event)
         try:
@@ -298,6 +310,8 @@ class ConnectionState:
         return self._release(self._now)
 
     def _count(self, events: list[ServerEvent]) -> list[ServerEvent]:
+        if self._ga is not None and events:
+            events = self._ga.adapt(events)
         self._sent += len(events)
         return events
 
@@ -310,25 +324,39 @@ class ConnectionState:
             item_id = self._ids.new("item")
         return item_id
 
-    def _error(self, refusal: Refusal, event_id: str | None) -> ErrorEvent:
+    def _error(self, refusal: Refusal, event_id: str | None, *, respell: bool = True) -> ErrorEvent:
+        """The ``error`` of ``refusal``; ``respell``: its path is a beta class path, which a
+        GA client is told in GA terms (``session.audio.input.turn_detection...``)."""
         self._errors += 1
+        param, message = refusal.param, refusal.message
+        if param is not None and self._ga is not None and respell:
+            spelled = self.dialect.path(param)
+            message, param = message.replace(f"'{param}'", f"'{spelled}'"), spelled
         return ErrorEvent(
             event_id=self._event_id(),
             error=ErrorDetails(
                 type=refusal.error_type,
                 code=refusal.code,
-                message=refusal.message,
-                param=refusal.param,
+                message=message,
+                param=param,
                 event_id=event_id,
             ),
         )
 
     def _session_view(self) -> Session:
-        return session_view(self._config, session_id=self._session_id, expires_at=self._expires_at)
+        return session_view(
+            self._config,
+            session_id=self._session_id,
+            expires_at=self._expires_at,
+            ga=self._ga is not None,
+        )
 
     def _transcription_view(self, *, created: bool = False) -> TranscriptionSession:
         return transcription_session_view(
-            self._config, session_id=self._session_id, expires_at=self._expires_at, created=created
+            self._config,
+            session_id=self._session_id,
+            expires_at=self._expires_at,
+            created=created and self._ga is None,  # GA sessions have no client_secret
         )
 
     # -- scheduling -----------------------------------------------------------------------------
@@ -373,17 +401,14 @@ class ConnectionState:
 
     def _on_session_update(self, event: SessionUpdate, now: float, out: _Out) -> None:
         if self._transcription:
-            raise invalid_value(
-                "type",
-                "session.update is not supported in transcription sessions; "
-                "use transcription_session.update.",
-            )
+            raise self._wrong_session_kind("realtime")
         self._set_config(
             apply_session_update(
                 self._config,
                 event.session,
                 assistant_audio=self._assistant_audio,
                 transcription_models=self._options.transcription_models,
+                include_allowed=self._ga is not None,  # GA realtime sessions have include
             )
         )
         out.append(SessionUpdated(event_id=self._event_id(), session=self._session_view()))
@@ -392,11 +417,7 @@ class ConnectionState:
         self, event: TranscriptionSessionUpdate, now: float, out: _Out
     ) -> None:
         if not self._transcription:
-            raise invalid_value(
-                "type",
-                "transcription_session.update is only supported in transcription sessions "
-                "(?intent=transcription); use session.update.",
-            )
+            raise self._wrong_session_kind("transcription")
         self._set_config(
             apply_transcription_update(
                 self._config,
@@ -406,6 +427,26 @@ class ConnectionState:
         )
         session = self._transcription_view()
         out.append(TranscriptionSessionUpdated(event_id=self._event_id(), session=session))
+
+    def _wrong_session_kind(self, asked: str) -> Refusal:
+        if self._ga is not None:  # GA: one event, its session's type names the kind
+            return invalid_value(
+                "session.type",
+                f"Invalid value: '{asked}'. This connection is a "
+                f"{'transcription' if self._transcription else 'realtime'} session "
+                "(chosen by ?intent= / ?model= when connecting).",
+            )
+        if self._transcription:
+            return invalid_value(
+                "type",
+                "session.update is not supported in transcription sessions; "
+                "use transcription_session.update.",
+            )
+        return invalid_value(
+            "type",
+            "transcription_session.update is only supported in transcription sessions "
+            "(?intent=transcription); use session.update.",
+        )
 
     def _set_config(self, config: SessionConfig) -> None:
         self._config = config
