@@ -207,18 +207,28 @@ def _relaxed_ga_schemas() -> dict[str, Any]:
     # sends ``"transcription": null``, ``"noise_reduction": null`` and ``"include": null``,
     # which its session schemas type as object / array only; null is what "off" looks like
     # (the SDK's GA types make all three Optional).
+    # Requests likewise: their descriptions say "set to null to turn off", and the SDK's
+    # ``session.update`` docstring sends ``"noise_reduction": null``.
     for name in (
         "RealtimeSessionCreateResponseGA",
         "RealtimeTranscriptionSessionCreateResponseGA",
+        "RealtimeSessionCreateRequestGA",
+        "RealtimeTranscriptionSessionCreateRequestGA",
     ):
         props = schemas[name]["properties"]
-        _allow_null(props["include"])
+        if name.endswith("ResponseGA"):
+            _allow_null(props["include"])
         audio_in = props["audio"]["properties"]["input"]["properties"]
         for field in ("transcription", "noise_reduction"):
             _allow_null(audio_in[field])
+    # ``response.create.response.conversation`` is a ``oneOf`` of two overlapping string
+    # schemas, so "auto" matches both and fails (beta relaxation 6).
+    conversation = schemas["RealtimeResponseCreateParams"]["properties"]["conversation"]
+    conversation["anyOf"] = conversation.pop("oneOf")
     # Its ``response.created`` example sends ``"status_details": null`` and ``"usage": null``
-    # (as the beta service did: beta relaxation 2).
-    for field in ("status_details", "usage"):
+    # (as the beta service did: beta relaxation 2);
+    # ``conversation_id`` is null for an out-of-band response, as its own description says.
+    for field in ("status_details", "usage", "conversation_id"):
         _allow_null(schemas["RealtimeResponse"]["properties"][field])
     # A committed user audio item carries ``transcript: null`` until its transcript exists
     # (beta relaxation 7; the SDK's GA type makes it Optional).

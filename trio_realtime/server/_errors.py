@@ -10,7 +10,7 @@ was recorded; elsewhere they follow the same house style (``Invalid value: ...``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import attrs
@@ -35,10 +35,12 @@ __all__ = [
     "invalid_value",
     "missing_parameter",
     "quote_list",
+    "respelled",
     "session_expired",
     "undecodable",
     "unknown_parameter",
     "unknown_type",
+    "wrong_session_kind",
 ]
 
 INVALID_REQUEST: Final = "invalid_request_error"
@@ -105,6 +107,42 @@ def invalid_enum(path: str, value: object, allowed: Sequence[str]) -> Refusal:
     """A value outside an enumeration, in the service's wording."""
     return invalid_value(
         path, f"Invalid value: '{value}'. Supported values are: {quote_list(allowed)}."
+    )
+
+
+def respelled(refusal: Refusal, spell: Callable[[str], str]) -> Refusal:
+    """``refusal`` with its ``param`` (and the quoted path in its message) as ``spell`` writes
+    it: a GA client is told ``session.audio.input.turn_detection.threshold``, not the beta
+    path of the class the rules checked."""
+    param = refusal.param
+    if param is None or spell(param) == param:
+        return refusal
+    spelled = spell(param)
+    message = refusal.message.replace(f"'{param}'", f"'{spelled}'")
+    return Refusal(refusal.code, message, spelled, error_type=refusal.error_type)
+
+
+def wrong_session_kind(asked: str, *, transcription: bool, ga: bool) -> Refusal:
+    """A session update of the other kind than the connection's (``asked``: ``realtime`` or
+    ``transcription``). Beta has two events and names the other; GA has one whose
+    ``session.type`` is wrong [inf]."""
+    if ga:
+        kind = "transcription" if transcription else "realtime"
+        return invalid_value(
+            "session.type",
+            f"Invalid value: '{asked}'. This connection is a {kind} session "
+            "(chosen by ?intent= / ?model= when connecting).",
+        )
+    if transcription:
+        return invalid_value(
+            "type",
+            "session.update is not supported in transcription sessions; "
+            "use transcription_session.update.",
+        )
+    return invalid_value(
+        "type",
+        "transcription_session.update is only supported in transcription sessions "
+        "(?intent=transcription); use session.update.",
     )
 
 

@@ -73,10 +73,12 @@ from ._errors import (
     connection_refusal,
     first_unknown_field,
     invalid_value,
+    respelled,
     session_expired,
     undecodable,
     unknown_parameter,
     unknown_type,
+    wrong_session_kind,
 )
 from ._ga import GaEvents
 from ._ids import IdFactory
@@ -328,17 +330,15 @@ class ConnectionState:
         """The ``error`` of ``refusal``; ``respell``: its path is a beta class path, which a
         GA client is told in GA terms (``session.audio.input.turn_detection...``)."""
         self._errors += 1
-        param, message = refusal.param, refusal.message
-        if param is not None and self._ga is not None and respell:
-            spelled = self.dialect.path(param)
-            message, param = message.replace(f"'{param}'", f"'{spelled}'"), spelled
+        if self._ga is not None and respell:
+            refusal = respelled(refusal, self.dialect.path)
         return ErrorEvent(
             event_id=self._event_id(),
             error=ErrorDetails(
                 type=refusal.error_type,
                 code=refusal.code,
-                message=message,
-                param=param,
+                message=refusal.message,
+                param=refusal.param,
                 event_id=event_id,
             ),
         )
@@ -429,24 +429,7 @@ class ConnectionState:
         out.append(TranscriptionSessionUpdated(event_id=self._event_id(), session=session))
 
     def _wrong_session_kind(self, asked: str) -> Refusal:
-        if self._ga is not None:  # GA: one event, its session's type names the kind
-            return invalid_value(
-                "session.type",
-                f"Invalid value: '{asked}'. This connection is a "
-                f"{'transcription' if self._transcription else 'realtime'} session "
-                "(chosen by ?intent= / ?model= when connecting).",
-            )
-        if self._transcription:
-            return invalid_value(
-                "type",
-                "session.update is not supported in transcription sessions; "
-                "use transcription_session.update.",
-            )
-        return invalid_value(
-            "type",
-            "transcription_session.update is only supported in transcription sessions "
-            "(?intent=transcription); use session.update.",
-        )
+        return wrong_session_kind(asked, transcription=self._transcription, ga=self._ga is not None)
 
     def _set_config(self, config: SessionConfig) -> None:
         self._config = config

@@ -19,7 +19,8 @@ The decoders:
   own classes (:data:`~trio_realtime.events.GA_SERVER_EVENTS`); the beta names are accepted
   too, for servers that still send some of them. Lenient shapes.
 * :func:`decode_client_event`, for a server: the 11 GA client events, strict shapes, so a GA
-  client's beta-only field is refused as a GA server refuses it.
+  client's beta-only field is refused as a GA server refuses it;
+  :func:`decode_sent_event` reads the same events leniently (recordings).
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ __all__ = [
     "GA_CLIENT_EVENT_TYPES",
     "GA_NAMES",
     "decode_client_event",
+    "decode_sent_event",
     "decode_server_event",
     "encode",
     "to_json_dict",
@@ -168,10 +170,10 @@ def _session_event(realtime: type[Event], transcription: type[Event], *, strict:
     return decode
 
 
-def _response_create(obj: _Json) -> Event:
+def _response_create(obj: _Json, *, strict: bool) -> Event:
     config = obj.get("response")
     if type(config) is dict:
-        obj = {**obj, "response": config_from_ga(config, strict=True)}
+        obj = {**obj, "response": config_from_ga(config, strict=strict)}
     return _RESPONSE_CREATE(obj)  # type: ignore[no-any-return]
 
 
@@ -211,18 +213,18 @@ def _server_decoders() -> dict[str, Callable[[], _Decoder]]:
     return makers
 
 
-def _client_decoders() -> dict[str, Callable[[], _Decoder]]:
+def _client_decoders(strict: bool) -> dict[str, Callable[[], _Decoder]]:
     makers: dict[str, Callable[[], _Decoder]] = {
         ga_type: functools.partial(structure_function, CLIENT_EVENTS[ga_type])
         for ga_type in GA_CLIENT_EVENT_TYPES
     }
     makers["session.update"] = functools.partial(
-        _session_event, SessionUpdate, TranscriptionSessionUpdate, strict=True
+        _session_event, SessionUpdate, TranscriptionSessionUpdate, strict=strict
     )
     makers["conversation.item.create"] = functools.partial(
-        _item_event, ConversationItemCreate, strict=True
+        _item_event, ConversationItemCreate, strict=strict
     )
-    makers["response.create"] = lambda: _response_create
+    makers["response.create"] = lambda: functools.partial(_response_create, strict=strict)
     return makers
 
 
@@ -244,7 +246,8 @@ class _Decoders:
 
 
 _SERVER: Final = _Decoders(_server_decoders())
-_CLIENT: Final = _Decoders(_client_decoders())
+_CLIENT: Final = _Decoders(_client_decoders(strict=True))
+_SENT: Final = _Decoders(_client_decoders(strict=False))
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 
@@ -304,6 +307,12 @@ def decode_client_event(data: str | bytes) -> Event | UnknownEvent:
             without ``session.type``.
     """
     return _decode(data, _CLIENT)
+
+
+def decode_sent_event(data: str | bytes) -> Event | UnknownEvent:
+    """Decode one GA client frame leniently: what a client sent, read back from a recording
+    (a field a GA server would refuse stays, as the client sent it)."""
+    return _decode(data, _SENT)
 
 
 # --- encoding ------------------------------------------------------------------------------------

@@ -150,7 +150,11 @@ def _format_to_ga(value: object) -> object:
 
 
 def _format_from_ga(fmt: object, path: str, strict: bool) -> object:
-    """The beta format name of a GA format object, ``None`` for null, or :data:`_KEEP`."""
+    """The beta format name of a GA format object, ``None`` for null, or :data:`_KEEP`.
+
+    A known format at its only rate is its beta name; ``{"type": NAME}`` of an unknown
+    ``NAME`` is ``NAME`` (and goes back out as ``{"type": NAME}``); anything else is kept.
+    """
     if fmt is None:
         return None
     if type(fmt) is dict:
@@ -171,6 +175,8 @@ def _format_from_ga(fmt: object, path: str, strict: bool) -> object:
                 )
         elif strict:
             raise _invalid(kind, tuple(_FORMAT_FROM_GA), f"{path}.type")
+        elif isinstance(kind, str) and len(fmt) == 1:
+            return kind  # a format this library does not know, by its name: {"type": name}
     elif strict:
         raise _expected_object(fmt, path)
     return _KEEP
