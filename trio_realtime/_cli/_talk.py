@@ -140,9 +140,7 @@ async def _talk(args: argparse.Namespace, console: Console) -> int:
     seconds = duration_ms(len(pcm), PCM16) / 1000
     async with (
         open_target(args.url, realistic=not args.fast) as target,
-        connect_to(
-            target, model=args.model, record=args.record, dialect=args.dialect
-        ) as session,
+        connect_to(target, model=args.model, record=args.record, dialect=args.dialect) as session,
     ):
         console.info(f"talk: {name} ({seconds:.2f} s) to {target.description}")
         timer = TurnTimer()
