@@ -22,6 +22,7 @@ cancelled response closes them first), so at most the items of the running respo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, final
 
 import attrs
@@ -38,7 +39,6 @@ from .._core._events import (
     ServerEvent,
 )
 from .._core._unset import UNSET, Unset
-from ._ids import IdFactory
 
 __all__ = ["GaEvents"]
 
@@ -51,13 +51,13 @@ class GaEvents:
     """Completes a batch of beta-sequence events for a GA connection (module docstring).
 
     Args:
-        ids: The connection's id factory (the added events need ``event_id`` values).
+        new_event_id: Makes the ``event_id`` of each event added (the connection's own).
     """
 
-    __slots__ = ("_ids", "_in_conversation", "_names")
+    __slots__ = ("_in_conversation", "_names", "_new_event_id")
 
-    def __init__(self, ids: IdFactory) -> None:
-        self._ids = ids
+    def __init__(self, new_event_id: Callable[[], str]) -> None:
+        self._new_event_id = new_event_id
         self._names: dict[str, str] = {}  # function_call item id -> function name
         # Output items written to the conversation, and the item before each.
         self._in_conversation: dict[str, str | Unset | None] = {}
@@ -113,7 +113,7 @@ class GaEvents:
 
     def _done(self, item: ConversationItem, previous: str | Unset | None) -> ConversationItemDone:
         return ConversationItemDone(
-            event_id=self._ids.new("event"), item=item, previous_item_id=previous
+            event_id=self._new_event_id(), item=item, previous_item_id=previous
         )
 
 

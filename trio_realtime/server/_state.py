@@ -159,7 +159,7 @@ class ConnectionState:
         self.close: tuple[int, str] | None = None
         self.dialect = dialect
         self._ids = IdFactory() if ids is None else ids
-        self._ga = GaEvents(self._ids) if dialect is GA else None
+        self._ga = GaEvents(self._event_id) if dialect is GA else None
         self._engine = engine
         self._options = options
         self._model = model or None
