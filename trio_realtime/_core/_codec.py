@@ -349,13 +349,17 @@ class _Generator:
             self.unstructure[cls] = self._make_unstructure(cls)
         return self.unstructure[cls]
 
-    def _make_unstructure(self, cls: type) -> _UnstructureFn:
+    def _make_unstructure(self, cls: type, wire_type: str | None = None) -> _UnstructureFn:
+        """The unstructure function of ``cls``; with ``wire_type``, one writing that ``type``
+        instead of the class's (a dialect's name for the event: not cached here)."""
         hints = typing.get_type_hints(cls)
         fields = [f for f in attrs.fields(cls) if f.name != "extra"]
         ns: dict[str, Any] = {"_UNSET": UNSET}
         placeholder: list[_UnstructureFn] = []
-        self.unstructure[cls] = lambda o: placeholder[0](o)
-        start = f"{{'type': {cls.type!r}}}" if issubclass(cls, Event) else "{}"
+        if wire_type is None:
+            self.unstructure[cls] = lambda o: placeholder[0](o)
+        name = wire_type if wire_type is not None else getattr(cls, "type", None)
+        start = f"{{'type': {name!r}}}" if issubclass(cls, Event) else "{}"
         lines = ["def unstructure(obj):", f"    d = {start}"]
         for field in fields:
             shape, nullable, omittable = _shape_of(hints[field.name])
@@ -370,7 +374,8 @@ class _Generator:
         lines += ["    if obj.extra: d.update(obj.extra)", "    return d"]
         fn = _compile("\n".join(lines), ns, f"unstructure_{cls.__name__}")
         placeholder.append(fn)
-        self.unstructure[cls] = fn
+        if wire_type is None:
+            self.unstructure[cls] = fn
         return fn
 
 
@@ -471,8 +476,16 @@ def structure_function(cls: type) -> _StructureFn:
     return _GENERATOR._lazy_structure(cls)
 
 
-def unstructure_function(cls: type) -> _UnstructureFn:
-    """The generated unstructure function of protocol class ``cls`` (see :func:`to_json_dict`)."""
+def unstructure_function(cls: type, *, wire_type: str | None = None) -> _UnstructureFn:
+    """The generated unstructure function of protocol class ``cls`` (see :func:`to_json_dict`).
+
+    With ``wire_type``, a new function that writes that ``type`` (a dialect's name for the
+    event, at no cost over the class's own); the caller keeps it.
+    """
+    if wire_type is not None:
+        if not _is_model(cls):
+            raise TypeError(f"not a protocol event: {cls.__name__}")
+        return _GENERATOR._make_unstructure(cls, wire_type)
     try:
         return _UNSTRUCTURE_BY_CLASS[cls]
     except KeyError:

@@ -122,7 +122,7 @@ def _translated(cls: type[Event], field: str, shape: Callable[..., Any]) -> _Dec
     def decode(obj: _Json) -> Event:
         value = obj.get(field)
         if type(value) is dict:
-            obj = {**obj, field: shape(value)}
+            shape(value)  # in place
         return structure(obj)  # type: ignore[no-any-return]
 
     return decode
@@ -132,10 +132,7 @@ def _item_event(cls: type[Event], *, strict: bool = False) -> _Decoder:
     structure = structure_function(cls)
 
     def decode(obj: _Json) -> Event:
-        item = obj.get("item")
-        new = item_from_ga(item, "item", strict=strict)
-        if new is not item:
-            obj = {**obj, "item": new}
+        item_from_ga(obj.get("item"), "item", strict=strict)  # in place
         return structure(obj)  # type: ignore[no-any-return]
 
     return decode
@@ -164,7 +161,7 @@ def _session_event(realtime: type[Event], transcription: type[Event], *, strict:
                     "'transcription'.",
                     path="session.type",
                 )
-            obj = {**obj, "session": session_from_ga(session, strict=strict)}
+            session_from_ga(session, strict=strict)  # in place
         return structures[kind](obj)  # type: ignore[no-any-return]
 
     return decode
@@ -173,7 +170,7 @@ def _session_event(realtime: type[Event], transcription: type[Event], *, strict:
 def _response_create(obj: _Json, *, strict: bool) -> Event:
     config = obj.get("response")
     if type(config) is dict:
-        obj = {**obj, "response": config_from_ga(config, strict=strict)}
+        config_from_ga(config, strict=strict)  # in place
     return _RESPONSE_CREATE(obj)  # type: ignore[no-any-return]
 
 
@@ -318,23 +315,11 @@ def decode_sent_event(data: str | bytes) -> Event | UnknownEvent:
 # --- encoding ------------------------------------------------------------------------------------
 
 
-def _renamed(cls: type[Event], name: str) -> _Encoder:
-    unstructure = unstructure_function(cls)
-
-    def encode(event: Any) -> _Json:
-        d: _Json = unstructure(event)
-        d["type"] = name
-        return d
-
-    return encode
-
-
 def _reshaped(cls: type[Event], field: str, shape: Callable[[Any], Any], name: str) -> _Encoder:
-    unstructure = unstructure_function(cls)
+    unstructure = unstructure_function(cls, wire_type=name)
 
     def encode(event: Any) -> _Json:
         d: _Json = unstructure(event)
-        d["type"] = name
         value = d.get(field)
         if type(value) is dict:
             d[field] = shape(value)
@@ -367,8 +352,8 @@ def _encoder_maker(cls: type[Any]) -> _Encoder:
         ResponseOutputItemDone,
     ):
         return _reshaped(cls, "item", item_to_ga, name)
-    if cls in GA_NAMES:
-        return _renamed(cls, name)
+    if cls in GA_NAMES:  # renamed only: the codec's function, writing the GA name
+        return unstructure_function(cls, wire_type=name)
     if cls is UnknownEvent:
         return lambda event: dict(event.raw)
     return unstructure_function(cls)
