@@ -78,7 +78,9 @@ from ._session._types import DecodeFailure as DecodeFailure
 from ._session._types import ReceivedEvent as ReceivedEvent
 from ._session._types import SessionStatistics as SessionStatistics
 from ._session._waiters import EventMatch as EventMatch
+from ._wire._connection import BETA_URL as BETA_URL
 from ._wire._connection import DEFAULT_URL as DEFAULT_URL
+from ._wire._connection import GA_URL as GA_URL
 from ._wire._errors import AuthenticationError as AuthenticationError
 from ._wire._errors import ConnectionClosed as ConnectionClosed
 from ._wire._errors import ConnectionRejected as ConnectionRejected
@@ -363,7 +365,9 @@ from .events import (
 )
 
 __all__ = [
+    "BETA_URL",
     "DEFAULT_URL",
+    "GA_URL",
     "NO_EXTRA",
     "UNSET",
     "Anomaly",

@@ -288,7 +288,8 @@ SUBCOMMANDS: Final[dict[str, Subcommand]] = {
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="trio-realtime",
-        description="Tools for the Realtime API beta protocol v1, built on trio.\n\n"
+        description="Tools for the Realtime API (beta protocol v1, and GA with --dialect ga), "
+        "built on trio.\n\n"
         "The client commands (transcribe, talk, replay --send) talk to a local reference\n"
         "server started for the run, or with --url to any server, with the key in API_KEY\n"
         "(or OPENAI_API_KEY).",
