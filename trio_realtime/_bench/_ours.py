@@ -24,6 +24,7 @@ from .._core._events import (
 )
 from .._session._client import connect
 from .._session._session import RealtimeSession
+from ._link import PIPE_LINK, WorkerLink
 from ._load_frames import STAMP_FIELD
 from ._meter import TURN_MILESTONES, SessionMeter
 from ._trio_driver import TrioDriver
@@ -84,6 +85,6 @@ class _Ours(TrioDriver[RealtimeSession]):
         await handle.append_audio(pcm)
 
 
-def run_ours(spec: WorkerSpec, key: str) -> None:
-    """Run ``spec``'s sessions with our client; print the protocol lines."""
-    trio.run(_Ours(spec, key).run)
+def run_ours(spec: WorkerSpec, key: str, link: WorkerLink = PIPE_LINK) -> None:
+    """Run ``spec``'s sessions with our client, reporting through ``link``."""
+    trio.run(_Ours(spec, key).run, link)

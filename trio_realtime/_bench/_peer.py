@@ -37,6 +37,7 @@ from openai.types.realtime import InputAudioBufferAppendEvent as GaAppendEvent
 from openai.types.websocket_connection_options import WebSocketConnectionOptions
 
 from ._asyncio_driver import AsyncioDriver
+from ._link import PIPE_LINK, WorkerLink
 from ._load_frames import STAMP_FIELD
 from ._meter import TURN_MILESTONES, SessionMeter
 from ._worker import WorkerSpec
@@ -146,7 +147,7 @@ VARIANTS: Final[dict[str, type[_Sdk]]] = {
 }
 
 
-def run_peer(spec: WorkerSpec, key: str) -> None:
-    """Run ``spec``'s sessions with the openai SDK (the variant ``spec.client`` names); print
-    the protocol lines."""
-    VARIANTS[spec.client](spec, key).main()
+def run_peer(spec: WorkerSpec, key: str, link: WorkerLink = PIPE_LINK) -> None:
+    """Run ``spec``'s sessions with the openai SDK (the variant ``spec.client`` names),
+    reporting through ``link``."""
+    VARIANTS[spec.client](spec, key).main(link)

@@ -7,6 +7,8 @@
     trio-realtime bench --check                           # exit 5 if ours missed the target
     trio-realtime bench --sweep 150,250,350,450 --peer openai-sdk --json out.json
     trio-realtime bench --processes 2 --sessions 800      # sharded; reports 1 -> 2 scaling
+    trio-realtime bench --cluster local:2 --no-scaling    # the same shards as Dask tasks
+    trio-realtime bench --cluster tcp://sched:8786 --scenario turns --url wss://...
     trio-realtime bench --scenario turns --sessions 20    # spoken turns, reference server
 
 By default the standard load workload runs against an embedded load server in its own
@@ -33,7 +35,7 @@ from .._bench._processes import BenchError
 from .._bench._profile import summarize
 from .._bench._sweep import run_bench
 from .._bench._tables import label, render_report
-from .._bench._workload import BASELINES, PEERS, SCENARIOS, Workload
+from .._bench._workload import BASELINES, ENGINES, PEERS, SCENARIOS, Workload
 from .._wire._connection import API_KEY_ENV_VARS
 from ._common import Subcommand
 
@@ -121,6 +123,13 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "the SDK peer with its GA client, client.realtime.connect)",
     )
     load.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="simulated",
+        help="turns, transcription: the embedded server's engine (simulated; speech hears "
+        "and speaks for real, with the speech extra: stream real speech with --wav)",
+    )
+    load.add_argument(
         "--no-conversation",
         action="store_true",
         help="ours without conversation tracking (track_conversation=False)",
@@ -160,10 +169,21 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "(untyped): what a typed layer costs on each event loop",
     )
     where.add_argument(
-        "--processes", type=_positive(int), default=1, help="shard sessions over K processes"
+        "--processes",
+        type=_positive(int),
+        help="shard sessions over K processes (1); with --cluster, over K of its workers (all)",
     )
     where.add_argument(
-        "--no-scaling", action="store_true", help="with --processes K, skip the 1-process run"
+        "--cluster",
+        metavar="ADDRESS|local:K",
+        help="run the workers as Dask tasks, one per Dask worker: on a running scheduler "
+        "(tcp://host:8786), or on a local cluster of K worker processes; needs "
+        "pip install 'trio-realtime[cluster]'",
+    )
+    where.add_argument(
+        "--no-scaling",
+        action="store_true",
+        help="with K > 1 processes or cluster workers, skip the 1-worker run",
     )
     where.add_argument(
         "--gc-threshold",
@@ -271,7 +291,10 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         keep_audio_seconds=args.keep_audio_seconds,
         response_seconds=args.response_seconds,
         dialect=args.dialect,
+        engine=args.engine,
     )
+    if args.engine != "simulated" and (args.scenario == "standard" or args.url is not None):
+        raise ValueError("--engine is for the turns and transcription scenarios' embedded server")
     if args.peer_only and args.peer is None:
         raise ValueError("--peer-only needs --peer openai-sdk")
     clients = (
@@ -280,10 +303,13 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         + (BASELINES if args.baseline else ())
     )
     if args.peer is not None and importlib.util.find_spec("openai") is None:
-        raise ValueError("--peer openai-sdk needs the SDK: pip install 'openai[realtime]'")
-    if args.baseline and importlib.util.find_spec("websockets") is None:
+        raise ValueError("--peer openai-sdk needs the SDK: pip install 'trio-realtime[bench]'")
+    if args.baseline and not all(
+        importlib.util.find_spec(name) for name in ("websockets", "trio_websocket")
+    ):
         raise ValueError(
-            "--baseline needs websockets for its asyncio client: pip install websockets"
+            "--baseline needs websockets and trio-websocket for its bare clients: "
+            "pip install 'trio-realtime[bench]'"
         )
     if args.baseline and args.scenario == "transcription":
         raise ValueError("--baseline runs speech-to-speech sessions only")
@@ -299,10 +325,22 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         raise ValueError("--refine needs --sweep")
     if args.wav is not None and not os.path.exists(args.wav):
         raise ValueError(f"--wav {args.wav}: no such file")
+    if args.cluster is not None:
+        if importlib.util.find_spec("distributed") is None:
+            raise ValueError(
+                "--cluster needs Dask distributed: pip install 'trio-realtime[cluster]'"
+            )
+        from .._bench._cluster import parse_target
+
+        local = parse_target(args.cluster)
+        if local is not None and args.processes is not None and args.processes > local:
+            raise ValueError(
+                f"--processes {args.processes}: --cluster {args.cluster} has {local} workers"
+            )
     return BenchOptions(
         workload=workload,
         clients=clients,
-        processes=args.processes,
+        processes=args.processes or (0 if args.cluster is not None else 1),
         scaling=not args.no_scaling,
         sweep=args.sweep or (),
         refine=args.refine,
@@ -318,6 +356,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         retries=max(0, args.retries),
         wait_quiet=args.wait_quiet,
         gc_threshold=args.gc_threshold,
+        cluster=args.cluster,
     )
 
 

@@ -30,13 +30,16 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from functools import partial
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import trio
 
 from . import _replay, _talk, _transcribe
 from ._bench import BENCH
 from ._common import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, Subcommand, interrupted
+
+if TYPE_CHECKING:
+    from ..server._engine_api import Engine
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "main"]
 
@@ -154,6 +157,22 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         "(default 3, as the live service streamed replies ahead of playback; 1 is real time)",
     )
     parser.add_argument(
+        "--engine",
+        choices=("simulated", "speech"),
+        default="simulated",
+        help="what answers: simulated (default; deterministic, hears no words) or speech "
+        "(pocketsphinx hears, eSpeak NG speaks, offline; needs the speech extra: "
+        'pip install "trio-realtime[speech]")',
+    )
+    parser.add_argument(
+        "--recognisers",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="--engine speech: utterances recognised at once, one process of about 100 MB "
+        "each (4); more sessions speaking at once wait their turn",
+    )
+    parser.add_argument(
         "--session-seconds",
         type=_positive_float,
         metavar="N",
@@ -191,6 +210,23 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _serve_engine(
+    args: argparse.Namespace, simulated: Engine
+) -> contextlib.AbstractAsyncContextManager[Engine]:
+    """The engine ``serve`` runs (the speech engine is imported only when chosen)."""
+    if args.engine == "speech":
+        from ..server._speech import open_speech_engine
+
+        settings = {} if args.audio_speed is None else {"audio_realtime_factor": args.audio_speed}
+        return open_speech_engine(
+            recognisers=args.recognisers,
+            preload=args.recognisers,
+            realistic=args.realistic,
+            **settings,
+        )
+    return contextlib.nullcontext(simulated)
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     from ..server import DEFAULT_MODELS, ServerOptions, SimulatedEngine, serve
 
@@ -219,16 +255,27 @@ def _run_serve(args: argparse.Namespace) -> int:
         if args.realistic
         else SimulatedEngine()
     )
+    if args.engine == "speech":
+        from ..server._speech import missing_packages
+
+        missing = missing_packages()
+        if missing:
+            print(
+                f"trio-realtime serve: --engine speech needs {', '.join(missing)}: "
+                'pip install "trio-realtime[speech]"',
+                file=sys.stderr,
+            )
+            return 2
 
     async def run() -> None:
-        async with trio.open_nursery() as nursery:
+        async with _serve_engine(args, engine) as answering, trio.open_nursery() as nursery:
             handle = await nursery.start(
                 partial(
                     serve,
                     args.host,
                     args.port,
                     api_keys=args.api_key,
-                    engine=engine,
+                    engine=answering,
                     options=options,
                     dialects=args.dialects,
                     strict_beta_header=args.strict_beta_header,
@@ -236,6 +283,12 @@ def _run_serve(args: argparse.Namespace) -> int:
                 )
             )
             print(f"listening on {handle.url}", flush=True)
+            if args.engine == "speech":
+                print(
+                    f"engine: speech (pocketsphinx hears, eSpeak NG speaks; "
+                    f"{args.recognisers} recognisers)",
+                    flush=True,
+                )
             # SIGTERM (a service manager, ``Popen.terminate``) stops the server as Ctrl-C does:
             # open connections get a 1001 close; the exit status is 0 (Ctrl-C: 130).
             with trio.open_signal_receiver(signal.SIGTERM) as signals:

@@ -266,7 +266,7 @@ async def _send(args: argparse.Namespace, console: Console) -> int:
     outgoing = sum(1 for e in recording.events if e.direction == "client")
     speed = math.inf if args.fast else args.speed
     async with (
-        open_target(args.url, realistic=not args.fast) as target,
+        open_target(args.url, realistic=not args.fast, engine=args.engine) as target,
         connect_to(
             target,
             model=model,
@@ -280,6 +280,8 @@ async def _send(args: argparse.Namespace, console: Console) -> int:
             f"replay: re-sending {outgoing} client events of {args.recording} {pace} "
             f"to {target.description}"
         )
+        if target.engine_note is not None:
+            console.info(target.engine_note)
         timer = TurnTimer()
         lines = OrderedLines(console)
         conversation = session.conversation

@@ -303,7 +303,7 @@ async def _transcribe(args: argparse.Namespace, console: Console) -> int:
         check_output_path(args.record, "recording")
     total = sum(duration_ms(len(pcm), PCM16) for _, pcm in inputs) / 1000
     async with (
-        open_target(args.url, realistic=not args.fast) as target,
+        open_target(args.url, realistic=not args.fast, engine=args.engine) as target,
         connect_to(
             target, intent="transcription", record=args.record, dialect=args.dialect
         ) as session,
@@ -313,6 +313,8 @@ async def _transcribe(args: argparse.Namespace, console: Console) -> int:
             f"transcribe: {len(inputs)} file{plural} ({total:.2f} s) with {args.model} "
             f"on {target.description}"
         )
+        if target.engine_note is not None:
+            console.info(target.engine_note)
         timer = TurnTimer()
         lines = OrderedLines(console)
 

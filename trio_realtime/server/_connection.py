@@ -37,6 +37,7 @@ from .._core._events import ErrorDetails, ErrorEvent, ServerEvent
 from .._wire._frames import FrameError
 from .._wire._websocket import WebSocketClosed
 from ._connection_info import ConnectionInfo, ConnectionSettings
+from ._engine_worker import EngineWorker
 from ._handshake import (
     REALTIME_PATH,
     not_found_body,
@@ -344,7 +345,9 @@ class _Shell:
             _OUTBOUND_QUEUE
         )
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._timer, state, inbound, outbound_send)
+            # Deferred engine work (real speech) runs in this nursery, started on demand.
+            worker = EngineWorker(state.engine_work, nursery, f"connection {self._info.id}")
+            nursery.start_soon(self._timer, state, inbound, outbound_send, worker)
             nursery.start_soon(
                 self._sender, self._ws, outbound_receive, nursery.cancel_scope, state.dialect.encode
             )
@@ -395,6 +398,7 @@ class _Shell:
         state: ConnectionState,
         inbound: trio.MemoryReceiveChannel[_Inbound],
         outbound: trio.MemorySendChannel[ServerEvent | _Close],
+        worker: EngineWorker,
     ) -> None:
         # Channels close synchronously here: an async close checkpoints, and a cancellation
         # arriving there would replace an exception on its way out of this task.
@@ -409,7 +413,7 @@ class _Shell:
                         return
                 except trio.BrokenResourceError:
                     return  # the sender stopped: the client is gone
-                next_events = await _next_events(state, inbound)
+                next_events = await _next_events(state, inbound, worker)
                 if next_events is None:
                     return  # the client is gone: nothing more to say
                 if isinstance(next_events, FrameError):
@@ -488,7 +492,9 @@ class _Shell:
 
 
 async def _next_events(
-    state: ConnectionState, inbound: trio.MemoryReceiveChannel[_Inbound]
+    state: ConnectionState,
+    inbound: trio.MemoryReceiveChannel[_Inbound],
+    worker: EngineWorker,
 ) -> list[ServerEvent] | FrameError | None:
     """Apply inbound frames until some produce events or the state's next deadline comes.
 
@@ -496,27 +502,43 @@ async def _next_events(
     be none), the client's protocol violation once the frames before it are applied, or
     ``None`` once the client is gone. Most frames (appends) produce nothing, so
     frames are applied in a loop inside one deadline scope, moved when the state's deadline
-    moves: a frame costs no cancel scope of its own.
+    moves: a frame costs no cancel scope of its own. The engine worker ends the wait early
+    when an engine result is ready; while the engine is saturated no frame is read (the
+    client is pushed back through TCP) until it catches up.
     """
     deadline = state.next_deadline()
     with trio.move_on_at(math.inf if deadline is None else deadline) as wait:
-        while True:
-            try:
-                message = await inbound.receive()
-            except trio.EndOfChannel:
-                return None
-            now = trio.current_time()
-            if isinstance(message, str):
-                events = state.receive_text(message, now)
-            elif isinstance(message, bytes):
-                events = state.receive_binary(message, now)
-            else:
-                return message
-            if events or state.close is not None:
-                return events
-            deadline = state.next_deadline()
-            wait.deadline = math.inf if deadline is None else deadline
+        worker.interruptible(wait, paused=state.engine_work.saturated)
+        try:
+            if state.engine_work.saturated:
+                await trio.sleep_forever()
+            return await _apply_frames(state, inbound, wait)
+        finally:
+            worker.interruptible(None)
     return state.advance(trio.current_time())
+
+
+async def _apply_frames(
+    state: ConnectionState,
+    inbound: trio.MemoryReceiveChannel[_Inbound],
+    wait: trio.CancelScope,
+) -> list[ServerEvent] | FrameError | None:
+    while True:
+        try:
+            message = await inbound.receive()
+        except trio.EndOfChannel:
+            return None
+        now = trio.current_time()
+        if isinstance(message, str):
+            events = state.receive_text(message, now)
+        elif isinstance(message, bytes):
+            events = state.receive_binary(message, now)
+        else:
+            return message
+        if events or state.close is not None or state.engine_work.saturated:
+            return events
+        deadline = state.next_deadline()
+        wait.deadline = math.inf if deadline is None else deadline
 
 
 async def _linger(stream: GuardedStream, limit: float) -> None:

@@ -63,7 +63,8 @@ from .._core._events import (
     UnknownEvent,
 )
 from .._core._vad import SpeechStarted
-from ._engine_api import Engine
+from ._engine_api import Engine, Listener, SessionfulEngine
+from ._engine_work import EngineWork
 from ._errors import (
     Refusal,
     active_response,
@@ -142,6 +143,8 @@ class ConnectionState:
         close: ``None`` while the session is open; ``(code, reason)`` once the shell must
             close the WebSocket after sending the events already returned (bad model,
             ``session_expired``). From then on every method returns no events.
+        engine_work: The engine's deferred work (real speech), which the shell runs and
+            whose outcomes every call applies first (see :mod:`._engine_work`).
     """
 
     def __init__(
@@ -160,7 +163,17 @@ class ConnectionState:
         self.dialect = dialect
         self._ids = IdFactory() if ids is None else ids
         self._ga = GaEvents(self._event_id) if dialect is GA else None
-        self._engine = engine
+        # An engine with per-connection state gets a session of its own, which also hears
+        # the input audio as it arrives (streaming recognition).
+        session = engine.open_session() if isinstance(engine, SessionfulEngine) else None
+        self._engine: Engine = engine if session is None else session
+        self._listener: Listener | None = session
+        self._hearing = False  # the listener has a turn in progress
+        self.engine_work = (
+            EngineWork()
+            if session is None
+            else EngineWork(backlog=session.backlog_ms, close=session.close)
+        )
         self._options = options
         self._model = model or None
         self._transcription = intent == "transcription"
@@ -284,6 +297,8 @@ class ConnectionState:
         (not opened yet, or closing)."""
         if self.close is not None or not self._opened:
             return None
+        if self.engine_work.outcome_ready:
+            return self._now
         due = self._timeline.next_due()
         return self._expiry if due is None else min(due, self._expiry)
 
@@ -363,7 +378,7 @@ class ConnectionState:
 
     def _release(self, now: float) -> list[ServerEvent]:
         """Everything due at or before ``now``, in time order; then expiry if reached."""
-        events: list[ServerEvent] = []
+        events: list[ServerEvent] = self.engine_work.apply(now)
         expired = now >= self._expiry
         limit = self._expiry if expired else now
         while (due := self._timeline.pop_due(limit)) is not None:
@@ -444,16 +459,34 @@ class ConnectionState:
             event.audio, self._options.max_append_audio_bytes, self._config.input_audio_format
         )
         self._appended += len(pcm)
-        for vad_event in self._audio.append(pcm):
+        vad_events = self._audio.append(pcm)
+        if self._listener is not None:
+            self._hear(pcm)
+        for vad_event in vad_events:
             if isinstance(vad_event, SpeechStarted):
                 self._speech_started(vad_event.audio_start_ms, now, out)
             else:
                 self._speech_stopped(vad_event.audio_end_ms, now, out)
 
+    def _hear(self, pcm: bytes) -> None:
+        """Let the listener hear an append (before its VAD events are handled)."""
+        assert self._listener is not None
+        fmt = self._audio.fmt.name
+        if self._hearing:
+            self.engine_work.submit(self._listener.audio_appended(pcm, fmt))
+        elif not self._audio.vad_on:  # manual turns: the whole buffer is the turn
+            self._hearing = True
+            audio = self._audio.audio_since(self._audio.start_ms)
+            self.engine_work.submit(self._listener.turn_started(audio, fmt))
+
     def _speech_started(self, audio_start_ms: int, now: float, out: _Out) -> None:
         item_id = self._new_item_id()
         self._turn_item_id = item_id
         self._turn_start_ms = max(audio_start_ms, self._audio.start_ms)
+        if self._listener is not None:
+            self._hearing = True
+            audio = self._audio.audio_since(self._turn_start_ms)
+            self.engine_work.submit(self._listener.turn_started(audio, self._audio.fmt.name))
         out.append(
             InputAudioBufferSpeechStarted(
                 event_id=self._event_id(), audio_start_ms=self._turn_start_ms, item_id=item_id
@@ -494,6 +527,10 @@ class ConnectionState:
         """``committed`` + ``conversation.item.created`` for a user audio turn, and its
         transcription when enabled (5.2, 5.4, 5.10)."""
         item = user_audio_item(item_id, audio, self._audio.fmt, self._options.keep_input_audio)
+        if self._listener is not None:
+            self._hearing = False
+            heard = self._listener.turn_committed(item_id, audio, self._audio.fmt.name)
+            self.engine_work.submit(heard)
         previous = self._conversation.insert(item)
         out.append(
             InputAudioBufferCommitted(
@@ -515,12 +552,16 @@ class ConnectionState:
                     now=now,
                     logprobs=LOGPROBS_INCLUDE in (self._config.include or ()),
                     ids=self._ids,
+                    work=self.engine_work,
                 )
             )
 
     def _on_clear(self, event: InputAudioBufferClear, now: float, out: _Out) -> None:
         self._audio.clear()
         self._turn_item_id = None
+        if self._listener is not None and self._hearing:
+            self._hearing = False
+            self.engine_work.submit(self._listener.turn_dropped())
         out.append(InputAudioBufferCleared(event_id=self._event_id()))
 
     def _on_output_audio_buffer_clear(
@@ -600,6 +641,7 @@ class ConnectionState:
             ids=self._ids,
             rate_limits=self._rate_limits,
             prompt_cache=self._prompt_cache,
+            work=self.engine_work,
         )
         self._started += 1
         out.append(run.created_event())
