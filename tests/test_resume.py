@@ -337,13 +337,16 @@ async def test_a_long_session_moves_to_new_connections_before_each_expiry(
         assert live_items(server) == len(session.conversation.items) == 80
 
 
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
 async def test_an_expired_session_resumes_with_its_history(
-    autojump_clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock, dialect: str
 ) -> None:
     policy = rt.ResumePolicy(recycle_before=None)  # meet the limit
     async with (
         open_local_server(options=ServerOptions(session_seconds=60)) as server,
-        reading(server.url, open_stream=server.open_memory_stream, resume=policy) as (
+        reading(
+            server.url, open_stream=server.open_memory_stream, resume=policy, dialect=dialect
+        ) as (
             session,
             events,
         ),

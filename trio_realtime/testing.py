@@ -36,6 +36,7 @@ async def open_local_server(
     api_keys: Iterable[str] | None = None,
     engine: Engine | None = None,
     options: ServerOptions | None = None,
+    dialects: Iterable[str] = ("beta", "ga"),
     strict_beta_header: bool = False,
     drop_tcp: bool = False,
     stuck_client_timeout: float = 10.0,
@@ -63,7 +64,8 @@ async def open_local_server(
         engine: The engine; a default :class:`~trio_realtime.server.SimulatedEngine` if
             ``None``.
         options: Protocol options, e.g. ``ServerOptions(session_seconds=1.0)``.
-        strict_beta_header: Refuse clients without the beta marker.
+        dialects: The dialects served (see :func:`~trio_realtime.server.serve`).
+        strict_beta_header: Refuse clients without the beta marker (``dialects=("beta",)``).
         drop_tcp: End connections without a close frame.
         stuck_client_timeout: See :func:`~trio_realtime.server.serve`.
         ping_interval: See :func:`~trio_realtime.server.serve`.
@@ -89,6 +91,7 @@ async def open_local_server(
                 api_keys=api_keys,
                 engine=engine,
                 options=options,
+                dialects=dialects,
                 strict_beta_header=strict_beta_header,
                 drop_tcp=drop_tcp,
                 stuck_client_timeout=stuck_client_timeout,

@@ -157,6 +157,9 @@ TURN_MILESTONES: Final[dict[str, Any]] = {
     "response.done": TurnTracker.done,
     "conversation.item.input_audio_transcription.delta": TurnTracker.transcript_delta,
     "conversation.item.input_audio_transcription.completed": TurnTracker.done,
+    # The GA names of the same events (the SDK's GA client reports them).
+    "response.output_audio.delta": TurnTracker.audio_delta,
+    "response.output_audio_transcript.delta": TurnTracker.transcript_delta,
 }
 
 

@@ -35,7 +35,9 @@ __all__ = ["run_ours"]
 
 # TURN_MILESTONES by event class: ours reads typed events, and a class lookup skips ``.type``.
 _TURN_EVENTS: Final[dict[type, Any]] = {
-    SERVER_EVENTS[name]: milestone for name, milestone in TURN_MILESTONES.items()
+    SERVER_EVENTS[name]: milestone
+    for name, milestone in TURN_MILESTONES.items()
+    if name in SERVER_EVENTS  # the GA names decode to these same classes
 }
 
 
@@ -51,6 +53,7 @@ class _Ours(TrioDriver[RealtimeSession]):
             connect_timeout=workload.connect_timeout,
             track_conversation=workload.track_conversation,
             keep_audio_seconds=workload.keep_audio_seconds,
+            dialect=workload.dialect,
         )
 
     async def prepare(self, handle: RealtimeSession) -> None:

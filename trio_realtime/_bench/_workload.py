@@ -137,6 +137,8 @@ class Workload:
         connect_timeout: Seconds allowed for one connection, handshake slot wait excluded.
         response_seconds: Length of each response the load server streams (``standard``);
             each adds nine lifecycle events to the 15 deltas per second.
+        dialect: The wire shape every client speaks: ``beta`` or ``ga`` (ours connects with
+            ``dialect=``; the SDK peer uses its GA client, ``client.realtime.connect``).
         engine: The embedded reference server's engine (``turns``, ``transcription``):
             ``simulated`` or ``speech`` (real recognition and synthesis; stream real speech
             with ``wav``).
@@ -158,6 +160,9 @@ class Workload:
     keep_audio_seconds: float | None = 0.0
     connect_timeout: float = attrs.field(default=30.0, validator=_positive)
     response_seconds: float = attrs.field(default=5.0, validator=_positive)
+    dialect: Literal["beta", "ga"] = attrs.field(
+        default="beta", validator=attrs.validators.in_(("beta", "ga"))
+    )
     engine: str = attrs.field(default="simulated", validator=attrs.validators.in_(ENGINES))
 
     @property

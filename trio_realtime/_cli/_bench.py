@@ -124,6 +124,13 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--wav", metavar="PATH", help="stream this WAV file (any rate/width)")
     load.add_argument("--model", default="gpt-4o-realtime-preview")
     load.add_argument(
+        "--dialect",
+        choices=("beta", "ga"),
+        default="beta",
+        help="the wire shape of every client: beta (default) or ga (ours with dialect='ga', "
+        "the SDK peer with its GA client, client.realtime.connect)",
+    )
+    load.add_argument(
         "--engine",
         choices=ENGINES,
         default="simulated",
@@ -308,6 +315,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         track_conversation=not args.no_conversation,
         keep_audio_seconds=args.keep_audio_seconds,
         response_seconds=args.response_seconds,
+        dialect=args.dialect,
         engine=args.engine,
     )
     if args.engine != "simulated" and (args.scenario == "standard" or args.url is not None):
@@ -332,10 +340,11 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         raise ValueError("--baseline runs speech-to-speech sessions only")
     if args.compare_at is not None and args.compare_at not in (args.sweep or (args.sessions,)):
         raise ValueError("--compare-at must be one of the sizes run")
-    if args.peer is not None and args.scenario == "transcription":
+    if args.peer is not None and args.scenario == "transcription" and args.dialect == "beta":
         raise ValueError(
             "the openai SDK's beta realtime client cannot open transcription sessions "
-            "(it always sends ?model=); run --scenario transcription without --peer"
+            "(it always sends ?model=); run --scenario transcription with --dialect ga "
+            "(its GA client can) or without --peer"
         )
     if args.refine is not None and not sweeping:
         raise ValueError("--refine needs --sweep")

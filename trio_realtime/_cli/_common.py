@@ -61,6 +61,7 @@ from .._wire._errors import (
     ConnectionClosed,
     ConnectionRejected,
     ConnectTimeout,
+    DialectRefused,
     HandshakeError,
 )
 
@@ -176,14 +177,21 @@ def non_negative_float(text: str) -> float:
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--url``, ``--engine``, ``--record``, ``--timeout``, ``--quiet``: the options every client
-    command has."""
+    """``--url``, ``--dialect``, ``--engine``, ``--record``, ``--timeout``, ``--quiet``: the
+    options every client command has (``--dialect`` is ``None`` when not given)."""
     parser.add_argument(
         "--url",
         metavar="URL",
         help="connect to this server (ws:// or wss://, e.g. wss://api.openai.com/v1/realtime) "
         "with the key in API_KEY or OPENAI_API_KEY; default: an embedded local reference "
         "server, started for the run (no key, no network)",
+    )
+    parser.add_argument(
+        "--dialect",
+        choices=("beta", "ga"),
+        help="the protocol's wire shape: beta (OpenAI-Beta: realtime=v1, the default) or ga "
+        "(the generally available one, e.g. wss://api.openai.com/v1/realtime); the embedded "
+        "server speaks both",
     )
     parser.add_argument(
         "--engine",
@@ -288,6 +296,8 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         return EXIT_CONNECT, "timed out connecting to the server"
     if isinstance(first, HandshakeError):
         return EXIT_CONNECT, f"the WebSocket handshake failed: {first}"
+    if isinstance(first, DialectRefused):  # before the session began: a connect problem
+        return EXIT_CONNECT, f"the server refused the connection: {first}"
     if isinstance(first, ConnectionClosed):
         return EXIT_SESSION, f"the session ended: {first}"
     if isinstance(first, OSError):  # inputs are read before connecting; this is the network
@@ -407,11 +417,18 @@ def connect_to(
     model: str | None = None,
     intent: str | None = None,
     record: str | None = None,
+    dialect: str | None = None,
 ) -> AbstractAsyncContextManager[RealtimeSession]:
-    """:func:`trio_realtime.connect` to ``target``; a bad URL is a usage error (exit 2)."""
+    """:func:`trio_realtime.connect` to ``target`` in ``dialect`` (beta if ``None``); a bad
+    URL is a usage error (exit 2)."""
     try:
         return connect(
-            model=model, intent=intent, url=target.url, api_key=target.api_key, record=record
+            model=model,
+            intent=intent,
+            url=target.url,
+            api_key=target.api_key,
+            record=record,
+            dialect="ga" if dialect == "ga" else "beta",
         )
     except ValueError as exc:
         fail(EXIT_USAGE, str(exc))

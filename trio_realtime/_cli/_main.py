@@ -94,6 +94,14 @@ def _model_list(text: str) -> frozenset[str] | Literal["any"]:
     return names
 
 
+def _dialect_list(text: str) -> tuple[str, ...]:
+    """``--dialects``: ``beta``, ``ga`` or both, comma-separated."""
+    names = tuple(dict.fromkeys(name.strip().lower() for name in text.split(",") if name.strip()))
+    if not names or not set(names) <= {"beta", "ga"}:
+        raise argparse.ArgumentTypeError("give beta, ga or beta,ga")
+    return names
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -171,9 +179,18 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         help="end sessions with session_expired after N seconds (1800)",
     )
     parser.add_argument(
+        "--dialects",
+        type=_dialect_list,
+        default=("beta", "ga"),
+        metavar="NAMES",
+        help="the wire shapes served, comma-separated: beta, ga (default: both; the beta "
+        "marker, header or subprotocol, picks beta, its absence GA). A GA-only server answers "
+        "beta with beta_api_shape_disabled and close 4000, as OpenAI's endpoint does",
+    )
+    parser.add_argument(
         "--strict-beta-header",
         action="store_true",
-        help="refuse clients that do not send OpenAI-Beta: realtime=v1",
+        help="refuse clients that do not send OpenAI-Beta: realtime=v1 (= --dialects beta)",
     )
     parser.add_argument(
         "--drop-tcp",
@@ -228,6 +245,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     if args.audio_speed is not None and not args.realistic:
         print("trio-realtime serve: --audio-speed needs --realistic", file=sys.stderr)
         return 2
+    if args.strict_beta_header and "beta" not in args.dialects:
+        print("trio-realtime serve: --strict-beta-header serves beta only", file=sys.stderr)
+        return 2
     engine = (
         SimulatedEngine.realistic(
             **({} if args.audio_speed is None else {"audio_realtime_factor": args.audio_speed})
@@ -257,6 +277,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                     api_keys=args.api_key,
                     engine=answering,
                     options=options,
+                    dialects=args.dialects,
                     strict_beta_header=args.strict_beta_header,
                     drop_tcp=args.drop_tcp,
                 )
@@ -293,7 +314,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 SUBCOMMANDS: Final[dict[str, Subcommand]] = {
     "serve": Subcommand(
-        help="run the local reference server (Realtime API beta v1 over WebSocket)",
+        help="run the local reference server (the Realtime API over WebSocket, beta and GA)",
         configure=_configure_serve,
         run=_run_serve,
     ),
@@ -320,7 +341,8 @@ SUBCOMMANDS: Final[dict[str, Subcommand]] = {
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="trio-realtime",
-        description="Tools for the Realtime API beta protocol v1, built on trio.\n\n"
+        description="Tools for the Realtime API (beta protocol v1, and GA with --dialect ga), "
+        "built on trio.\n\n"
         "The client commands (transcribe, talk, replay --send) talk to a local reference\n"
         "server started for the run, or with --url to any server, with the key in API_KEY\n"
         "(or OPENAI_API_KEY).",

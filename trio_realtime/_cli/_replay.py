@@ -267,7 +267,13 @@ async def _send(args: argparse.Namespace, console: Console) -> int:
     speed = math.inf if args.fast else args.speed
     async with (
         open_target(args.url, realistic=not args.fast, engine=args.engine) as target,
-        connect_to(target, model=model, intent=intent, record=args.record) as session,
+        connect_to(
+            target,
+            model=model,
+            intent=intent,
+            record=args.record,
+            dialect=args.dialect or recording.header.get("dialect"),
+        ) as session,
     ):
         pace = "as fast as possible" if math.isinf(speed) else f"at {speed:g}x speed"
         console.info(

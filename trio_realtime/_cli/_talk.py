@@ -140,7 +140,7 @@ async def _talk(args: argparse.Namespace, console: Console) -> int:
     seconds = duration_ms(len(pcm), PCM16) / 1000
     async with (
         open_target(args.url, realistic=not args.fast, engine=args.engine) as target,
-        connect_to(target, model=args.model, record=args.record) as session,
+        connect_to(target, model=args.model, record=args.record, dialect=args.dialect) as session,
     ):
         console.info(f"talk: {name} ({seconds:.2f} s) to {target.description}")
         if target.engine_note is not None:

@@ -304,7 +304,9 @@ async def _transcribe(args: argparse.Namespace, console: Console) -> int:
     total = sum(duration_ms(len(pcm), PCM16) for _, pcm in inputs) / 1000
     async with (
         open_target(args.url, realistic=not args.fast, engine=args.engine) as target,
-        connect_to(target, intent="transcription", record=args.record) as session,
+        connect_to(
+            target, intent="transcription", record=args.record, dialect=args.dialect
+        ) as session,
     ):
         plural = "s" * (len(inputs) != 1)
         console.info(

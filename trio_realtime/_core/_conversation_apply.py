@@ -20,9 +20,11 @@ from ._conversation_state import (
 from ._conversation_stats import usage_vector
 from ._conversation_views import ContentPartView, ItemView
 from ._events import (
+    GA_SERVER_EVENTS,
     ConversationCreated,
     ConversationItemCreated,
     ConversationItemDeleted,
+    ConversationItemDone,
     ConversationItemRetrieved,
     ConversationItemTruncate,
     ConversationItemTruncated,
@@ -119,6 +121,10 @@ class ConversationHandlers(ConversationState):
             OutputAudioBufferStarted: ignore,
             OutputAudioBufferStopped: ignore,
             OutputAudioBufferCleared: ignore,
+            # GA only: an item's final state; the rest (MCP, DTMF, segments, idle timeout)
+            # changes nothing the conversation keeps.
+            **dict.fromkeys(GA_SERVER_EVENTS.values(), ignore),
+            ConversationItemDone: cls._on_item_done,
         }
 
     @classmethod
@@ -360,6 +366,15 @@ class ConversationHandlers(ConversationState):
         item = self._items.get(item_id) if isinstance(item_id, str) else None
         if item is None:
             return self._anomaly("unknown_item", event, f"retrieved item {item_id!r} unknown")
+        self._merge_item(item, event.item, event, final=True)
+        return None
+
+    def _on_item_done(self, event: ConversationItemDone) -> None:
+        """GA's ``conversation.item.done``: the item's final fields (audio bytes aside)."""
+        item_id = event.item.id
+        item = self._items.get(item_id) if isinstance(item_id, str) else None
+        if item is None:
+            return self._anomaly("unknown_item", event, f"finished item {item_id!r} unknown")
         self._merge_item(item, event.item, event, final=True)
         return None
 

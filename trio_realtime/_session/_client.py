@@ -12,11 +12,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import trio
 
+from .._core._dialects import DialectName
 from .._core._events._server import SessionCreated, TranscriptionSessionCreated
 from .._core._recording import Recorder
 from .._core._tools import FunctionTool, tool_registry
 from .._wire._connection import (
-    DEFAULT_URL,
     MAX_MESSAGE_SIZE,
     RECEIVE_BUFFER_SIZE,
     Auth,
@@ -37,7 +37,8 @@ def connect(
     *,
     model: str | None = None,
     intent: str | None = None,
-    url: str = DEFAULT_URL,
+    url: str | None = None,
+    dialect: DialectName = "beta",
     query: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     api_key: str | None = None,
@@ -80,16 +81,23 @@ def connect(
             ``?model=...&intent=transcription``). Either may instead come from ``url`` or
             ``query``, but each from one place only.
         url: The endpoint, ``wss://`` or (for local servers) ``ws://``; its own query
-            parameters are kept, first.
+            parameters are kept, first. Default: the dialect's (:data:`trio_realtime.BETA_URL`
+            for beta, :data:`trio_realtime.GA_URL`, OpenAI's public endpoint, for GA).
+        dialect: The wire shape: ``"beta"`` (``OpenAI-Beta: realtime=v1``, the default) or
+            ``"ga"`` (the generally available protocol: no beta marker, nested session
+            configuration, ``response.output_audio.*`` names...). The application's code is
+            the same for both: events are translated to and from the same classes (README.rst,
+            "Dialects", has the table and what happens to a field only one dialect has).
         query: Extra query parameters.
         headers: Extra request headers; one named like ours replaces ours (for example an
             ``api-key`` header with ``auth=None`` for Azure).
         api_key: The key; default: the ``API_KEY`` environment variable, then
             ``OPENAI_API_KEY``. It never appears in a repr, log line or exception message.
-        auth: ``"header"`` sends ``Authorization: Bearer KEY`` and ``OpenAI-Beta:
-            realtime=v1``; ``"subprotocol"`` sends the browser form, subprotocols
-            ``realtime``, ``openai-insecure-api-key.KEY`` and ``openai-beta.realtime-v1``
-            (no Authorization header); ``None`` sends no credentials (no key needed).
+        auth: ``"header"`` sends ``Authorization: Bearer KEY`` (and, for beta, ``OpenAI-Beta:
+            realtime=v1``); ``"subprotocol"`` sends the browser form, subprotocols
+            ``realtime``, ``openai-insecure-api-key.KEY`` (and, for beta,
+            ``openai-beta.realtime-v1``), no Authorization header; ``None`` sends no
+            credentials (no key needed).
         ssl_context: TLS settings for ``wss://``; default: the system's trusted CAs.
         connect_timeout: Seconds for everything up to ``session.created``.
         close_timeout: Seconds allowed for the graceful close.
@@ -154,7 +162,8 @@ def connect(
             See README.rst, "Sessions that outlive their connection".
 
     Raises:
-        ValueError: Neither ``model`` nor ``intent`` (anywhere), one of them given twice,
+        ValueError: Neither ``model`` nor ``intent`` (anywhere), one of them given twice, an
+            unknown ``dialect``,
             no API key, a bad URL, header or size, a bad tool, tools for a transcription
             session, ``handle_interruptions=True`` without ``track_conversation``. Raised by
             the call itself; also when entering, if the server refuses the tools.
@@ -166,6 +175,9 @@ def connect(
             or HTTP 401 / 403 instead of it (then also a ``ConnectionRejected``).
         ConnectionClosed: The server closed the connection before ``session.created``
             (for example 4000 for a bad model).
+        DialectRefused: The server does not speak ``dialect`` (a :class:`ConnectionClosed`):
+            OpenAI's endpoint refuses beta with ``beta_api_shape_disabled`` and close 4000;
+            the message says to connect with ``dialect="ga"``.
         OSError: The host could not be reached.
     """
     config = build_config(
@@ -180,6 +192,7 @@ def connect(
         receive_buffer_size=receive_buffer_size,
         max_message_size=max_message_size,
         open_stream=open_stream,
+        dialect=dialect,
     )
     if not connect_timeout > 0:
         raise ValueError(f"connect_timeout must be positive, got {connect_timeout!r}")
@@ -216,7 +229,7 @@ async def _open_session(
         recorder = Recorder.open(
             record,
             clock=trio.current_time,
-            metadata={"url": redacted_url(config.url)},
+            metadata={"url": redacted_url(config.url), "dialect": config.dialect.name},
             secrets=(config.api_key,),
         )
     try:

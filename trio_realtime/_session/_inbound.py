@@ -24,7 +24,7 @@ from .._core._audio_format import FORMATS
 from .._core._codec import decode
 from .._core._conversation import Conversation
 from .._core._errors import ProtocolError
-from .._core._events import SERVER_EVENTS, UnknownEvent
+from .._core._events import GA_SERVER_EVENTS, SERVER_EVENTS, UnknownEvent
 from .._core._events._server import (
     ErrorEvent,
     InputAudioBufferSpeechStarted,
@@ -62,6 +62,7 @@ class Inbound:
 
     __slots__ = (
         "_conversation",
+        "_decode",
         "_layer",
         "_life",
         "_out",
@@ -85,8 +86,10 @@ class Inbound:
         *,
         conversation: Conversation | None,
         recorder: Recorder | None,
+        decode: Callable[[str | bytes], ReceivedEvent] = decode,
     ) -> None:
         self._ws = ws
+        self._decode = decode
         self._life = lifecycle
         self._out = outbound
         self._stream = stream
@@ -105,6 +108,7 @@ class Inbound:
         """Receive until the connection ends; then end the session (or let it resume)."""
         ws = self._ws
         receive_messages = ws.receive_messages
+        decode = self._decode  # the dialect's: the codec's own for beta
         life = self._life
         stream = self._stream
         offer = stream.offer
@@ -211,7 +215,7 @@ class Inbound:
 
 
 # What the Conversation is fed: server events and unknown ones (not client-typed oddities).
-_TRACKED: Final = frozenset([*SERVER_EVENTS.values(), UnknownEvent])
+_TRACKED: Final = frozenset([*SERVER_EVENTS.values(), *GA_SERVER_EVENTS.values(), UnknownEvent])
 _ANSWER_TYPES: Final = frozenset(ANSWERS.values())
 
 # The few event types the receiver acts on, by exact type: one dict lookup per event.

@@ -85,6 +85,8 @@ class Outbound:
         sent_log: Where events are kept for :meth:`RealtimeSession.cause_of`.
         conversation: Fed every event written, if the conversation is tracked.
         recorder: Records every event written, if recording.
+        encode: Turns an event into its frame's text: the dialect's encoder (the codec's
+            :func:`~trio_realtime.encode` for beta).
 
     Attributes:
         new_id: Makes ``event_id`` values.
@@ -96,6 +98,7 @@ class Outbound:
     __slots__ = (
         "_conversation",
         "_drained",
+        "_encode",
         "_life",
         "_queue",
         "_recorder",
@@ -123,8 +126,10 @@ class Outbound:
         sent_log: SentLog,
         conversation: Conversation | None,
         recorder: Recorder | None,
+        encode: Callable[[ClientEvent | UnknownEvent], str] = encode,
     ) -> None:
         self._ws = ws
+        self._encode = encode
         self._spawn = spawn
         self._life = lifecycle
         self._replies = replies
@@ -169,7 +174,7 @@ class Outbound:
             event_id = event.raw["event_id"]
         else:
             raise TypeError(f"send() takes a client event, not {type(event).__name__}")
-        text = encode(event)
+        text = self._encode(event)
         if type(event) is InputAudioBufferAppend:
             if len(text) > MAX_APPEND_EVENT_CHARS:
                 raise ValueError(

@@ -115,6 +115,7 @@ class SessionParts:
             sent_log=SentLog(options.sent_log_events, options.sent_log_bytes),
             conversation=conversation,
             recorder=recorder,
+            encode=transport.config.dialect.encode,
         )
         self.requester = Requester(out, replies, stream, life)
         heartbeat = None
@@ -146,6 +147,7 @@ class SessionParts:
             layer,
             conversation=conversation,
             recorder=recorder,
+            decode=transport.config.dialect.decode_server_event,
         )
         self.pumps = AudioPumps(out, life, nursery)
         self.nursery = nursery

@@ -24,7 +24,6 @@ import attrs
 import trio
 
 from .._core._audio_format import FORMATS
-from .._core._codec import decode, encode
 from .._core._conversation import Conversation
 from .._core._errors import ProtocolError
 from .._core._events import (
@@ -125,6 +124,8 @@ class Reconnector:
         recorder: Recorder | None,
     ) -> None:
         self._config = config
+        self._encode = config.dialect.encode  # the session's dialect, both ways
+        self._decode = config.dialect.decode_server_event
         self._policy = policy
         self._life = life
         self._out = out
@@ -186,14 +187,14 @@ class Reconnector:
         if plan.config is not None:
             config = attrs.evolve(plan.config, event_id=new_id())
             config_id = config.event_id
-            sends.append((config, encode(config)))
+            sends.append((config, self._encode(config)))
         items_by_event: dict[str, str] = {}
         waiting: list[str] = []
         for item in plan.items:
             create = ConversationItemCreate(item=item, event_id=new_id())
             items_by_event[str(create.event_id)] = str(item.id)
             waiting.append(str(item.id))
-            sends.append((create, encode(create)))
+            sends.append((create, self._encode(create)))
         lost = list(plan.lost)
         replayed: list[str] = []
         settled: ServerEvent = created
@@ -241,12 +242,13 @@ class Reconnector:
             self._out.record_written(event, text)
 
     async def _read(self, ws: ClientWebSocket) -> list[ServerEvent | None]:
-        """One socket read of the new connection, decoded, recorded and counted."""
+        """One socket read of the new connection, decoded (in the session's dialect),
+        recorded and counted."""
         events: list[ServerEvent | None] = []
         for message in await ws.receive_messages():
             self._life.events_received += 1
             try:
-                event: Any = decode(message)
+                event: Any = self._decode(message)
             except ProtocolError:
                 event = None
             if self._recorder is not None:

@@ -35,7 +35,6 @@ from typing import Final, Protocol, final
 import attrs
 import trio
 
-from .._core._codec import encode
 from .._core._conversation import Conversation
 from .._core._events import ConversationItemTruncate, ErrorDetails, InputAudioBufferCommit
 from .._core._recording import Recorder
@@ -406,7 +405,7 @@ class Resumer:
                 self._replies.interrupt(expected, make)
                 cut.append(f"{event.type} {event_id}")
             else:
-                again.append((event, encode(event), 0.0))
+                again.append((event, self._config.dialect.encode(event), 0.0))
         return again, cut
 
     def _give_up(self, loss: _Loss, attempts: int, last: str) -> None:

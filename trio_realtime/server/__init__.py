@@ -1,4 +1,4 @@
-"""The local reference server: the Realtime API beta v1 over WebSocket, offline.
+"""The local reference server: the Realtime API over WebSocket, beta v1 and GA, offline.
 
 :func:`serve` runs it; :class:`ConnectionState` is its sans-I/O protocol core, one per
 connection; an :class:`Engine` (by default the deterministic :class:`SimulatedEngine`) decides

@@ -32,6 +32,7 @@ import attrs
 import trio
 
 from .._core._codec import encode
+from .._core._dialects import dialect_named
 from .._core._events import ErrorDetails, ErrorEvent, ServerEvent
 from .._wire._frames import FrameError
 from .._wire._websocket import WebSocketClosed
@@ -77,7 +78,8 @@ SERVER_ERROR_CLOSE_CODE: Final = 1011
 SHUTDOWN_CLOSE_CODE: Final = 1001
 """The server is shutting down ("going away")."""
 BETA_REQUIRED_CLOSE_CODE: Final = 4000
-"""Strict mode refused a connection without the beta marker."""
+"""A beta-only server refused a connection without the beta marker; a GA-only one refused a
+connection with it (``beta_api_shape_disabled``, as OpenAI's endpoint does)."""
 
 _INBOUND_QUEUE: Final = 16
 _OUTBOUND_QUEUE: Final = 64
@@ -93,6 +95,15 @@ _BETA_REQUIRED_MESSAGE: Final = (
     "This server speaks only the Realtime beta protocol: send the header "
     "'OpenAI-Beta: realtime=v1' or the subprotocol 'openai-beta.realtime-v1'."
 )
+#: OpenAI's words, verbatim (server-behaviour.md 6.2).
+_BETA_DISABLED_MESSAGE: Final = (
+    "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
+)
+#: How a server refuses the dialect it does not speak: error code and message.
+_DIALECT_REFUSALS: Final = {
+    "beta": ("beta_api_shape_disabled", _BETA_DISABLED_MESSAGE),
+    "ga": ("missing_beta_header", _BETA_REQUIRED_MESSAGE),
+}
 _PEER_GONE: Final = (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
@@ -266,7 +277,7 @@ class _Shell:
         info.http_status = 101
         info.credential_source = credential.source if credential else None
         _log.info(
-            "connection %d from %s: model=%r intent=%r beta=%s",
+            "connection %d from %s: model=%r intent=%r beta marker=%s",
             info.id,
             info.remote,
             handshake.model,
@@ -285,12 +296,12 @@ class _Shell:
                 await self._refuse(ids, failure.code, failure.message, failure.close_code)
                 return
             info.authenticated = True
-            if settings.strict_beta_header and not handshake.beta:
-                _log.info("connection %d: refused, no beta marker", info.id)
+            info.dialect = asked = "beta" if handshake.beta else "ga"
+            if asked not in settings.dialects:
+                _log.info("connection %d: refused, the %s dialect is not served", info.id, asked)
                 inbound_receive.close()
-                await self._refuse(
-                    ids, "missing_beta_header", _BETA_REQUIRED_MESSAGE, BETA_REQUIRED_CLOSE_CODE
-                )
+                code, message = _DIALECT_REFUSALS[asked]
+                await self._refuse(ids, code, message, BETA_REQUIRED_CLOSE_CODE)
                 return
             state = ConnectionState(
                 intent=handshake.intent,
@@ -299,6 +310,7 @@ class _Shell:
                 engine=settings.engine,
                 options=settings.options,
                 ids=ids,
+                dialect=dialect_named(asked),
             )
             info.state = state
             await self._run_session(state, inbound_receive)
@@ -354,7 +366,9 @@ class _Shell:
             # Deferred engine work (real speech) runs in this nursery, started on demand.
             worker = EngineWorker(state.engine_work, nursery, f"connection {self._info.id}")
             nursery.start_soon(self._timer, state, inbound, outbound_send, worker)
-            nursery.start_soon(self._sender, self._ws, outbound_receive, nursery.cancel_scope)
+            nursery.start_soon(
+                self._sender, self._ws, outbound_receive, nursery.cancel_scope, state.dialect.encode
+            )
             if self._settings.ping_interval is not None:
                 nursery.start_soon(self._keepalive, self._ws)
 
@@ -432,6 +446,7 @@ class _Shell:
         ws: ServerWebSocket,
         outbound: trio.MemoryReceiveChannel[ServerEvent | _Close],
         session: trio.CancelScope,
+        encode: Callable[[ServerEvent], str] = encode,
     ) -> None:
         try:
             with outbound:

@@ -164,6 +164,7 @@ async def serve(
     api_keys: Iterable[str] | None = None,
     engine: Engine | None = None,
     options: ServerOptions | None = None,
+    dialects: Iterable[str] = ("beta", "ga"),
     strict_beta_header: bool = False,
     drop_tcp: bool = False,
     stuck_client_timeout: float = 10.0,
@@ -176,7 +177,7 @@ async def serve(
     handler_nursery: trio.Nursery | None = None,
     task_status: trio.TaskStatus[ServerHandle] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
-    """Serve the Realtime API beta protocol over WebSocket until cancelled.
+    """Serve the Realtime API over WebSocket, beta and GA dialects, until cancelled.
 
     Upgrades ``GET /v1/realtime?model=M`` (a conversation session) and
     ``GET /v1/realtime?intent=transcription`` (a transcription session); any other path gets
@@ -213,10 +214,17 @@ async def serve(
             key (keys never appear in logs or exceptions).
         engine: What answers and transcribes; a default :class:`SimulatedEngine` if ``None``.
         options: Protocol options (session length and the like).
-        strict_beta_header: Refuse clients that send neither ``OpenAI-Beta: realtime=v1``
-            nor the ``openai-beta.realtime-v1`` subprotocol: error ``missing_beta_header``,
-            close 4000. By default they are served, and
-            :attr:`ConnectionInfo.handshake` records the omission.
+        dialects: The wire shapes served: ``"beta"``, ``"ga"`` or both (the default). As on
+            the live services, the beta marker (``OpenAI-Beta: realtime=v1`` or the
+            ``openai-beta.realtime-v1`` subprotocol) selects beta and its absence GA
+            (:attr:`ConnectionInfo.dialect`). A GA-only server answers a beta client as
+            OpenAI's endpoint has since 2026-05-12: ``error`` ``beta_api_shape_disabled``
+            (``The Realtime Beta API is no longer supported. Please use /v1/realtime for the
+            GA API.``) and close 4000; a beta-only one answers a client without the marker
+            with ``missing_beta_header`` and close 4000 [inf: the live beta service's answer
+            was not recorded].
+        strict_beta_header: The same as ``dialects=("beta",)`` (kept from before the GA
+            dialect).
         drop_tcp: Fault mode: whenever the server would close a connection (session expiry,
             refusals, shutdown), it ends the TCP connection without a close frame, as the
             live service was seen to do.
@@ -243,7 +251,7 @@ async def serve(
 
     Raises:
         ValueError: An argument is out of range (``api_keys`` empty or holding ``""``,
-            a non-positive timeout or size).
+            a non-positive timeout or size, a dialect other than ``beta`` / ``ga``).
         OSError: The address cannot be bound.
     """
     for name, value in (
@@ -257,11 +265,18 @@ async def serve(
             raise ValueError(f"{name} must be > 0, got {value!r}")
     if max_message_size < 1:
         raise ValueError(f"max_message_size must be >= 1, got {max_message_size!r}")
+    served = frozenset(dialects)
+    if not served or not served <= {"beta", "ga"}:
+        raise ValueError(f"dialects must be 'beta', 'ga' or both, got {sorted(served)!r}")
+    if strict_beta_header:
+        if "beta" not in served:
+            raise ValueError("strict_beta_header=True serves beta, but dialects has no 'beta'")
+        served = frozenset({"beta"})
     settings = ConnectionSettings(
         api_keys=ApiKeys(api_keys),
         engine=SimulatedEngine() if engine is None else engine,
         options=ServerOptions() if options is None else options,
-        strict_beta_header=strict_beta_header,
+        dialects=served,
         drop_tcp=drop_tcp,
         stuck_client_timeout=stuck_client_timeout,
         ping_interval=ping_interval,

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, final
 
-from .._core._codec import decode
+from .._core._dialects import BETA, GA, Dialect
 from .._core._errors import ProtocolError
 from .._core._events import (
     ConversationCreated,
@@ -74,11 +74,14 @@ from ._errors import (
     connection_refusal,
     first_unknown_field,
     invalid_value,
+    respelled,
     session_expired,
     undecodable,
     unknown_parameter,
     unknown_type,
+    wrong_session_kind,
 )
+from ._ga import GaEvents
 from ._ids import IdFactory
 from ._input_audio import TICKS_PER_MS, InputAudio, decode_append
 from ._item_requests import (
@@ -132,6 +135,9 @@ class ConnectionState:
         options: Server options.
         ids: Id factory (seed it for reproducible ids).
         wall_clock: Unix time source, read once here, for ``expires_at``.
+        dialect: The wire shape the client speaks (the handshake's beta marker decides):
+            frames are decoded with it, errors name its field paths, and for GA the events
+            get what GA adds (:mod:`._ga`); the shell encodes with :attr:`dialect`.
 
     Attributes:
         close: ``None`` while the session is open; ``(code, reason)`` once the shell must
@@ -151,9 +157,12 @@ class ConnectionState:
         options: ServerOptions = _DEFAULT_OPTIONS,
         ids: IdFactory | None = None,
         wall_clock: Callable[[], float] = time.time,
+        dialect: Dialect = BETA,
     ) -> None:
         self.close: tuple[int, str] | None = None
+        self.dialect = dialect
         self._ids = IdFactory() if ids is None else ids
+        self._ga = GaEvents(self._event_id) if dialect is GA else None
         # An engine with per-connection state gets a session of its own, which also hears
         # the input audio as it arrives (streaming recognition).
         session = engine.open_session() if isinstance(engine, SessionfulEngine) else None
@@ -176,7 +185,9 @@ class ConnectionState:
         self._config: SessionConfig = (
             default_transcription_config()
             if self._transcription
-            else default_conversation_config(self._model or "", options.instructions)
+            else default_conversation_config(
+                self._model or "", options.instructions, ga=dialect is GA
+            )
         )
         self._conversation = Conversation(self._ids.new("conv"))
         self._audio = InputAudio(
@@ -241,15 +252,18 @@ class ConnectionState:
             return self._count(out)
         self._received += 1
         try:
-            event = decode(text)
+            event = self.dialect.decode_client_event(text)
         except ProtocolError as exc:
-            out.append(self._error(*undecodable(text, exc)))
+            refusal, event_id = undecodable(text, exc, self.dialect.client_event_types)
+            out.append(self._error(refusal, event_id, respell=False))  # paths as decoded
             return self._count(out)
         raw_id = getattr(event, "event_id", None)
         event_id = raw_id if isinstance(raw_id, str) else None
         handler = None if isinstance(event, UnknownEvent) else _HANDLERS.get(type(event))
         if handler is None:  # an unknown type, or a server event sent by the client
-            out.append(self._error(unknown_type(event.type), event_id))
+            out.append(
+                self._error(unknown_type(event.type, self.dialect.client_event_types), event_id)
+            )
             return self._count(out)
         assert isinstance(event, Event)
         try:
@@ -313,6 +327,8 @@ class ConnectionState:
         return self._release(self._now)
 
     def _count(self, events: list[ServerEvent]) -> list[ServerEvent]:
+        if self._ga is not None and events:
+            events = self._ga.adapt(events)
         self._sent += len(events)
         return events
 
@@ -325,8 +341,12 @@ class ConnectionState:
             item_id = self._ids.new("item")
         return item_id
 
-    def _error(self, refusal: Refusal, event_id: str | None) -> ErrorEvent:
+    def _error(self, refusal: Refusal, event_id: str | None, *, respell: bool = True) -> ErrorEvent:
+        """The ``error`` of ``refusal``; ``respell``: its path is a beta class path, which a
+        GA client is told in GA terms (``session.audio.input.turn_detection...``)."""
         self._errors += 1
+        if self._ga is not None and respell:
+            refusal = respelled(refusal, self.dialect.path)
         return ErrorEvent(
             event_id=self._event_id(),
             error=ErrorDetails(
@@ -339,11 +359,19 @@ class ConnectionState:
         )
 
     def _session_view(self) -> Session:
-        return session_view(self._config, session_id=self._session_id, expires_at=self._expires_at)
+        return session_view(
+            self._config,
+            session_id=self._session_id,
+            expires_at=self._expires_at,
+            ga=self._ga is not None,
+        )
 
     def _transcription_view(self, *, created: bool = False) -> TranscriptionSession:
         return transcription_session_view(
-            self._config, session_id=self._session_id, expires_at=self._expires_at, created=created
+            self._config,
+            session_id=self._session_id,
+            expires_at=self._expires_at,
+            created=created and self._ga is None,  # GA sessions have no client_secret
         )
 
     # -- scheduling -----------------------------------------------------------------------------
@@ -388,17 +416,14 @@ class ConnectionState:
 
     def _on_session_update(self, event: SessionUpdate, now: float, out: _Out) -> None:
         if self._transcription:
-            raise invalid_value(
-                "type",
-                "session.update is not supported in transcription sessions; "
-                "use transcription_session.update.",
-            )
+            raise self._wrong_session_kind("realtime")
         self._set_config(
             apply_session_update(
                 self._config,
                 event.session,
                 assistant_audio=self._assistant_audio,
                 transcription_models=self._options.transcription_models,
+                include_allowed=self._ga is not None,  # GA realtime sessions have include
             )
         )
         out.append(SessionUpdated(event_id=self._event_id(), session=self._session_view()))
@@ -407,11 +432,7 @@ class ConnectionState:
         self, event: TranscriptionSessionUpdate, now: float, out: _Out
     ) -> None:
         if not self._transcription:
-            raise invalid_value(
-                "type",
-                "transcription_session.update is only supported in transcription sessions "
-                "(?intent=transcription); use session.update.",
-            )
+            raise self._wrong_session_kind("transcription")
         self._set_config(
             apply_transcription_update(
                 self._config,
@@ -421,6 +442,9 @@ class ConnectionState:
         )
         session = self._transcription_view()
         out.append(TranscriptionSessionUpdated(event_id=self._event_id(), session=session))
+
+    def _wrong_session_kind(self, asked: str) -> Refusal:
+        return wrong_session_kind(asked, transcription=self._transcription, ga=self._ga is not None)
 
     def _set_config(self, config: SessionConfig) -> None:
         self._config = config
