@@ -25,6 +25,7 @@ from openai.types.realtime import RealtimeServerEvent as GaServerEvent
 from protocol_data import ga_schema_errors, schema_errors
 from pydantic import TypeAdapter
 
+from trio_realtime._core._audio import silence, tone
 from trio_realtime._core._dialects import BETA, Dialect
 from trio_realtime.events import ClientEvent, ServerEvent
 from trio_realtime.server._engine_api import (
@@ -50,6 +51,8 @@ BETA_ONLY_NAMES = re.compile(
     r"transcription_session\.)"
 )
 START_UNIX = 1_750_000_000.0
+TURN = silence(1000) + tone(1000) + silence(1000)
+"""One spoken turn for the server VAD: a second of tone between two seconds of silence."""
 _SDK_GA = TypeAdapter(GaServerEvent)
 
 
@@ -246,3 +249,19 @@ def error_of(events: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``error`` object of the single event, which must be an error."""
     assert types(events) == ["error"], types(events)
     return events[0]["error"]  # type: ignore[no-any-return]
+
+
+def responding_harness(*outputs: Any, **options: Any) -> Harness:
+    """A manual-turn session whose engine answers ``outputs`` (default: 500 ms of audio)."""
+    engine = FakeEngine(outputs=outputs or (audio_reply(),))
+    h = Harness(engine=engine, **options)
+    h.update(turn_detection=None)
+    return h
+
+
+def create_response(h: Harness, **response: Any) -> list[dict[str, Any]]:
+    """Send ``response.create`` (with ``response`` as its config, if any); its events."""
+    event: dict[str, Any] = {"type": "response.create"}
+    if response:
+        event["response"] = response
+    return h.send(event)

@@ -14,12 +14,11 @@ from __future__ import annotations
 import base64
 
 import pytest
-from server_helpers import FakeEngine, Harness, error_of, only, types
+from server_helpers import TURN, FakeEngine, Harness, error_of, only, types
 
 from trio_realtime._core._audio import silence, speech_like, tone
 from trio_realtime.server import SimulatedEngine
 
-TURN = silence(1000) + tone(1000) + silence(1000)
 VAD_TURN_EVENTS = [
     "input_audio_buffer.speech_started",
     "input_audio_buffer.speech_stopped",

@@ -14,13 +14,20 @@ import operator
 from typing import Any
 
 from protocol_data import catalog_server_events
-from server_helpers import GA_NAMES, ID_RE, FakeEngine, Harness, audio_reply, call_reply, types
+from server_helpers import (
+    GA_NAMES,
+    ID_RE,
+    TURN,
+    FakeEngine,
+    Harness,
+    audio_reply,
+    call_reply,
+    types,
+)
 
 from trio_realtime._core._audio import silence, tone
 from trio_realtime.events import SERVER_EVENTS, TranscriptionError
 from trio_realtime.server._engine_api import PlannedText
-
-TURN = silence(1000) + tone(1000) + silence(1000)
 
 
 def full_session() -> list[dict[str, Any]]:

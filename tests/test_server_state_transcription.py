@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from server_helpers import FakeEngine, Harness, audio_reply, error_of, only, types
+from server_helpers import TURN, FakeEngine, Harness, audio_reply, error_of, only, types
 
-from trio_realtime._core._audio import silence, tone
+from trio_realtime._core._audio import tone
 from trio_realtime.events import TranscriptionError
 
-TURN = silence(1000) + tone(1000) + silence(1000)
 TRANSCRIPT_EVENTS = (
     "conversation.item.input_audio_transcription.delta",
     "conversation.item.input_audio_transcription.completed",
