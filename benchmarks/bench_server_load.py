@@ -43,6 +43,9 @@ Events/s counts every server event received during the window, by receipt time. 
 by everything else on the machine during the window is reported too: on 2 cores, other
 processes delay the server and the clients, and the latencies with them.
 
+This script runs the phases and owns the command line; the client connection, the worker
+process, the ``/proc`` meters, the child processes and the report are in ``_server_load/``.
+
 Run: ``python benchmarks/bench_server_load.py [--idle 1000] [--streaming 200]
 [--client-processes 1] [--json PATH]``. Exit status 1 if any connection failed or the
 server died.
@@ -51,502 +54,26 @@ server died.
 from __future__ import annotations
 
 import argparse
-import base64
-import contextlib
 import json
-import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
-import attrs
-import orjson
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websocket_url
-from wsproto.utilities import LocalProtocolError
+from _server_load.client import close_all, closing_race_ignored, failure_name, open_session
+from _server_load.proc import CpuMeter, machine_busy_seconds, memory_kib
+from _server_load.processes import ServerProcess, expect, spawn_worker, start_server, stop_process
+from _server_load.report import failed, print_table, summary
+from _server_load.worker import CHUNK_MS, TAIL, WorkerSpec, run_worker
+from trio_websocket import WebSocketConnection
 
-from trio_realtime.audio import silence, speech_like
-
-CHUNK_MS: Final = 100
 _SCRIPT: Final = os.path.abspath(__file__)
-_CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
-_HEADERS: Final = [
-    (b"Authorization", b"Bearer sk-bench-server-load"),
-    (b"OpenAI-Beta", b"realtime=v1"),
-]
-_RECEIVE_BUFFER: Final = 64 * 1024
-_MAX_MESSAGE: Final = 16 * 1024 * 1024
 #: The engine's first_delta_delay under ``--realistic`` (SimulatedEngine.realistic()).
 FIRST_DELTA_DELAY_MS: Final = 300.0
-#: After the window, receivers keep going this long so late events of its last turns count.
-_TAIL: Final = 1.0
-
-
-# --- /proc -------------------------------------------------------------------------------------
-
-
-def cpu_times(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds of a process so far, from ``/proc/<pid>/stat``."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / _CLK_TCK, int(fields[12]) / _CLK_TCK  # utime, stime (14, 15)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    return sum(cpu_times(pid))
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    """``VmRSS`` and ``VmHWM`` (peak RSS) of a process, in KiB, from ``/proc/<pid>/status``."""
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0])
-    return out
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all processes of the machine have used so far (``/proc/stat``), in seconds."""
-    with open("/proc/stat") as f:
-        user, nice, system, _idle, _iowait, irq, softirq = map(int, f.readline().split()[1:8])
-    return (user + nice + system + irq + softirq) / _CLK_TCK
-
-
-@attrs.define
-class CpuMeter:
-    """CPU of a set of processes between :meth:`start` and :meth:`stop`, in % of one core."""
-
-    pids: list[int]
-    system_only: bool = False
-    _cpu: float = 0.0
-    _wall: float = 0.0
-
-    def _now(self) -> float:
-        return sum(cpu_times(p)[1] if self.system_only else cpu_seconds(p) for p in self.pids)
-
-    def start(self) -> None:
-        self._cpu = self._now()
-        self._wall = time.monotonic()
-
-    def stop(self) -> float:
-        return 100.0 * (self._now() - self._cpu) / max(time.monotonic() - self._wall, 1e-9)
-
-
-# --- statistics --------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile (``q`` in 0..100); ``None`` for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def summary(values: Sequence[float]) -> dict[str, float | int | None]:
-    return {
-        "count": len(values),
-        "p50": percentile(values, 50),
-        "p90": percentile(values, 90),
-        "p99": percentile(values, 99),
-        "max": max(values) if values else None,
-    }
-
-
-def _ms(value: float | int | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-# --- one client connection -----------------------------------------------------------------------
-
-
-async def open_session(
-    nursery: trio.Nursery, url: str, limiter: trio.CapacityLimiter, seconds: float
-) -> tuple[WebSocketConnection, float]:
-    """Connect under a handshake slot and wait for ``session.created``.
-
-    Returns the connection and the connect time in ms (TCP connect to ``session.created``),
-    which may take ``seconds`` at most (the wait for a slot does not count).
-    """
-    async with limiter:
-        start = trio.current_time()
-        with trio.fail_after(seconds):
-            ws = await connect_websocket_url(
-                nursery,
-                url,
-                extra_headers=_HEADERS,
-                message_queue_size=64,
-                max_message_size=_MAX_MESSAGE,
-                receive_buffer_size=_RECEIVE_BUFFER,
-            )
-            first = orjson.loads(await ws.get_message())
-        elapsed = (trio.current_time() - start) * 1000.0
-    if first.get("type") != "session.created":
-        await ws.aclose()
-        raise RuntimeError(f"first event was {first.get('type')!r}, not session.created")
-    return ws, elapsed
-
-
-async def close_all(connections: Sequence[WebSocketConnection], grace: float = 10.0) -> None:
-    """Close connections concurrently (bounded), giving up on stragglers after ``grace`` s."""
-    limiter = trio.CapacityLimiter(128)
-
-    async def close(ws: WebSocketConnection) -> None:
-        async with limiter:
-            try:
-                await ws.aclose()
-            except Exception:
-                pass  # a dead connection is closed enough
-
-    with trio.move_on_after(grace):
-        async with trio.open_nursery() as nursery:
-            for ws in connections:
-                nursery.start_soon(close, ws)
-
-
-@contextlib.contextmanager
-def _closing_race_ignored() -> Iterator[None]:
-    """Ignore trio-websocket's failure to answer a ping that arrives while we close.
-
-    Its reader task then tries to send a pong in the CLOSING state, and wsproto raises
-    ``LocalProtocolError`` into the connections' nursery. Only teardown is affected.
-    """
-    try:
-        yield
-    except* LocalProtocolError:
-        pass
-
-
-def _failure_name(exc: BaseException) -> str:
-    if isinstance(exc, trio.TooSlowError):
-        return "timeout"
-    return type(exc).__name__
-
-
-# --- streaming worker (a client process) ---------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class WorkerSpec:
-    """What one client process streams; passed as JSON on its command line."""
-
-    url: str
-    indices: list[int]
-    total: int
-    speech_chunks: int
-    silence_chunks: int
-    warmup: float
-    window: float
-    handshakes: int
-    connect_timeout: float
-
-
-def cycle_frames(speech_chunks: int, silence_chunks: int, seed: int = 7) -> list[str]:
-    """One turn as pre-encoded append frames: speech chunks, then silence chunks."""
-    speech = speech_like(speech_chunks * CHUNK_MS, seed=seed)
-    quiet = silence(CHUNK_MS)
-    step = len(quiet)
-    chunks = [speech[i : i + step] for i in range(0, len(speech), step)]
-    chunks += [quiet] * silence_chunks
-    return [
-        orjson.dumps(
-            {"type": "input_audio_buffer.append", "audio": base64.b64encode(c).decode()}
-        ).decode()
-        for c in chunks
-    ]
-
-
-class StreamingSession:
-    """One streaming session: a sender on an absolute schedule and a receiver that times turns."""
-
-    def __init__(
-        self, index: int, spec: WorkerSpec, frames: list[str], report: WorkerReport
-    ) -> None:
-        self.index = index
-        self.frames = frames
-        cycle = len(frames)
-        self.cycle = cycle
-        self.speech = spec.speech_chunks
-        # Spread sessions over the 100 ms tick and over the turn cycle.
-        self.phase = CHUNK_MS / 1000.0 * index / spec.total
-        self.rotation = index * cycle // spec.total
-        self.report = report
-        self.ws: WebSocketConnection | None = None
-        self.sent_at: list[float] = []  # when the send of chunk k started
-        self.t0 = 0.0
-        self.window = (0.0, 0.0)
-        self._pending: dict[str, float] | None = None  # a turn waiting for its first delta
-        self._responses: set[str] = set()
-
-    def is_speech_end(self, k: int) -> bool:
-        return (k + self.rotation) % self.cycle == self.speech - 1
-
-    def frame(self, k: int) -> str:
-        return self.frames[(k + self.rotation) % self.cycle]
-
-    async def send_loop(self, t0: float, stop: float) -> None:
-        ws = self.ws
-        assert ws is not None
-        rep = self.report
-        w0, w1 = self.window
-        k = 0
-        while True:
-            due = t0 + self.phase + (k + 1) * CHUNK_MS / 1000.0
-            if due >= stop:
-                return
-            await trio.sleep_until(due)
-            begin = trio.current_time()
-            self.sent_at.append(begin)
-            try:
-                await ws.send_message(self.frame(k))
-            except ConnectionClosed:
-                return  # the receiver records why
-            if w0 <= due < w1:
-                rep.lateness_us.append(round((begin - due) * 1e6))
-                rep.sends += 1
-                if self.is_speech_end(k):
-                    rep.turns_expected += 1
-            k += 1
-
-    def _speech_end_before(self, audio_ms: int) -> int | None:
-        """The chunk index of the last speech chunk whose end is at or before ``audio_ms``."""
-        k = audio_ms // CHUNK_MS - 1
-        for j in range(k, max(-1, k - self.cycle - 1), -1):
-            if self.is_speech_end(j):
-                return j
-        return None
-
-    async def receive_loop(self) -> None:
-        ws = self.ws
-        assert ws is not None
-        rep = self.report
-        w0, w1 = self.window
-        loads, now = orjson.loads, trio.current_time
-        while True:
-            try:
-                message = await ws.get_message()
-            except ConnectionClosed as exc:
-                reason = exc.reason
-                code = getattr(reason, "code", None)
-                rep.closed_early[str(code)] += 1
-                return
-            t = now()
-            event = loads(message)
-            kind = event["type"]
-            if w0 <= t < w1:
-                rep.events[kind] += 1
-            if kind == "response.audio.delta":
-                rid = event["response_id"]
-                if rid not in self._responses:
-                    self._responses.add(rid)
-                    turn = self._pending
-                    self._pending = None
-                    if turn is not None:
-                        turn["first_delta_wall_ms"] = (t - turn["_end"]) * 1000.0
-                        turn["first_delta_after_stop_ms"] = (t - turn["_stop"]) * 1000.0
-            elif kind == "input_audio_buffer.speech_stopped":
-                self._turn_stopped(int(event["audio_end_ms"]), t)
-            elif kind == "error":
-                rep.errors[str(event.get("error", {}).get("code"))] += 1
-            elif kind == "response.done":
-                rep.responses[str(event["response"]["status"])] += 1
-
-    def _turn_stopped(self, audio_end_ms: int, t: float) -> None:
-        rep = self.report
-        w0, w1 = self.window
-        end_k = self._speech_end_before(audio_end_ms)
-        done_k = -(-audio_end_ms // CHUNK_MS) - 1  # the chunk that completed audio_end_ms
-        if end_k is None or done_k >= len(self.sent_at) or end_k < 0:
-            self._pending = None
-            return
-        end_t = self.sent_at[end_k]
-        if not w0 <= end_t < w1:
-            self._pending = None
-            return
-        turn = {
-            "stop_audio_ms": float(audio_end_ms - (end_k + 1) * CHUNK_MS),
-            "stop_wall_ms": (t - end_t) * 1000.0,
-            "stop_reaction_ms": (t - self.sent_at[done_k]) * 1000.0,
-            "at_s": t - w0,  # receipt of speech_stopped, seconds into the window
-            "_end": end_t,
-            "_stop": t,
-        }
-        rep.turns.append(turn)
-        self._pending = turn
-
-
-@attrs.define
-class WorkerReport:
-    connect_ms: list[float] = attrs.Factory(list)
-    failures: Counter[str] = attrs.Factory(Counter)
-    events: Counter[str] = attrs.Factory(Counter)
-    errors: Counter[str] = attrs.Factory(Counter)
-    responses: Counter[str] = attrs.Factory(Counter)
-    closed_early: Counter[str] = attrs.Factory(Counter)
-    turns: list[dict[str, float]] = attrs.Factory(list)
-    lateness_us: list[int] = attrs.Factory(list)
-    sends: int = 0
-    turns_expected: int = 0
-
-    def as_json(self) -> dict[str, Any]:
-        turns = [{k: v for k, v in t.items() if not k.startswith("_")} for t in self.turns]
-        return {
-            "connect_ms": self.connect_ms,
-            "failures": dict(self.failures),
-            "events": dict(self.events),
-            "errors": dict(self.errors),
-            "responses": dict(self.responses),
-            "closed_early": dict(self.closed_early),
-            "turns": turns,
-            "lateness_us": self.lateness_us,
-            "sends": self.sends,
-            "turns_expected": self.turns_expected,
-        }
-
-
-def _emit(tag: str, payload: Any) -> None:
-    sys.stdout.write(f"{tag} {json.dumps(payload)}\n")
-    sys.stdout.flush()
-
-
-async def run_worker(spec: WorkerSpec) -> int:
-    """A client process: connect, report ``ready``, wait for ``go``, stream, report ``result``."""
-    frames = cycle_frames(spec.speech_chunks, spec.silence_chunks)
-    report = WorkerReport()
-    sessions = [StreamingSession(i, spec, frames, report) for i in spec.indices]
-    limiter = trio.CapacityLimiter(max(1, spec.handshakes))
-    with _closing_race_ignored():
-        async with trio.open_nursery() as transport:
-            await _stream_sessions(spec, sessions, report, limiter, transport)
-    return 0
-
-
-async def _stream_sessions(
-    spec: WorkerSpec,
-    sessions: list[StreamingSession],
-    report: WorkerReport,
-    limiter: trio.CapacityLimiter,
-    transport: trio.Nursery,
-) -> None:
-
-    async def connect(session: StreamingSession) -> None:
-        try:
-            session.ws, ms = await open_session(transport, spec.url, limiter, spec.connect_timeout)
-            report.connect_ms.append(ms)
-        except Exception as exc:
-            report.failures[_failure_name(exc)] += 1
-
-    async with trio.open_nursery() as connecting:
-        for session in sessions:
-            connecting.start_soon(connect, session)
-    _emit("ready", {"connected": len(report.connect_ms)})
-    line = await trio.to_thread.run_sync(sys.stdin.readline)
-    go = float(line.split()[1])  # time.monotonic() of t0, shared by all processes
-    t0 = trio.current_time() + (go - time.monotonic())
-    window = (t0 + spec.warmup, t0 + spec.warmup + spec.window)
-    stop = window[1] + _TAIL
-    live = [s for s in sessions if s.ws is not None]
-    async with trio.open_nursery() as streams:
-        for session in live:
-            session.window = window
-            streams.start_soon(session.send_loop, t0, stop)
-            streams.start_soon(session.receive_loop)
-        await trio.sleep_until(stop)
-        streams.cancel_scope.cancel()
-    _emit("result", report.as_json())
-    await close_all([s.ws for s in live if s.ws is not None])
-    transport.cancel_scope.cancel()
-
-
-# --- the coordinator -----------------------------------------------------------------------------
-
-
-class Lines:
-    """Lines from a process's stdout."""
-
-    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
-        self._stream = stream
-        self._buffer = b""
-
-    async def next(self) -> str:
-        while b"\n" not in self._buffer:
-            chunk = await self._stream.receive_some(1 << 20)
-            if not chunk:
-                raise EOFError("the process closed its output")
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line.decode()
-
-
-@attrs.define
-class ServerProcess:
-    process: trio.Process
-    port: int
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/realtime?model=gpt-4o-realtime-preview"
-
-
-async def start_server(extra: Sequence[str]) -> ServerProcess:
-    command = [sys.executable, "-m", "trio_realtime._cli._main", "serve", "--port", "0", *extra]
-    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    with trio.fail_after(30):
-        line = await Lines(process.stdout).next()
-    if not line.startswith("listening on ws://"):
-        raise RuntimeError(f"unexpected server output: {line!r}")
-    port = int(line.rsplit(":", 1)[1].split("/", 1)[0])
-    return ServerProcess(process, port)
-
-
-async def stop_process(process: trio.Process, grace: float = 15.0) -> int:
-    if process.returncode is None:
-        process.terminate()
-        with trio.move_on_after(grace):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-    return await process.wait()
-
-
-@attrs.define
-class Worker:
-    process: trio.Process
-    lines: Lines
-
-
-async def spawn_worker(spec: WorkerSpec) -> Worker:
-    payload = json.dumps(attrs.asdict(spec))
-    process = await trio.lowlevel.open_process(
-        [sys.executable, _SCRIPT, "--worker", payload],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    return Worker(process, Lines(process.stdout))
-
-
-async def expect(worker: Worker, tag: str, within: float) -> Any:
-    with trio.fail_after(within):
-        line = await worker.lines.next()
-    got, _, payload = line.partition(" ")
-    if got != tag:
-        raise RuntimeError(f"client process said {line[:200]!r}, expected {tag!r}")
-    return json.loads(payload)
 
 
 async def idle_phase(
@@ -570,7 +97,7 @@ async def idle_phase(
         try:
             ws, ms = await open_session(nursery, server.url, limiter, args.connect_timeout)
         except Exception as exc:
-            failures[_failure_name(exc)] += 1
+            failures[failure_name(exc)] += 1
             return
         connections.append(ws)
         connect_ms.append(ms)
@@ -644,7 +171,7 @@ async def streaming_phase(args: argparse.Namespace, server: ServerProcess) -> di
                 handshakes=max(1, args.handshakes // k),
                 connect_timeout=args.connect_timeout,
             )
-            workers.append(await spawn_worker(spec))
+            workers.append(await spawn_worker(_SCRIPT, spec))
         for worker in workers:
             await expect(worker, "ready", 60 + args.connect_timeout)
         rss_connected = memory_kib(pid)["VmRSS"]
@@ -672,7 +199,7 @@ async def streaming_phase(args: argparse.Namespace, server: ServerProcess) -> di
         client_cpu = client_meter.stop()
         own_cpu = own_meter.stop()
         machine_cpu = 100.0 * (machine_busy_seconds() - busy) / (time.monotonic() - wall)
-        reports = [await expect(w, "result", 60 + _TAIL + 15) for w in workers]
+        reports = [await expect(w, "result", 60 + TAIL + 15) for w in workers]
         for worker in workers:
             await worker.process.wait()
     finally:
@@ -775,7 +302,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         },
     }
     try:
-        with _closing_race_ignored():
+        with closing_race_ignored():
             async with trio.open_nursery() as idle_transport:
                 await _phases(args, server, report, idle_transport)
         report["server_peak_rss_kib"] = memory_kib(server.pid)["VmHWM"]
@@ -783,139 +310,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         with trio.CancelScope(shield=True):
             report["server_exit_status"] = await stop_process(server.process)
     return report
-
-
-def failed(report: dict[str, Any]) -> list[str]:
-    """Why the run counts as failed (empty: it passed)."""
-    problems = []
-    idle = report.get("idle")
-    if idle is not None:
-        if idle["failed"] or idle["connected"] != idle["connections"]:
-            problems.append(f"{idle['failed']} idle connections failed")
-        if idle["open_after_window"] != idle["connected"]:
-            problems.append("idle connections closed during the idle window")
-        if idle["fresh_connection_failures"]:
-            problems.append(f"{idle['fresh_connection_failures']} fresh connections failed")
-        held = idle.get("open_after_streaming", idle["connected"])
-        if report["config"]["hold_idle"] and held != idle["connected"]:
-            problems.append("idle connections closed during streaming")
-    streaming = report.get("streaming")
-    if streaming is not None:
-        if streaming["failed"] or streaming["connected"] != streaming["sessions"]:
-            problems.append(f"{streaming['failed']} streaming connections failed")
-        if streaming["closed_early"]:
-            problems.append(f"streaming sessions closed early: {streaming['closed_early']}")
-    if report.get("server_exit_status") != 0:
-        problems.append(f"server exit status {report.get('server_exit_status')}")
-    return problems
-
-
-def print_table(report: dict[str, Any]) -> None:
-    print(
-        f"server load: trio-realtime serve --realistic, its own process; "
-        f"Python {report['python']}, {report['cpus']} CPUs, loopback"
-    )
-    idle = report.get("idle")
-    if idle is not None:
-        c = idle["connect_ms"]
-        f = idle["fresh_connection_ms"]
-        print()
-        print(f"phase 1, idle: N = {idle['connections']}")
-        rows = [
-            (
-                "connected",
-                f"{idle['connected']} / {idle['connections']}, {idle['failed']} failed "
-                f"(in {idle['connect_seconds']:.1f} s, {report['config']['handshakes']} handshakes "
-                f"in flight)",
-            ),
-            ("connect time ms", f"p50 {_ms(c['p50'])}  p99 {_ms(c['p99'])}  max {_ms(c['max'])}"),
-            (
-                "server RSS",
-                f"{idle['server_rss_kib'] / 1024:.1f} MiB "
-                f"(empty {idle['server_rss_kib_baseline'] / 1024:.1f} MiB): "
-                f"{idle['server_rss_kib_per_connection']:.1f} KiB per connection",
-            ),
-            (
-                "server CPU idle",
-                f"{idle['server_cpu_percent']:.2f} % of one core over "
-                f"{idle['window_seconds']:g} s ({idle['open_after_window']} still open)",
-            ),
-            (
-                "fresh connection ms",
-                f"p50 {_ms(f['p50'])}  max {_ms(f['max'])} "
-                f"({f['count']} during the window, {idle['fresh_connection_failures']} failed)",
-            ),
-        ]
-        for name, value in rows:
-            print(f"  {name:<22}{value}")
-    s = report.get("streaming")
-    if s is not None:
-        print()
-        held = s["idle_connections_held"]
-        print(
-            f"phase 2, streaming: M = {s['sessions']} sessions over {s['client_processes']} "
-            f"client process(es), turns of {s['turn']['speech_s']:g} s speech + "
-            f"{s['turn']['silence_s']:g} s silence; {held} idle connections held; "
-            f"{s['warmup_seconds']:g} s warm-up, {s['window_seconds']:g} s window"
-        )
-        c = s["connect_ms"]
-        rows = [
-            (
-                "connected",
-                f"{s['connected']} / {s['sessions']}, {s['failed']} failed, "
-                f"closed early: {s['closed_early'] or 'none'}; connect p50 {_ms(c['p50'])} "
-                f"p99 {_ms(c['p99'])} ms",
-            ),
-            (
-                "appends/s",
-                f"{s['appends_per_second']:,.0f} (schedule: "
-                f"{s['appends_per_second_expected']:,.0f})",
-            ),
-            (
-                "events/s received",
-                f"{s['events_per_second']:,.0f}, of which audio deltas "
-                f"{s['audio_deltas_per_second']:,.0f}",
-            ),
-            (
-                "turns",
-                f"{s['turns_expected']} ended in the window, {s['turns_stopped']} "
-                f"speech_stopped, {s['turns_answered']} answered with audio; "
-                f"responses {s['responses']}",
-            ),
-            ("errors by code", str(s["errors"] or "none")),
-        ]
-        for name, value in rows:
-            print(f"  {name:<22}{value}")
-        print(f"  {'latency ms':<36}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}")
-        for name, key in (
-            ("speech_stopped, audio time", "speech_stopped_audio_ms"),
-            ("speech_stopped, wall", "speech_stopped_wall_ms"),
-            ("speech_stopped, reaction", "speech_stopped_reaction_ms"),
-            ("first audio delta, wall", "first_audio_delta_wall_ms"),
-            ("first audio delta, after stop", "first_audio_delta_after_stop_ms"),
-            ("send lateness", "send_lateness_ms"),
-        ):
-            v = s[key]
-            print(
-                f"    {name:<34}{_ms(v['p50']):>9}{_ms(v['p90']):>9}{_ms(v['p99']):>9}"
-                f"{_ms(v['max']):>9}"
-            )
-        print(
-            f"  {'server CPU':<22}{s['server_cpu_percent']:.1f} % of one core, "
-            f"{s['server_system_cpu_percent']:.1f} % of it in the kernel "
-            f"(clients: {s['client_cpu_percent']:.1f} %; anything else on the machine: "
-            f"{s['other_cpu_percent']:.1f} %)"
-        )
-        print(
-            f"  {'server RSS':<22}{s['server_rss_kib'] / 1024:.1f} MiB at the end, "
-            f"max {s['server_rss_kib_max'] / 1024:.1f} MiB (before streaming "
-            f"{s['server_rss_kib_before'] / 1024:.1f} MiB)"
-        )
-    print()
-    print(
-        f"server exit status {report.get('server_exit_status')}; "
-        f"peak RSS {report.get('server_peak_rss_kib', 0) / 1024:.1f} MiB"
-    )
 
 
 def _parser() -> argparse.ArgumentParser:
