@@ -14,8 +14,11 @@ Rules these tests follow (after trio-websocket's habit of writing them down):
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+from peer_server import server_process
 
 settings.register_profile(
     "ci",
@@ -30,3 +33,17 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("TRIO_REALTIME_HYPOTHESIS", "ci"))
+
+
+@pytest.fixture(scope="module")
+def fast_server() -> Iterator[str]:
+    """``trio-realtime serve`` in a child process, for a test module's asyncio peers: its URL."""
+    with server_process() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def paced_server() -> Iterator[str]:
+    """The same, ``--realistic``: replies paced at real time."""
+    with server_process("--realistic") as url:
+        yield url

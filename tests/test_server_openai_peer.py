@@ -8,18 +8,15 @@ known trio_realtime event.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-import pytest
-from openai import AsyncOpenAI
 from openai.types.beta.realtime import RealtimeServerEvent
-from peer_server import server_process
 from protocol_data import schema_errors
 from pydantic import TypeAdapter
+from sdk_peer import Checked, run_checked_session, stream_audio
 
 import trio_realtime as rt
 from trio_realtime.audio import silence, speech_like
@@ -28,58 +25,20 @@ SDK_SERVER_EVENT = TypeAdapter(RealtimeServerEvent)
 MODEL = "gpt-4o-realtime-preview"
 
 
-@pytest.fixture(scope="module")
-def fast_server() -> Iterator[str]:
-    with server_process() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def paced_server() -> Iterator[str]:
-    with server_process("--realistic") as url:
-        yield url
-
-
-class Checked:
-    """An SDK connection whose every received frame is validated three ways."""
-
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
-        self.seen: list[str] = []
-
-    async def recv(self) -> Any:
-        raw = await self.connection.recv_bytes()
-        event = SDK_SERVER_EVENT.validate_json(raw, strict=True)
-        assert schema_errors(orjson.loads(raw)) == [], raw[:300]
-        assert not isinstance(rt.decode(raw), rt.UnknownEvent)
-        self.seen.append(event.type)
-        return event
-
-    async def until(self, event_type: str) -> list[Any]:
-        """Receive events up to and including the first of ``event_type``."""
-        events = []
-        while True:
-            event = await self.recv()
-            events.append(event)
-            if event.type == event_type:
-                return events
+def check_frame(raw: bytes) -> Any:
+    """The SDK's event for ``raw``, validated three ways: the SDK's own pydantic models
+    (strictly), the relaxed spec schemas, and our decoder (a known event)."""
+    event = SDK_SERVER_EVENT.validate_json(raw, strict=True)
+    assert schema_errors(orjson.loads(raw)) == [], raw[:300]
+    assert not isinstance(rt.decode(raw), rt.UnknownEvent)
+    return event
 
 
 def run_sdk_session(url: str, body: Callable[[Checked], Awaitable[None]]) -> list[str]:
     """Run ``body`` on an SDK connection to ``url`` (within 30 s); return the event types seen."""
-
-    async def session() -> list[str]:
-        client = AsyncOpenAI(
-            api_key="sk-test-key", websocket_base_url=url.removesuffix("/realtime")
-        )
-        async with client.beta.realtime.connect(model=MODEL) as connection:
-            checked = Checked(connection)
-            first = await checked.recv()
-            assert first.type == "session.created"
-            await asyncio.wait_for(body(checked), timeout=30)
-            return checked.seen
-
-    return asyncio.run(session())
+    return run_checked_session(
+        url, lambda client: client.beta.realtime.connect(model=MODEL), check_frame, body
+    )
 
 
 def test_sdk_updates_the_session_and_runs_a_text_turn(fast_server: str) -> None:
@@ -106,14 +65,6 @@ def test_sdk_updates_the_session_and_runs_a_text_turn(fast_server: str) -> None:
 
     seen = run_sdk_session(fast_server, body)
     assert "response.audio.delta" not in seen
-
-
-async def stream_audio(conn: Checked, pcm: bytes, chunk_ms: int = 100) -> None:
-    step = 48 * chunk_ms
-    for start in range(0, len(pcm), step):
-        await conn.connection.input_audio_buffer.append(
-            audio=base64.b64encode(pcm[start : start + step]).decode()
-        )
 
 
 def test_sdk_runs_an_audio_turn_with_server_vad_then_truncates_the_reply(fast_server: str) -> None:
