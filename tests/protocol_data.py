@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft4Validator, Draft202012Validator
+from jsonschema import Draft4Validator, Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
@@ -140,24 +141,36 @@ def schemas() -> dict[str, Any]:
 
 
 @functools.cache
-def _registry() -> Registry:  # type: ignore[type-arg]
+def _registry(urn: str) -> Registry:  # type: ignore[type-arg]
+    """The relaxed schemas, beta's (``urn:rt``) or GA's (``urn:ga``), as one OpenAPI document's
+    components: OpenAPI 3.0's JSON Schema draft 4, or 3.1's 2020-12."""
+    ga = urn == "urn:ga"
+    contents = {"components": {"schemas": ga_schemas() if ga else schemas()}}
+    dialect = DRAFT202012 if ga else DRAFT4
     return Registry().with_resource(
-        "urn:rt",
-        Resource.from_contents(
-            {"components": {"schemas": schemas()}}, default_specification=DRAFT4
-        ),
+        urn, Resource.from_contents(contents, default_specification=dialect)
     )
+
+
+def _event_schema_names(schemas: dict[str, Any]) -> dict[str, str]:
+    """Wire ``type`` -> name of the event schema of ``schemas`` that has it."""
+    return {
+        schema["properties"]["type"]["enum"][0]: name
+        for name, schema in schemas.items()
+        if name.startswith(("RealtimeServerEvent", "RealtimeClientEvent"))
+        and "properties" in schema
+    }
+
+
+def _messages(errors: Iterable[ValidationError]) -> list[str]:
+    """Schema violations as readable strings: where, and what."""
+    return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in errors]
 
 
 @functools.cache
 def schema_name_for_type() -> dict[str, str]:
     """Wire ``type`` → name of its event schema (46 events; no transcription_session.created)."""
-    return {
-        schema["properties"]["type"]["enum"][0]: name
-        for name, schema in schemas().items()
-        if name.startswith(("RealtimeServerEvent", "RealtimeClientEvent"))
-        and "properties" in schema
-    }
+    return _event_schema_names(schemas())
 
 
 @functools.cache
@@ -166,7 +179,7 @@ def validator(event_type: str) -> Draft4Validator:
     if event_type == "transcription_session.created":
         event_type = "transcription_session.updated"
     ref = "urn:rt#/components/schemas/" + schema_name_for_type()[event_type]
-    return Draft4Validator({"$ref": ref}, registry=_registry())
+    return Draft4Validator({"$ref": ref}, registry=_registry("urn:rt"))
 
 
 def schema_errors(event: dict[str, Any]) -> list[str]:
@@ -174,10 +187,7 @@ def schema_errors(event: dict[str, Any]) -> list[str]:
     event_type = event["type"]
     if event_type == "transcription_session.created":
         event = {**event, "type": "transcription_session.updated"}
-    return [
-        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
-        for error in validator(event_type).iter_errors(event)
-    ]
+    return _messages(validator(event_type).iter_errors(event))
 
 
 # --- the GA dialect: the head snapshot's own (non-``RealtimeBeta``) event schemas -------------
@@ -244,36 +254,18 @@ def ga_schemas() -> dict[str, Any]:
 
 
 @functools.cache
-def _ga_registry() -> Registry:  # type: ignore[type-arg]
-    return Registry().with_resource(
-        "urn:ga",
-        Resource.from_contents(
-            {"components": {"schemas": ga_schemas()}}, default_specification=DRAFT202012
-        ),
-    )
-
-
-@functools.cache
 def ga_schema_name_for_type() -> dict[str, str]:
     """GA wire ``type`` → name of its event schema (the ``RealtimeBeta*`` ones excluded)."""
-    return {
-        schema["properties"]["type"]["enum"][0]: name
-        for name, schema in ga_schemas().items()
-        if name.startswith(("RealtimeServerEvent", "RealtimeClientEvent"))
-        and "properties" in schema
-    }
+    return _event_schema_names(ga_schemas())
 
 
 @functools.cache
 def _ga_validator(event_type: str) -> Draft202012Validator:
     # OpenAPI 3.1 is JSON Schema 2020-12 (``const``, ``anyOf`` with null), unlike 3.0's draft 4.
     ref = "urn:ga#/components/schemas/" + ga_schema_name_for_type()[event_type]
-    return Draft202012Validator({"$ref": ref}, registry=_ga_registry())
+    return Draft202012Validator({"$ref": ref}, registry=_registry("urn:ga"))
 
 
 def ga_schema_errors(event: dict[str, Any]) -> list[str]:
     """Every GA schema violation of one wire event, as readable strings (empty when valid)."""
-    return [
-        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
-        for error in _ga_validator(event["type"]).iter_errors(event)
-    ]
+    return _messages(_ga_validator(event["type"]).iter_errors(event))
