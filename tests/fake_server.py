@@ -225,6 +225,25 @@ async def realtime(conn: ServerConnection) -> None:
             await conn.send(reply)
 
 
+def never_answers(code: str, message: str) -> Handler:
+    """A script: ``session.created``, one ``server_error`` (``code``: ``message``) about nothing
+    the client sent, then no answer to anything."""
+
+    async def script(conn: ServerConnection) -> None:
+        await conn.send(session_created())
+        await conn.send(
+            {
+                "type": "error",
+                "event_id": "e",
+                "error": {"type": "server_error", "code": code, "message": message},
+            }
+        )
+        async for _ in conn.events():
+            pass
+
+    return script
+
+
 def default_reply(event: Mapping[str, Any]) -> dict[str, Any] | None:
     """A plausible answer to one client event, or None (appends get none)."""
     kind = event.get("type")

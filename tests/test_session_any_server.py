@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
-from fake_server import ServerConnection, client, fake_server, session_created
+from fake_server import ServerConnection, client, fake_server, never_answers, session_created
 
 import trio_realtime as rt
 
@@ -173,25 +173,11 @@ async def test_the_tool_loop_goes_on_against_a_server_that_refuses_metadata() ->
     assert kinds.count("response.create") == 2
 
 
-async def answers_nothing(conn: ServerConnection) -> None:
-    """Never answers a response.create; says one error about something else."""
-    await conn.send(session_created())
-    await conn.send(
-        {
-            "type": "error",
-            "event_id": "e",
-            "error": {"type": "server_error", "code": "busy", "message": "try later"},
-        }
-    )
-    async for _ in conn.events():
-        pass
-
-
 async def test_a_request_the_server_never_answers_fails_after_request_timeout_and_frees_the_queue(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with (
-        fake_server(answers_nothing, transport="memory") as server,
+        fake_server(never_answers("busy", "try later"), transport="memory") as server,
         client(server, request_timeout=5) as session,
     ):
         await session.wait_for(rt.ErrorEvent)

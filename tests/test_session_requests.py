@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 import pytest
 import trio
 import trio.testing
-from fake_server import ServerConnection, client, fake_server, session_created
+from fake_server import ServerConnection, client, fake_server, never_answers, session_created
 from test_frames import server_frame
 
 import trio_realtime as rt
@@ -32,16 +34,21 @@ MANUAL = rt.Session(modalities=["text"], turn_detection=None)
 DIALECTS = pytest.mark.parametrize("dialect", ["beta", "ga"])
 
 
+@asynccontextmanager
+async def local_session(dialect: Any, **server: Any) -> AsyncIterator[rt.RealtimeSession]:
+    """A realtime session with the reference server (``server``: its options), in ``dialect``."""
+    async with (
+        open_local_server(**server) as local,
+        rt.connect(model="gpt-realtime", url=local.url, api_key="k", dialect=dialect) as session,
+    ):
+        yield session
+
+
 @DIALECTS
 async def test_every_answered_event_gets_its_answer_in_one_call(dialect: Any) -> None:
     engine = SimulatedEngine(ms_per_char=20)
     with trio.fail_after(20):
-        async with (
-            open_local_server(engine=engine) as server,
-            rt.connect(
-                model="gpt-realtime", url=server.url, api_key="k", dialect=dialect
-            ) as session,
-        ):
+        async with local_session(dialect, engine=engine) as session:
             updated = await session.request(rt.SessionUpdate(session=MANUAL))
             assert isinstance(updated, rt.SessionUpdated)
             assert updated.session.turn_detection is None
@@ -94,12 +101,7 @@ async def test_every_answered_event_gets_its_answer_in_one_call(dialect: Any) ->
 @DIALECTS
 async def test_a_refused_request_raises_the_servers_error_precisely(dialect: Any) -> None:
     with trio.fail_after(10):
-        async with (
-            open_local_server() as server,
-            rt.connect(
-                model="gpt-realtime", url=server.url, api_key="k", dialect=dialect
-            ) as session,
-        ):
+        async with local_session(dialect) as session:
             delete = rt.ConversationItemDelete(item_id="item_nope", event_id="evt_mine")
             with pytest.raises(rt.RequestRefused, match=r"evt_mine") as info:
                 await session.request(delete)
@@ -116,25 +118,11 @@ async def test_a_refused_request_raises_the_servers_error_precisely(dialect: Any
             assert kinds == ["SessionCreated", "ErrorEvent", "ErrorEvent"]
 
 
-async def silent(conn: ServerConnection) -> None:
-    """``session.created``, an error about nothing in particular, then no answers at all."""
-    await conn.send(session_created())
-    await conn.send(
-        {
-            "type": "error",
-            "event_id": "e",
-            "error": {"type": "server_error", "code": "overloaded", "message": "busy"},
-        }
-    )
-    async for _ in conn.events():
-        pass
-
-
 async def test_a_request_that_gets_no_answer_times_out_saying_what_it_waited_for(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with (
-        fake_server(silent, transport="memory") as server,
+        fake_server(never_answers("overloaded", "busy"), transport="memory") as server,
         client(server, request_timeout=7) as session,
     ):
         await session.wait_for(rt.ErrorEvent)
@@ -228,12 +216,7 @@ async def test_request_sees_an_immediate_answer() -> None:
 @DIALECTS
 async def test_the_sdks_dict_shapes_are_accepted_wherever_a_typed_object_is(dialect: Any) -> None:
     with trio.fail_after(10):
-        async with (
-            open_local_server() as server,
-            rt.connect(
-                model="gpt-realtime", url=server.url, api_key="k", dialect=dialect
-            ) as session,
-        ):
+        async with local_session(dialect) as session:
             sent = await session.update_session({"modalities": ["text"], "turn_detection": None})
             assert sent.session == MANUAL  # null kept as null
             await session.create_item(
