@@ -53,24 +53,24 @@ def _allow_null(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [inner, {"type": "null"}]
 
 
+def _admit_null_where_nullable(node: Any) -> None:
+    """Every schema in ``node`` marked OpenAPI 3.0 ``nullable: true`` also accepts ``null``."""
+    if isinstance(node, dict):
+        if node.pop("nullable", False):
+            _allow_null(node)
+        for value in list(node.values()):
+            _admit_null_where_nullable(value)
+    elif isinstance(node, list):
+        for value in node:
+            _admit_null_where_nullable(value)
+
+
 def _relaxed_schemas() -> dict[str, Any]:
     raw = json.loads((PROTOCOL / "openapi_realtime_schemas.json").read_text())
     schemas: dict[str, Any] = copy.deepcopy(raw["snapshots"]["beta_2025_04_29"]["schemas"])
 
-    def walk(node: Any) -> None:
-        # 1. OpenAPI ``nullable: true`` becomes a JSON-schema type that admits null.
-        if isinstance(node, dict):
-            if node.pop("nullable", False):
-                inner = dict(node)
-                node.clear()
-                node["anyOf"] = [inner, {"type": "null"}]
-            for value in list(node.values()):
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schemas)
+    # 1. OpenAPI ``nullable: true`` becomes a JSON-schema type that admits null.
+    _admit_null_where_nullable(schemas)
 
     def props(name: str) -> dict[str, Any]:
         return schemas[name]["properties"]  # type: ignore[no-any-return]
@@ -198,21 +198,9 @@ def _relaxed_ga_schemas() -> dict[str, Any]:
     raw = json.loads((PROTOCOL / "openapi_realtime_schemas.json").read_text())
     schemas: dict[str, Any] = copy.deepcopy(raw["snapshots"]["head_2026_08_21"]["schemas"])
 
-    def walk(node: Any) -> None:
-        # The one OpenAPI 3.0 ``nullable: true`` left in the 3.1 document (as in the beta
-        # relaxation 1).
-        if isinstance(node, dict):
-            if node.pop("nullable", False):
-                inner = dict(node)
-                node.clear()
-                node["anyOf"] = [inner, {"type": "null"}]
-            for value in list(node.values()):
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schemas)
+    # The one OpenAPI 3.0 ``nullable: true`` left in the 3.1 document (as in the beta
+    # relaxation 1).
+    _admit_null_where_nullable(schemas)
     # The head spec's own ``session.created`` example (RealtimeServerEventSessionCreated)
     # sends ``"transcription": null``, ``"noise_reduction": null`` and ``"include": null``,
     # which its session schemas type as object / array only; null is what "off" looks like
