@@ -21,7 +21,14 @@ from typing import Any
 
 import pytest
 import trio
-from cli_helpers import assert_one_line_error, environment, run_cli, speech_pcm, write_wav
+from cli_helpers import (
+    Result,
+    assert_one_line_error,
+    environment,
+    run_cli,
+    speech_pcm,
+    write_wav,
+)
 from fake_server import ServerConnection, client, fake_server, session_created
 
 import trio_realtime as rt
@@ -48,6 +55,11 @@ def _config(**overrides: Any) -> Any:
     }
     args.update(overrides)
     return build_config(**args)
+
+
+async def run_against(url: str, cwd: Path, *args: str) -> Result:
+    """``trio-realtime ARGS --url URL`` in ``cwd``, with the test's key."""
+    return await run_cli(*args, "--url", url, cwd=cwd, env=environment(API_KEY=KEY))
 
 
 # --- 6: a model beside the intent ----------------------------------------------------------------
@@ -124,15 +136,13 @@ async def test_a_transcription_session_opens_on_a_server_that_needs_a_model() ->
 async def test_transcribe_works_against_a_server_that_needs_a_model(tmp_path: Path) -> None:
     write_wav(tmp_path / "one.wav", speech_pcm((800,)))
     async with fake_server(_speaches_transcription) as server:
-        result = await run_cli(
+        result = await run_against(
+            f"{server.base_url()}?model={ASR}",
+            tmp_path,
             "transcribe",
             "one.wav",
             "--manual",
             "--fast",
-            "--url",
-            f"{server.base_url()}?model={ASR}",
-            cwd=tmp_path,
-            env=environment(API_KEY=KEY),
         )
     assert result.status == 0, result
     assert result.lines[-1].endswith("hello from speaches")
@@ -224,15 +234,8 @@ async def _speaches_conversation(conn: ServerConnection) -> None:
 async def test_talk_goes_on_when_errors_only_advise_about_the_update(tmp_path: Path) -> None:
     write_wav(tmp_path / "q.wav", speech_pcm((800,)))
     async with fake_server(_speaches_conversation) as server:
-        result = await run_cli(
-            "talk",
-            "q.wav",
-            "--manual",
-            "--fast",
-            "--url",
-            server.base_url(),
-            cwd=tmp_path,
-            env=environment(API_KEY=KEY),
+        result = await run_against(
+            server.base_url(), tmp_path, "talk", "q.wav", "--manual", "--fast"
         )
     assert result.status == 0, result
     assert "you:       hello" in result.lines
@@ -260,16 +263,8 @@ async def test_talk_still_fails_when_the_update_is_refused(tmp_path: Path) -> No
 
     write_wav(tmp_path / "q.wav", speech_pcm((800,)))
     async with fake_server(refusing) as server:
-        result = await run_cli(
-            "talk",
-            "q.wav",
-            "--voice",
-            "robot",
-            "--fast",
-            "--url",
-            server.base_url(),
-            cwd=tmp_path,
-            env=environment(API_KEY=KEY),
+        result = await run_against(
+            server.base_url(), tmp_path, "talk", "q.wav", "--voice", "robot", "--fast"
         )
     assert_one_line_error(result, 1, "refused the configuration", "Invalid value: 'robot'")
 
@@ -309,12 +304,5 @@ async def test_the_cli_reports_a_key_refused_at_the_upgrade_as_a_rejected_key(
 ) -> None:
     write_wav(tmp_path / "one.wav", speech_pcm((500,)))
     async with fake_server(reject=(401, b"unauthorized")) as server:
-        result = await run_cli(
-            "transcribe",
-            "one.wav",
-            "--url",
-            server.base_url(),
-            cwd=tmp_path,
-            env=environment(API_KEY=KEY),
-        )
+        result = await run_against(server.base_url(), tmp_path, "transcribe", "one.wav")
     assert_one_line_error(result, 4, "rejected the API key")
