@@ -11,6 +11,7 @@ import gc
 import json
 
 import pytest
+from bench_helpers import metered_window
 
 from trio_realtime._bench._meter import WorkerMeter, failure_name
 from trio_realtime._bench._report import merge_run, passes, render_run
@@ -81,19 +82,7 @@ def test_worker_specs_round_trip_and_go_lines_parse() -> None:
 
 def _worker(client: str, worker: int, sessions: int, latency_ms: float, cpu: float) -> dict:
     """A worker result: each session got 15 stamped events per second for 10 s."""
-    meter = WorkerMeter(client, worker, sessions, trace_memory=False)
-    meter.baseline()
-    meter.rss_base_kib = 1000
-    for _ in range(sessions):
-        meter.new_session()
-        meter.connect_done(0.020)
-    meter.idle_snapshot()
-    meter.rss_idle_kib = 1000 + 40 * sessions
-    meter.open_window(100.0, 110.0)
-    for s in meter.session_meters:
-        for i in range(150):
-            t = 100.0 + i / 15
-            meter.event(s, t + latency_ms / 1000.0, t)
+    meter = metered_window(client, worker, sessions, latency_ms)
     meter.event(meter.session_meters[0], 99.0, 98.0)  # before the window: not counted
     meter.sent(100.05, 100.0505)
     meter.error("rate_limit_exceeded")

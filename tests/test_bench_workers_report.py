@@ -13,9 +13,10 @@ import sys
 
 import pytest
 import trio
+from bench_helpers import metered_window
 
 from trio_realtime._bench._environment import clock_id, is_this_machine
-from trio_realtime._bench._meter import WorkerMeter, stamps_trusted
+from trio_realtime._bench._meter import stamps_trusted
 from trio_realtime._bench._orchestrator import BenchOptions, run_size, server_clock
 from trio_realtime._bench._per_worker import lost_worker, render_workers
 from trio_realtime._bench._processes import BenchError
@@ -30,19 +31,7 @@ from trio_realtime._cli._main import main
 def _result(worker: int, sessions: int, latency_ms: float, *, trust: bool = True) -> dict:
     """A worker's result: each session got 15 stamped events per second for 10 s; its loop
     thread used 0.1 s of CPU per session, its whole process 0.05 s more."""
-    meter = WorkerMeter("ours", worker, sessions, trace_memory=False, trust_stamps=trust)
-    meter.baseline()
-    meter.rss_base_kib = 1000
-    for _ in range(sessions):
-        meter.new_session()
-        meter.connect_done(0.020)
-    meter.idle_snapshot()
-    meter.rss_idle_kib = 1000 + 40 * sessions
-    meter.open_window(100.0, 110.0)
-    for s in meter.session_meters:
-        for i in range(150):
-            t = 100.0 + i / 15
-            meter.event(s, t + latency_ms / 1000.0, t)
+    meter = metered_window("ours", worker, sessions, latency_ms, trust_stamps=trust)
     result = meter.result()
     result.update(
         cpu_window_s=0.1 * sessions,
