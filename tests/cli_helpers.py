@@ -67,6 +67,18 @@ async def run_cli(
     return Result(done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
+async def reap(process: trio.Process) -> None:
+    """Kill ``process`` if it still runs, wait for it and close its output pipes: shielded, so
+    that a test failing or timing out leaves no process or pipe behind."""
+    if process.returncode is None:
+        process.kill()
+    with trio.CancelScope(shield=True):
+        await process.wait()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                await pipe.aclose()
+
+
 def speech_pcm(segments: tuple[int, ...] = (1500,), gap_ms: int = 800, seed: int = 1) -> bytes:
     """24 kHz PCM16: speech-like bursts of the given lengths, separated by ``gap_ms`` pauses."""
     pieces = []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from cli_helpers import DEADLINE, environment
+from cli_helpers import DEADLINE, environment, reap
 from waiting import wait_until
 
 from trio_realtime._core._recording import Recorder
@@ -80,12 +80,7 @@ async def interrupt(*args: str, ready: bytes, cwd: Path) -> tuple[int, str]:
                 os.killpg(process.pid, signal.SIGINT)  # the terminal's Ctrl-C
                 status = await process.wait()
         finally:
-            if process.returncode is None:
-                process.kill()
-            with trio.CancelScope(shield=True):
-                await process.wait()
-                await process.stdout.aclose()
-                await process.stderr.aclose()
+            await reap(process)
         await wait_until(lambda: not _processes_marked(marker))  # no child left behind
     return status, errors.decode(errors="replace")
 

@@ -16,6 +16,7 @@ import sys
 import attrs
 import pytest
 import trio
+from cli_helpers import reap
 from test_server_wire import KEY, error_of, raw_client
 
 from trio_realtime._cli._main import SUBCOMMANDS, main
@@ -72,13 +73,7 @@ async def test_serve_prints_its_url_serves_with_its_options_and_exits_130_on_ctr
                 errors += chunk
             assert errors == b"trio-realtime serve: interrupted\n"
         finally:
-            if process.returncode is None:
-                process.kill()
-            with trio.CancelScope(shield=True):
-                await process.wait()
-                for pipe in (process.stdout, process.stderr):
-                    if pipe is not None:
-                        await pipe.aclose()
+            await reap(process)
 
 
 async def test_serve_stops_cleanly_on_sigterm() -> None:
@@ -96,12 +91,7 @@ async def test_serve_stops_cleanly_on_sigterm() -> None:
             assert (closed.code, closed.reason) == (1001, "server shutting down")
             assert await process.wait() == 0
         finally:
-            if process.returncode is None:
-                process.kill()
-            with trio.CancelScope(shield=True):
-                await process.wait()
-                if process.stdout is not None:
-                    await process.stdout.aclose()
+            await reap(process)
 
 
 def test_a_busy_port_is_reported_with_exit_status_1(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,6 +18,7 @@ from cli_helpers import (
     DEADLINE,
     assert_one_line_error,
     environment,
+    reap,
     run_cli,
     speech_pcm,
     write_wav,
@@ -209,12 +210,7 @@ async def test_ctrl_c_is_exit_130(tmp_path: Path) -> None:
                 errors += chunk
             assert await process.wait() == 130, errors.decode(errors="replace")
         finally:
-            if process.returncode is None:
-                process.kill()
-            with trio.CancelScope(shield=True):
-                await process.wait()
-                await process.stdout.aclose()
-                await process.stderr.aclose()
+            await reap(process)
     assert errors.decode().splitlines()[-1] == "trio-realtime talk: interrupted"
     assert b"Traceback" not in errors
     assert not (tmp_path / "reply.wav").exists()
