@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from stream_reader import read_stream
 
 import trio_realtime as rt
 from trio_realtime._session._response_handles import HandleOverflow, ResponseRefused
@@ -39,16 +40,8 @@ async def session_with_reader(
         if configure is not None:
             await session.update_session(configure)
             await session.wait_for(rt.SessionUpdated)
-        events: list[Any] = []
-
-        async def read() -> None:
-            async for event in session:
-                events.append(event)
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(read)
+        async with read_stream(session) as events:
             yield session, events
-            nursery.cancel_scope.cancel()
 
 
 def errors(events: list[Any]) -> list[rt.ErrorEvent]:

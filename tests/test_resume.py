@@ -24,6 +24,7 @@ import pytest
 import trio
 import trio.testing
 from fault_proxy import FaultProxy, open_fault_proxy
+from stream_reader import read_stream
 from waiting import wait_until
 
 import trio_realtime as rt
@@ -48,17 +49,11 @@ async def reading(
 ) -> AsyncIterator[tuple[rt.RealtimeSession, list[rt.ReceivedEvent]]]:
     """A resumable session, with a task reading its stream into a list (as an app would)."""
     kwargs.setdefault("resume", POLICY)
-    async with rt.connect(model="gpt-realtime", url=url, api_key=KEY, **kwargs) as session:
-        events: list[rt.ReceivedEvent] = []
-
-        async def read() -> None:
-            async for event in session:
-                events.append(event)
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(read)
-            yield session, events
-            nursery.cancel_scope.cancel()
+    async with (
+        rt.connect(model="gpt-realtime", url=url, api_key=KEY, **kwargs) as session,
+        read_stream(session) as events,
+    ):
+        yield session, events
 
 
 def resumed(events: list[rt.ReceivedEvent]) -> list[rt.SessionResumed]:

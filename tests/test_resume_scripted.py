@@ -36,6 +36,7 @@ from fake_server import (
     session_created,
     tracked_tcp,
 )
+from stream_reader import read_stream
 from waiting import wait_until
 
 import trio_realtime as rt
@@ -128,19 +129,11 @@ async def test_the_notice_names_what_was_sent_again_and_what_was_not() -> None:
     async with fake_server(handler, transport="memory") as server:
         holder.append(server)
         async with client(server, resume=POLICY) as session:
-            events: list[rt.ReceivedEvent] = []
-
-            async def read() -> None:
-                async for event in session:
-                    events.append(event)
-
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(read)
+            async with read_stream(session) as events:
                 update = await session.update_session(rt.Session(instructions="x"))
                 commit = await session.commit_audio()
                 with trio.fail_after(10):
                     await wait_until(lambda: any(isinstance(e, rt.SessionResumed) for e in events))
-                nursery.cancel_scope.cancel()
             (notice,) = [e for e in events if isinstance(e, rt.SessionResumed)]
             assert notice.resent == (f"session.update {update.event_id}",)
             assert notice.interrupted_requests == (f"input_audio_buffer.commit {commit.event_id}",)

@@ -16,6 +16,7 @@ import orjson
 import pytest
 import trio
 import trio.testing
+from stream_reader import read_stream
 
 import trio_realtime as rt
 from trio_realtime._core._tools import tool
@@ -64,17 +65,9 @@ async def agent(**kwargs: Any) -> AsyncIterator[tuple[RealtimeSession, list[Any]
     async with (
         open_local_server(engine=engine) as server,
         rt.connect(model="gpt-realtime", url=server.url, api_key="k", **kwargs) as session,
+        read_stream(session) as events,
     ):
-        events: list[Any] = []
-
-        async def read() -> None:
-            async for event in session:
-                events.append(event)
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(read)
-            yield session, events
-            nursery.cancel_scope.cancel()
+        yield session, events
 
 
 async def ask(session: RealtimeSession, text: str) -> None:
