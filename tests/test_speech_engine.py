@@ -37,6 +37,17 @@ def spoken(text: str, fmt: str = "pcm16") -> bytes:
     return kitchen if text == KITCHEN else brother
 
 
+WHISPER = rt.InputAudioTranscription(model="whisper-1")
+
+
+async def configure_transcription(
+    session: rt.RealtimeSession, config: rt.TranscriptionSession
+) -> None:
+    """Configure a transcription session and wait until the server has applied it."""
+    await session.update_transcription_session(config)
+    await session.wait_for(rt.TranscriptionSessionUpdated, timeout=10)
+
+
 def words(text: str) -> set[str]:
     return set(text.lower().replace(":", " ").split())
 
@@ -86,13 +97,10 @@ async def test_a_spoken_turn_is_heard_answered_and_the_reply_is_speech() -> None
                 # The reply is real speech: the recogniser hears its words in it.
                 assert len(audio) > 48_000  # more than a second
             async with rt.connect(intent="transcription", url=server.url, api_key="k") as again:
-                await again.update_transcription_session(
-                    rt.TranscriptionSession(
-                        turn_detection=None,
-                        input_audio_transcription=rt.InputAudioTranscription(model="whisper-1"),
-                    )
+                await configure_transcription(
+                    again,
+                    rt.TranscriptionSession(turn_detection=None, input_audio_transcription=WHISPER),
                 )
-                await again.wait_for(rt.TranscriptionSessionUpdated, timeout=10)
                 await again.append_audio(bytes(audio))
                 await again.commit_audio()
                 heard = await again.wait_for(rt.InputAudioTranscriptionCompleted, timeout=20)
@@ -113,15 +121,15 @@ async def test_a_transcription_session_streams_word_deltas_of_what_was_said(fmt:
     ):
         with trio.fail_after(30):
             async with rt.connect(intent="transcription", url=server.url, api_key="k") as session:
-                await session.update_transcription_session(
+                await configure_transcription(
+                    session,
                     rt.TranscriptionSession(
                         input_audio_format=fmt,
                         input_audio_transcription=rt.InputAudioTranscription(
                             model="gpt-4o-transcribe"
                         ),
-                    )
+                    ),
                 )
-                await session.wait_for(rt.TranscriptionSessionUpdated, timeout=10)
                 audio = silence(300, fmt) + spoken(BROTHER, fmt) + silence(1000, fmt)
                 for start in range(0, len(audio), 1600):  # 200 ms of G.711, 33 ms of pcm16
                     await session.append_audio(audio[start : start + 1600])
@@ -145,15 +153,15 @@ async def test_other_languages_fail_the_transcript_clearly() -> None:
     ):
         with trio.fail_after(30):
             async with rt.connect(intent="transcription", url=server.url, api_key="k") as session:
-                await session.update_transcription_session(
+                await configure_transcription(
+                    session,
                     rt.TranscriptionSession(
                         turn_detection=None,
                         input_audio_transcription=rt.InputAudioTranscription(
                             model="gpt-4o-transcribe", language="fr"
                         ),
-                    )
+                    ),
                 )
-                await session.wait_for(rt.TranscriptionSessionUpdated, timeout=10)
                 await session.append_audio(spoken(KITCHEN))
                 await session.commit_audio()
                 failed = await session.wait_for(rt.InputAudioTranscriptionFailed, timeout=20)
@@ -171,12 +179,9 @@ async def test_a_session_waits_its_turn_for_a_busy_recogniser_and_loses_nothing(
 
         async def speak(text: str) -> None:
             async with rt.connect(intent="transcription", url=server.url, api_key="k") as s:
-                await s.update_transcription_session(
-                    rt.TranscriptionSession(
-                        input_audio_transcription=rt.InputAudioTranscription(model="whisper-1")
-                    )
+                await configure_transcription(
+                    s, rt.TranscriptionSession(input_audio_transcription=WHISPER)
                 )
-                await s.wait_for(rt.TranscriptionSessionUpdated, timeout=10)
                 stream = await s.stream_audio(
                     silence(300) + spoken(text) + silence(1000), realtime=False
                 )
@@ -200,25 +205,19 @@ async def test_a_client_leaving_mid_turn_gives_its_recogniser_back() -> None:
     ):
         with trio.fail_after(30):
             async with rt.connect(intent="transcription", url=server.url, api_key="k") as s:
-                await s.update_transcription_session(
-                    rt.TranscriptionSession(
-                        input_audio_transcription=rt.InputAudioTranscription(model="whisper-1")
-                    )
+                await configure_transcription(
+                    s, rt.TranscriptionSession(input_audio_transcription=WHISPER)
                 )
-                await s.wait_for(rt.TranscriptionSessionUpdated, timeout=10)
                 await s.append_audio(silence(300) + spoken(KITCHEN)[:48_000])
                 await s.wait_for(rt.InputAudioBufferSpeechStarted, timeout=10)
             (connection,) = server.connections
             await connection.wait_ended()
             # The only recogniser was lent to that turn; the next session still gets it.
             async with rt.connect(intent="transcription", url=server.url, api_key="k") as s:
-                await s.update_transcription_session(
-                    rt.TranscriptionSession(
-                        turn_detection=None,
-                        input_audio_transcription=rt.InputAudioTranscription(model="whisper-1"),
-                    )
+                await configure_transcription(
+                    s,
+                    rt.TranscriptionSession(turn_detection=None, input_audio_transcription=WHISPER),
                 )
-                await s.wait_for(rt.TranscriptionSessionUpdated, timeout=10)
                 await s.append_audio(spoken(BROTHER))
                 await s.commit_audio()
                 done = await s.wait_for(rt.InputAudioTranscriptionCompleted, timeout=20)
