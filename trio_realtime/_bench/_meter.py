@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import gc
 import math
+import resource
 import sys
 import time
 import tracemalloc
@@ -70,6 +71,12 @@ def rss_kib() -> int:
 def cpu_seconds() -> float:
     """This process's user + system CPU seconds so far."""
     return time.process_time()
+
+
+def _usage() -> tuple[float, float, int, int]:
+    """User and system CPU seconds, voluntary and involuntary context switches so far."""
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime, u.ru_stime, u.ru_nvcsw, u.ru_nivcsw
 
 
 def failure_name(exc: BaseException) -> str:
@@ -204,6 +211,7 @@ class WorkerMeter:
         self._traced_base = 0
         self._cpu_window: tuple[float, float] | None = None
         self._cpu_start = self._cpu_wall_start = self._cpu_wall = 0.0
+        self._usage: tuple[tuple[float, float, int, int], ...] = ()
         self.stalls = StallMeter(trace_steps=trace_stalls)
         self.gc = GcMeter(self.stalls.gc_pause)
 
@@ -274,6 +282,7 @@ class WorkerMeter:
 
     def cpu_mark_start(self) -> None:
         """The window opened: note the CPU time (and when it was read)."""
+        self._usage = (_usage(),)
         self._cpu_start = cpu_seconds()
         self._cpu_wall_start = time.monotonic()
         self.gc.start()
@@ -287,6 +296,7 @@ class WorkerMeter:
         """
         self._cpu_window = (self._cpu_start, cpu_seconds())
         self._cpu_wall = time.monotonic() - self._cpu_wall_start
+        self._usage = (*self._usage[:1], _usage())
         self.gc.stop()
         self.stalls.stop()
 
@@ -362,6 +372,20 @@ class WorkerMeter:
         self._interval_max = 0.0
         return out
 
+    def _usage_json(self) -> dict[str, float] | None:
+        """The window's user and system CPU seconds and context switches (``None`` before it
+        closed)."""
+        if len(self._usage) != 2:
+            return None
+        start, end = self._usage
+        return dict(
+            zip(
+                ("user_s", "system_s", "voluntary_switches", "involuntary_switches"),
+                (b - a for a, b in zip(start, end, strict=True)),
+                strict=True,
+            )
+        )
+
     def result(self) -> dict[str, Any]:
         """The worker's report, JSON-ready."""
         window = self.window_end - self.window_start
@@ -388,6 +412,7 @@ class WorkerMeter:
             "window_s": window if math.isfinite(window) else 0.0,
             "cpu_window_s": cpu,
             "cpu_wall_s": self._cpu_wall if cpu is not None else None,
+            "usage": self._usage_json(),
             "cpu_total_s": cpu_seconds(),
             "events": self.events,
             "stamped": self.stamped,
