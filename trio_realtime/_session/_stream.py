@@ -30,6 +30,7 @@ from typing import Final, final
 import trio
 
 from ._keepalive import ReceiverStalls
+from ._support import SCHEDULE
 from ._types import ReceivedEvent
 
 __all__ = ["EventStream"]
@@ -191,9 +192,10 @@ class EventStream:
         await trio.lowlevel.checkpoint_if_cancelled()
         self._reading = True
         items = self._items
-        if items:
+        if items:  # a cancel point, and now and then a schedule point (see SCHEDULE)
             event = self._take()
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            if SCHEDULE.due():
+                await trio.lowlevel.cancel_shielded_checkpoint()
             return event
         while not items:
             if self._state is _RELEASED:
