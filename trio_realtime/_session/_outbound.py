@@ -237,7 +237,7 @@ class Outbound:
             await trio.lowlevel.checkpoint_if_cancelled()
         if self._try_direct(item):
             return True
-        queue = self._queue or self._start_sender()
+        queue = self._sender_queue()
         try:
             queue.put_nowait(item)
         except trio.WouldBlock:
@@ -285,7 +285,7 @@ class Outbound:
         item = self.prepare(event)
         if self._try_direct(item):
             return None
-        queue = self._queue or self._start_sender()
+        queue = self._sender_queue()
         try:
             queue.put_nowait(item)
         except trio.WouldBlock:
@@ -303,7 +303,7 @@ class Outbound:
         if not self._life.open:
             return False
         item = self.append_item(pcm, bytes_per_ms)
-        queue = self._queue or self._start_sender()
+        queue = self._sender_queue()
         try:
             queue.put_nowait(item)
         except trio.WouldBlock:
@@ -317,11 +317,17 @@ class Outbound:
 
     def flush_soon(self) -> None:
         """Have the sender write what the WebSocket holds back (the end of a frame, a ping)."""
-        queue = self._queue or self._start_sender()
+        queue = self._sender_queue()
         with contextlib.suppress(trio.WouldBlock, trio.ClosedResourceError):
             queue.put_nowait(_FLUSH)  # full: the sender is busy, and writes it with its next
 
     # --- the sender --------------------------------------------------------------------------
+
+    def _sender_queue(self) -> Mailbox[Outgoing]:
+        """The queue, made with the sender the first time (not ``self._queue or ...``: an
+        empty mailbox is falsy, and a second sender would reorder what the first holds)."""
+        queue = self._queue
+        return queue if queue is not None else self._start_sender()
 
     def _start_sender(self) -> Mailbox[Outgoing]:
         """Make the queue and start the sender (about 3.5 KiB an idle session never needs).

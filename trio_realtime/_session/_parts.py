@@ -122,6 +122,8 @@ class SessionParts:
             max_queued_responses=options.max_queued_responses,
         )
         deadlines.append(layer)
+        deadlines.append(stream)  # a socket lent to the stream's readers is checked
+        stream.deadline_moved = self.watchdog.poke
         self.inbound = Inbound(
             ws,
             life,
