@@ -21,7 +21,7 @@ __all__ = ["KINDS", "RESULTS", "SCHEMA", "newest", "write_result"]
 RESULTS: Final = Path(__file__).resolve().parent / "results"
 SCHEMA: Final = 1
 #: The benchmarks whose results are published, by kind.
-KINDS: Final = ("harness", "session", "codec", "breakdown")
+KINDS: Final = ("harness", "session", "codec", "breakdown", "speech")
 
 
 def write_result(

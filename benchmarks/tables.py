@@ -417,6 +417,91 @@ def breakdown_table(record: Mapping[str, Any] | None) -> str:
     return "\n".join(out)
 
 
+# --- the speech engine -----------------------------------------------------------------------
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def speech_table(record: Mapping[str, Any] | None) -> str:
+    """README.rst and benchmarks/README.rst: the speech engine's WER, real-time factor and
+    concurrent sessions within the latency budget."""
+    if record is None:
+        return _missing("speech", "python benchmarks/bench_speech.py --results")
+    data = record["data"]
+    quality = [
+        [
+            row["set"],
+            str(row["utterances"]),
+            str(row["words"]),
+            f"{row['wer_first_turn']:.3f}",
+            f"{row['wer_in_session']:.3f}",
+            f"{row['rtf']:.3f}",
+        ]
+        for row in data["quality"]
+    ]
+    out = [
+        *provenance(record),
+        "",
+        "Word error rate and real-time factor (recogniser CPU seconds per second of audio, "
+        "one stream):",
+        "",
+        simple_table(
+            ["speech", "utterances", "words", "WER, first turn", "WER, in a session", "RTF"],
+            quality,
+        ),
+    ]
+    steps = data.get("concurrency") or []
+    if steps:
+        rows = [
+            [
+                str(step["sessions"]),
+                str(step["turns"]),
+                str(step["missing"]),
+                " / ".join(_ms(step["latency_ms"][k]) for k in ("p50", "p95", "max")),
+                _ms(step["after_speech_stopped_ms"]["p95"]),
+                f"{step['load']['server_cpu_percent']:.0f}",
+                f"{step['load']['other_cpu_percent']:.0f}",
+                "yes" if step["holds"] else "no",
+            ]
+            for step in steps
+        ]
+        held = [str(step["sessions"]) for step in steps if step["holds"]]
+        missed = [
+            f"{step['sessions']} (other processes {step['load']['other_cpu_percent']:.0f} %)"
+            for step in steps
+            if not step["holds"]
+        ]
+        out += [
+            "",
+            "Concurrent transcription sessions (N sessions, N recognisers), latency from the "
+            "end of speech to ``completed`` (ms), server and other processes' CPU (% of a "
+            "core):",
+            "",
+            simple_table(
+                [
+                    "N",
+                    "turns",
+                    "missing",
+                    "p50 / p95 / max",
+                    "p95 after speech_stopped",
+                    "server %",
+                    "other %",
+                    "within 1 s",
+                ],
+                rows,
+            ),
+            "",
+            "95 % of transcripts within 1 s of the end of speech at N = "
+            f"**{', '.join(held) or 'none'}**"
+            + (f"; not at N = {', '.join(missed)}" if missed else "")
+            + ". Each N ran once; what other processes take of the two cores decides the "
+            "outcome, so the figure is only as good as the quietest run.",
+        ]
+    return "\n".join(out)
+
+
 # --- the documents ---------------------------------------------------------------------------
 
 #: Each generated block: its name and how it is rendered from the newest results.
@@ -427,6 +512,7 @@ BLOCKS: Final[dict[str, tuple[str, Callable[[Mapping[str, Any] | None], str]]]] 
     "session-tables": ("session", session_tables),
     "codec-table": ("codec", codec_table),
     "breakdown-table": ("breakdown", breakdown_table),
+    "speech-table": ("speech", speech_table),
 }
 
 

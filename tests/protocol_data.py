@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft4Validator
+from jsonschema import Draft4Validator, Draft202012Validator
 from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
+from referencing.jsonschema import DRAFT4, DRAFT202012
 
 PROTOCOL = Path(__file__).resolve().parent / "data" / "protocol"
 
@@ -177,4 +177,103 @@ def schema_errors(event: dict[str, Any]) -> list[str]:
     return [
         f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
         for error in validator(event_type).iter_errors(event)
+    ]
+
+
+# --- the GA dialect: the head snapshot's own (non-``RealtimeBeta``) event schemas -------------
+
+
+def _relaxed_ga_schemas() -> dict[str, Any]:
+    """``head_2026_08_21`` with the relaxations GA traffic needs (each one explained here)."""
+    raw = json.loads((PROTOCOL / "openapi_realtime_schemas.json").read_text())
+    schemas: dict[str, Any] = copy.deepcopy(raw["snapshots"]["head_2026_08_21"]["schemas"])
+
+    def walk(node: Any) -> None:
+        # The one OpenAPI 3.0 ``nullable: true`` left in the 3.1 document (as in the beta
+        # relaxation 1).
+        if isinstance(node, dict):
+            if node.pop("nullable", False):
+                inner = dict(node)
+                node.clear()
+                node["anyOf"] = [inner, {"type": "null"}]
+            for value in list(node.values()):
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schemas)
+    # The head spec's own ``session.created`` example (RealtimeServerEventSessionCreated)
+    # sends ``"transcription": null``, ``"noise_reduction": null`` and ``"include": null``,
+    # which its session schemas type as object / array only; null is what "off" looks like
+    # (the SDK's GA types make all three Optional).
+    # Requests likewise: their descriptions say "set to null to turn off", and the SDK's
+    # ``session.update`` docstring sends ``"noise_reduction": null``.
+    for name in (
+        "RealtimeSessionCreateResponseGA",
+        "RealtimeTranscriptionSessionCreateResponseGA",
+        "RealtimeSessionCreateRequestGA",
+        "RealtimeTranscriptionSessionCreateRequestGA",
+    ):
+        props = schemas[name]["properties"]
+        if name.endswith("ResponseGA"):
+            _allow_null(props["include"])
+        audio_in = props["audio"]["properties"]["input"]["properties"]
+        for field in ("transcription", "noise_reduction"):
+            _allow_null(audio_in[field])
+    # ``response.create.response.conversation`` is a ``oneOf`` of two overlapping string
+    # schemas, so "auto" matches both and fails (beta relaxation 6).
+    conversation = schemas["RealtimeResponseCreateParams"]["properties"]["conversation"]
+    conversation["anyOf"] = conversation.pop("oneOf")
+    # Its ``response.created`` example sends ``"status_details": null`` and ``"usage": null``
+    # (as the beta service did: beta relaxation 2);
+    # ``conversation_id`` is null for an out-of-band response, as its own description says.
+    for field in ("status_details", "usage", "conversation_id"):
+        _allow_null(schemas["RealtimeResponse"]["properties"][field])
+    # A committed user audio item carries ``transcript: null`` until its transcript exists
+    # (beta relaxation 7; the SDK's GA type makes it Optional).
+    user = schemas["RealtimeConversationItemMessageUser"]["properties"]["content"]["items"]
+    _allow_null(user["properties"]["transcript"])
+    return schemas
+
+
+@functools.cache
+def ga_schemas() -> dict[str, Any]:
+    """The head snapshot's schemas, for validating GA traffic (never beta: see README.md)."""
+    return _relaxed_ga_schemas()
+
+
+@functools.cache
+def _ga_registry() -> Registry:  # type: ignore[type-arg]
+    return Registry().with_resource(
+        "urn:ga",
+        Resource.from_contents(
+            {"components": {"schemas": ga_schemas()}}, default_specification=DRAFT202012
+        ),
+    )
+
+
+@functools.cache
+def ga_schema_name_for_type() -> dict[str, str]:
+    """GA wire ``type`` → name of its event schema (the ``RealtimeBeta*`` ones excluded)."""
+    return {
+        schema["properties"]["type"]["enum"][0]: name
+        for name, schema in ga_schemas().items()
+        if name.startswith(("RealtimeServerEvent", "RealtimeClientEvent"))
+        and "properties" in schema
+    }
+
+
+@functools.cache
+def _ga_validator(event_type: str) -> Draft202012Validator:
+    # OpenAPI 3.1 is JSON Schema 2020-12 (``const``, ``anyOf`` with null), unlike 3.0's draft 4.
+    ref = "urn:ga#/components/schemas/" + ga_schema_name_for_type()[event_type]
+    return Draft202012Validator({"$ref": ref}, registry=_ga_registry())
+
+
+def ga_schema_errors(event: dict[str, Any]) -> list[str]:
+    """Every GA schema violation of one wire event, as readable strings (empty when valid)."""
+    return [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in _ga_validator(event["type"]).iter_errors(event)
     ]

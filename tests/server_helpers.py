@@ -21,9 +21,11 @@ from typing import Any
 
 import attrs
 import orjson
-from protocol_data import schema_errors
+from openai.types.realtime import RealtimeServerEvent as GaServerEvent
+from protocol_data import ga_schema_errors, schema_errors
+from pydantic import TypeAdapter
 
-from trio_realtime import encode
+from trio_realtime._core._dialects import BETA, Dialect
 from trio_realtime.events import ClientEvent, ServerEvent
 from trio_realtime.server._engine_api import (
     PlannedAudio,
@@ -42,7 +44,13 @@ ID_RE = re.compile(r"^(event|sess|conv|item|resp|call)_[A-Za-z0-9]{21}$")
 GA_NAMES = re.compile(
     r"^(response\.output_(text|audio|audio_transcript)\.|conversation\.item\.(added|done)$)"
 )
+#: The beta names GA renamed: never on a GA connection.
+BETA_ONLY_NAMES = re.compile(
+    r"^(response\.(text|audio|audio_transcript)\.|conversation\.item\.created$|"
+    r"transcription_session\.)"
+)
 START_UNIX = 1_750_000_000.0
+_SDK_GA = TypeAdapter(GaServerEvent)
 
 
 @attrs.define
@@ -100,13 +108,23 @@ def call_reply(
     return PlannedFunctionCall(name=name, arguments=arguments)
 
 
-def check_event(event: ServerEvent) -> dict[str, Any]:
-    """The event's wire JSON, after asserting it meets the contract (54-57)."""
+def check_event(event: ServerEvent, dialect: Dialect = BETA) -> dict[str, Any]:
+    """The event's wire JSON, after asserting it meets the contract (54-57).
+
+    For a GA connection: the GA frame, validated strictly by the openai SDK's GA types and the
+    head snapshot's GA schemas, and never a beta-only name.
+    """
     assert isinstance(event, ServerEvent), event
-    wire = orjson.loads(encode(event))
-    errors = schema_errors(wire)
+    text = dialect.encode(event)
+    wire = orjson.loads(text)
+    if dialect is BETA:
+        errors = schema_errors(wire)
+        assert not GA_NAMES.match(wire["type"]), wire["type"]
+    else:
+        _SDK_GA.validate_json(text, strict=True)
+        errors = ga_schema_errors(wire)
+        assert not BETA_ONLY_NAMES.match(wire["type"]), wire["type"]
     assert errors == [], (wire["type"], errors, wire)
-    assert not GA_NAMES.match(wire["type"]), wire["type"]
     assert ID_RE.match(wire["event_id"]), wire
     assert wire["event_id"].startswith("event_"), wire
     if wire["type"] == "error":
@@ -123,6 +141,8 @@ class Harness:
         intent: ``?intent=``.
         engine: Defaults to a :class:`FakeEngine`.
         open: Call ``open()`` at once and keep its events in ``opening``.
+        dialect: The connection's dialect: client events are encoded, and server events
+            checked, in its shapes.
         **options: :class:`ServerOptions` fields.
     """
 
@@ -134,8 +154,10 @@ class Harness:
         engine: Any = None,
         open: bool = True,
         seed: int | None = 1,
+        dialect: Dialect = BETA,
         **options: Any,
     ) -> None:
+        self.dialect = dialect
         self.engine = FakeEngine() if engine is None else engine
         self.now = 100.0
         self.state = ConnectionState(
@@ -146,6 +168,7 @@ class Harness:
             options=ServerOptions(**options),
             ids=IdFactory(seed),
             wall_clock=lambda: START_UNIX,
+            dialect=dialect,
         )
         self.seen_ids: set[str] = set()
         self.log: list[dict[str, Any]] = []
@@ -156,7 +179,7 @@ class Harness:
     def _check(self, events: Iterable[ServerEvent]) -> list[dict[str, Any]]:
         out = []
         for event in events:
-            wire = check_event(event)
+            wire = check_event(event, self.dialect)
             assert wire["event_id"] not in self.seen_ids, "event_id repeated"
             self.seen_ids.add(wire["event_id"])
             out.append(wire)
@@ -177,7 +200,7 @@ class Harness:
         elif isinstance(event, dict):
             text = orjson.dumps(event).decode()
         else:
-            text = encode(event)
+            text = self.dialect.encode(event)
         return self._check(self.state.receive_text(text, self.now))
 
     def binary(self, data: bytes) -> list[dict[str, Any]]:

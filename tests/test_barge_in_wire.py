@@ -42,14 +42,21 @@ class Run:
 
 
 async def barge_in(
-    tmp_path: Path, *, interrupt: bool = True, report: str = "buffered", pace: bool = True
+    tmp_path: Path,
+    *,
+    interrupt: bool = True,
+    report: str = "buffered",
+    pace: bool = True,
+    dialect: Any = "beta",
 ) -> Run:
     """One spoken reply interrupted by speech after a second of it has arrived."""
     engine = SimulatedEngine(audio_realtime_factor=1.0 if pace else None, audio_chunk_ms=50)
     path = tmp_path / "session.jsonl"
     async with (
         open_local_server(engine=engine) as server,
-        rt.connect(model="gpt-realtime", url=server.url, api_key="k", record=path) as session,
+        rt.connect(
+            model="gpt-realtime", url=server.url, api_key="k", record=path, dialect=dialect
+        ) as session,
     ):
         turns = rt.TurnDetection(type="server_vad", interrupt_response=interrupt)
         await session.update_session(rt.Session(turn_detection=turns))
@@ -103,11 +110,12 @@ def notice_after_speech(run: Run) -> PlaybackInterrupted:
     return notice
 
 
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
 async def test_speech_mid_reply_lets_the_server_cancel_and_truncates_at_what_was_played(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, dialect: Any
 ) -> None:
     with trio.fail_after(60):
-        run = await barge_in(tmp_path)
+        run = await barge_in(tmp_path, dialect=dialect)
     notice = notice_after_speech(run)
     assert run.reply.status == "cancelled"
     assert run.reply.status_details is not None

@@ -116,6 +116,11 @@ def test_bench_is_a_subcommand_and_refuses_contradictory_options(
     assert "--compare-at must be one of the sizes run" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["bench", "--sweep", "10,x"])
+    # The SDK's beta client cannot open transcription sessions; its GA client can.
+    assert main(["bench", "--scenario", "transcription", "--peer", "openai-sdk"]) == 2
+    assert "--dialect ga" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["bench", "--dialect", "v2"])
 
 
 def test_help_documents_the_exit_status_and_the_opt_in_record_flags(

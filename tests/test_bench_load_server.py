@@ -14,10 +14,13 @@ import socket
 import struct
 from functools import partial
 
+import orjson
 import pytest
 import trio
 from hypothesis import given
 from hypothesis import strategies as st
+from openai.types.realtime import RealtimeServerEvent
+from pydantic import TypeAdapter
 from waiting import wait_until
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
@@ -40,9 +43,11 @@ from trio_realtime._bench._load_wire import (
     parse_upgrade,
     text_frame,
 )
+from trio_realtime._core._dialects import GA
 from trio_realtime.audio import silence
 
 KEY = "sk-test-load-server"
+SDK_GA = TypeAdapter(RealtimeServerEvent)
 
 # --- frames ----------------------------------------------------------------------------------
 
@@ -101,6 +106,33 @@ def test_a_conversation_follows_the_stream_without_anomalies() -> None:
     done = [rt.decode(t) for t in _frames(4, 4)][11]
     assert isinstance(done, rt.ResponseAudioTranscriptDone)
     assert done.transcript == "Sure, here "
+
+
+def test_a_ga_client_gets_the_same_stream_in_the_ga_dialect() -> None:
+    stream = LoadStream(audio_payloads(3), 4, seed=1, dialect=GA)
+    frames = [finish(p, 1000.0 + k) for k in range(8) for p in stream.tick(k)]
+    for text in frames:  # every frame valid for the SDK's GA client, strictly
+        SDK_GA.validate_json(text, strict=True)
+    wire = [orjson.loads(text)["type"] for text in frames]
+    wire = wire[: wire.index("response.done") + 1]  # the first response
+    assert wire[:4] == [
+        "response.created",
+        "response.output_item.added",
+        "conversation.item.added",
+        "response.content_part.added",
+    ]
+    assert wire[4:6] == ["response.output_audio.delta", "response.output_audio_transcript.delta"]
+    assert wire[-4:] == [
+        "response.content_part.done",
+        "conversation.item.done",
+        "response.output_item.done",
+        "response.done",
+    ]
+    conversation = rt.Conversation(keep_audio_seconds=0)
+    for text in frames:  # two whole responses, the same classes as beta
+        conversation.apply(GA.decode_server_event(text))  # type: ignore[arg-type]
+    assert conversation.anomaly_count == 0
+    assert [item.status for item in conversation.items] == ["completed", "completed"]
 
 
 def test_responses_need_two_ticks_and_audio() -> None:
@@ -192,7 +224,10 @@ def test_frame_skipper_refuses_unmasked_frames() -> None:
 # --- the server on a socket ----------------------------------------------------------------------
 
 
-async def test_sessions_idle_until_their_first_append_then_stream_stamped_events() -> None:
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
+async def test_sessions_idle_until_their_first_append_then_stream_stamped_events(
+    dialect: str,
+) -> None:
     stats = LoadServerStats()
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
@@ -201,7 +236,13 @@ async def test_sessions_idle_until_their_first_append_then_stream_stamped_events
                     serve_load, "127.0.0.1", 0, api_keys=[KEY], response_seconds=0.3, stats=stats
                 )
             )
-            async with rt.connect(model="m", url=url, api_key=KEY, keepalive=2) as session:
+            async with rt.connect(
+                model="m",
+                url=url,
+                api_key=KEY,
+                keepalive=2,
+                dialect=dialect,  # type: ignore[arg-type]
+            ) as session:
                 assert stats.total == 1
                 # Idle: the first keepalive ping (after 1 s) is answered, and nothing streams.
                 idle = session.statistics()

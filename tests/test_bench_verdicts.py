@@ -114,7 +114,9 @@ def _plan(
     capacity, 50 ms above it and 500 ms past twice it."""
     ran: list[tuple[str, int]] = []
 
-    async def run_size(opts: BenchOptions, client: str, n: int, processes: int) -> dict:
+    async def run_size(
+        opts: BenchOptions, client: str, n: int, processes: int, launcher: object = None
+    ) -> dict:
         ran.append((client, n))
         top = CAPACITY[client]
         return _run(client, n, 5.0 if n <= top else 50.0 if n <= 2 * top else 500.0)

@@ -46,7 +46,9 @@ def _report(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A sweep report from the real plan, each run a stand-in with a known capacity."""
     capacity = {"ours": 200, "openai-sdk-send": 100, "openai-sdk-append": 50}
 
-    async def run_size(opts: BenchOptions, client: str, n: int, processes: int) -> dict:
+    async def run_size(
+        opts: BenchOptions, client: str, n: int, processes: int, launcher: object = None
+    ) -> dict:
         p99 = 4.0 if n <= capacity[client] else 60.0
         cpu = {"ours": 0.5, "openai-sdk-send": 1.0, "openai-sdk-append": 1.5}[client] * n / 10
         return {

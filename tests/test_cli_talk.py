@@ -107,7 +107,10 @@ async def test_manual_mode_commits_and_asks_for_the_response(tmp_path: Path) -> 
     assert (tmp_path / "answer.wav").is_file()
 
 
-async def test_url_sends_the_key_and_record_writes_the_session(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
+async def test_url_sends_the_key_and_record_writes_the_session(
+    tmp_path: Path, dialect: str
+) -> None:
     (tmp_path / "hello.wav").write_bytes(b"")  # --example is the bundled file, not this one
     async with open_local_server(api_keys=["sk-right-key"]) as server:
         result = await run_cli(
@@ -118,19 +121,38 @@ async def test_url_sends_the_key_and_record_writes_the_session(tmp_path: Path) -
             server.url,
             "--record",
             "talk.jsonl",
+            "--dialect",
+            dialect,
             cwd=tmp_path,
             env=environment(OPENAI_API_KEY="sk-right-key"),
         )
         (connection,) = server.connections
     assert result.status == 0, result
+    heard = result.lines[0].removeprefix("you:").strip()
+    assert heard.endswith("seconds of speech.")
+    assert result.lines[1] == f"assistant: You said: {heard}"
     assert connection.handshake is not None
     assert connection.handshake.model == "gpt-4o-realtime-preview"
+    assert connection.dialect == dialect
     recording = read_recording(tmp_path / "talk.jsonl")
+    assert recording.header["dialect"] == dialect
     sent = [e.event.type for e in recording.events if e.direction == "client"]
     assert sent[0] == "session.update"
     # 3 s of example, then VAD's 200 ms silence_duration_ms + 300 ms of margin, 100 ms each.
     assert sent.count("input_audio_buffer.append") == 35
     assert b"sk-right-key" not in (tmp_path / "talk.jsonl").read_bytes()
+
+
+async def test_a_server_that_does_not_speak_the_dialect_is_exit_4_naming_the_other(
+    tmp_path: Path,
+) -> None:
+    async with open_local_server(dialects=["ga"]) as server:
+        result = await run_cli(
+            "talk", "--fast", "--url", server.url, cwd=tmp_path, env=environment(API_KEY="sk-x")
+        )
+    assert_one_line_error(result, 4, "trio-realtime talk: the server refused the connection:")
+    assert "beta_api_shape_disabled" in result.stderr
+    assert 'dialect="ga"' in result.stderr
 
 
 async def test_a_rejected_key_is_exit_4_without_the_key(tmp_path: Path) -> None:

@@ -76,7 +76,8 @@ async def test_manual_mode_commits_each_file_whole(tmp_path: Path) -> None:
     assert result.lines == ["two.wav (3.50 s)", "  [0.00-3.50] 3.5 seconds of speech."]
 
 
-async def test_url_and_record_reach_the_given_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
+async def test_url_and_record_reach_the_given_server(tmp_path: Path, dialect: str) -> None:
     write_wav(tmp_path / "one.wav", speech_pcm((1000,)))
     async with open_local_server(api_keys=["sk-test-key"]) as server:
         result = await run_cli(
@@ -87,6 +88,8 @@ async def test_url_and_record_reach_the_given_server(tmp_path: Path) -> None:
             server.url,
             "--record",
             "rec.jsonl",
+            "--dialect",
+            dialect,
             cwd=tmp_path,
             env=environment(API_KEY="sk-test-key"),
         )
@@ -95,6 +98,7 @@ async def test_url_and_record_reach_the_given_server(tmp_path: Path) -> None:
     assert result.lines == ["one.wav (1.00 s)", "  [0.00-1.20] 1.2 seconds of speech."]
     assert connection.handshake is not None
     assert connection.handshake.intent == "transcription"
+    assert connection.dialect == dialect
     recording = read_recording(tmp_path / "rec.jsonl")
     assert "intent=transcription" in recording.header["url"]
     assert b"sk-test-key" not in (tmp_path / "rec.jsonl").read_bytes()

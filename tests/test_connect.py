@@ -85,9 +85,25 @@ def test_the_url_carries_model_or_intent_and_extra_query() -> None:
     assert config.ssl_context is None
 
 
-def test_the_default_url_is_the_beta_endpoint() -> None:
-    assert DEFAULT_URL == "wss://api.openai.com/v1/realtime"
-    assert _config().url == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+def test_the_default_url_follows_the_dialect() -> None:
+    # OpenAI's host refuses every beta connection (beta_api_shape_disabled) since 2026-05:
+    # beta defaults to the project seed's documented beta endpoint, GA to OpenAI's.
+    assert DEFAULT_URL == "wss://api-platform.ope.ai/v1/realtime"
+    assert _config(url=None).url == "wss://api-platform.ope.ai/v1/realtime?model=gpt-realtime"
+    ga = _config(url=None, dialect="ga")
+    assert ga.url == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+    assert ga.dialect.name == "ga"
+
+
+def test_a_ga_connection_sends_no_beta_marker() -> None:
+    headers = dict(_config(dialect="ga").headers)
+    assert b"OpenAI-Beta" not in headers
+    assert headers[b"Authorization"] == f"Bearer {KEY}".encode()
+    browser = _config(dialect="ga", auth="subprotocol")
+    assert browser.subprotocols == ("realtime", f"openai-insecure-api-key.{KEY}")
+    assert dict(_config().headers)[b"OpenAI-Beta"] == b"realtime=v1"
+    with pytest.raises(ValueError, match="dialect must be 'beta' or 'ga'"):
+        _config(dialect="v2")
 
 
 @pytest.mark.parametrize(

@@ -28,11 +28,13 @@ TEXT_ONLY = rt.Session(modalities=["text"], turn_detection=None)
 
 @asynccontextmanager
 async def session_with_reader(
-    engine: SimulatedEngine | None = None, configure: rt.Session | None = TEXT_ONLY
+    engine: SimulatedEngine | None = None,
+    configure: rt.Session | None = TEXT_ONLY,
+    dialect: Any = "beta",
 ) -> AsyncIterator[tuple[RealtimeSession, list[Any]]]:
     async with (
         open_local_server(engine=engine) as server,
-        rt.connect(model="gpt-realtime", url=server.url, api_key="k") as session,
+        rt.connect(model="gpt-realtime", url=server.url, api_key="k", dialect=dialect) as session,
     ):
         if configure is not None:
             await session.update_session(configure)
@@ -53,9 +55,12 @@ def errors(events: list[Any]) -> list[rt.ErrorEvent]:
     return [e for e in events if isinstance(e, rt.ErrorEvent)]
 
 
-async def test_a_handle_streams_its_deltas_and_gives_the_result_without_stealing() -> None:
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
+async def test_a_handle_streams_its_deltas_and_gives_the_result_without_stealing(
+    dialect: Any,
+) -> None:
     with trio.fail_after(10):
-        async with session_with_reader() as (session, events):
+        async with session_with_reader(dialect=dialect) as (session, events):
             await session.create_item(rt.ConversationItem.user_text("good morning"))
             handle = await session.create_response(rt.ResponseConfig(metadata={"turn": "1"}))
             assert handle.origin == "request"
@@ -138,12 +143,13 @@ async def test_a_request_that_races_a_vad_response_is_sent_again_after_it(
             assert mine.request.event_id != created[0].event_id
 
 
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
 async def test_an_out_of_band_response_skips_the_queue_and_has_a_handle(
-    autojump_clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock, dialect: Any
 ) -> None:
     engine = SimulatedEngine(text_chars_per_second=20)
     with trio.fail_after(60):
-        async with session_with_reader(engine) as (session, events):
+        async with session_with_reader(engine, dialect=dialect) as (session, events):
             await session.create_item(rt.ConversationItem.user_text("summarise this"))
             main = await session.create_response()
             await session.wait_for(rt.ResponseTextDelta)

@@ -1,7 +1,8 @@
 """Whole sessions: the real client against the local reference server over loopback.
 
-Both URL forms (``?model=`` and ``?intent=transcription``) and both auth modes (headers and
-browser-style subprotocols), as an application would use them.
+Both URL forms (``?model=`` and ``?intent=transcription``), both auth modes (headers and
+browser-style subprotocols) and both dialects (beta and GA), as an application would use them:
+the same code, whichever the dialect.
 """
 
 from __future__ import annotations
@@ -12,17 +13,27 @@ import pytest
 import trio
 
 import trio_realtime as rt
+from trio_realtime._core._dialects import DialectName
 from trio_realtime._wire._connection import Auth
 from trio_realtime.audio import silence, speech_like
 from trio_realtime.testing import open_local_server
 
+DIALECTS = pytest.mark.parametrize("dialect", ["beta", "ga"])
 
+
+@DIALECTS
 @pytest.mark.parametrize("auth", ["header", "subprotocol"])
-async def test_a_speech_to_speech_session_runs_a_text_turn(auth: Auth) -> None:
+async def test_a_speech_to_speech_session_runs_a_text_turn(
+    auth: Auth, dialect: DialectName
+) -> None:
     async with open_local_server(api_keys=["sk-right"]) as server:
         with trio.fail_after(10):
             async with rt.connect(
-                model="gpt-4o-realtime-preview", url=server.url, api_key="sk-right", auth=auth
+                model="gpt-4o-realtime-preview",
+                url=server.url,
+                api_key="sk-right",
+                auth=auth,
+                dialect=dialect,
             ) as session:
                 created = await session.receive()
                 assert isinstance(created, rt.SessionCreated)
@@ -40,15 +51,22 @@ async def test_a_speech_to_speech_session_runs_a_text_turn(auth: Auth) -> None:
                         break
                 assert "".join(text) == "You said: good morning"
         (connection,) = server.connections
-        assert connection.handshake.beta
+        assert connection.handshake is not None
+        assert connection.handshake.beta == (dialect == "beta")
+        assert connection.dialect == dialect
 
 
+@DIALECTS
 @pytest.mark.parametrize("auth", ["header", "subprotocol"])
-async def test_a_transcription_session_gets_transcripts(auth: Auth) -> None:
+async def test_a_transcription_session_gets_transcripts(auth: Auth, dialect: DialectName) -> None:
     async with open_local_server() as server:
         with trio.fail_after(10):
             async with rt.connect(
-                intent="transcription", url=server.url, api_key="sk-any", auth=auth
+                intent="transcription",
+                url=server.url,
+                api_key="sk-any",
+                auth=auth,
+                dialect=dialect,
             ) as session:
                 created = await session.receive()
                 assert isinstance(created, rt.TranscriptionSessionCreated)
@@ -81,14 +99,19 @@ async def test_a_wrong_key_raises_authentication_error_without_the_key_in_it() -
         assert "sk-wrong-secret-value" not in repr(info.value)
 
 
+@DIALECTS
 async def test_the_session_keeps_the_conversation_and_records_both_directions(
-    tmp_path: Path,
+    tmp_path: Path, dialect: DialectName
 ) -> None:
     path = tmp_path / "session.jsonl"
     async with open_local_server() as server:
         with trio.fail_after(10):
             async with rt.connect(
-                model="gpt-realtime", url=server.url, api_key="sk-secret-key-1234", record=path
+                model="gpt-realtime",
+                url=server.url,
+                api_key="sk-secret-key-1234",
+                record=path,
+                dialect=dialect,
             ) as session:
                 await session.update_session(rt.Session(modalities=["text"], turn_detection=None))
                 await session.wait_for(rt.SessionUpdated, timeout=5)
@@ -103,6 +126,9 @@ async def test_the_session_keeps_the_conversation_and_records_both_directions(
     assert "sk-secret-key-1234" not in text
     recording = rt.read_recording(path)
     assert recording.header["url"].startswith("ws://127.0.0.1")
+    assert recording.header["dialect"] == dialect
+    assert not [e for e in recording.events if isinstance(e.event, rt.UnknownEvent)]
+    assert recording.decode_failures == 0
     directions = {event.direction for event in recording.events}
     assert directions == {"client", "server"}
     times = [event.t for event in recording.events]

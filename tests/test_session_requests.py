@@ -28,14 +28,19 @@ from trio_realtime.server import SimulatedEngine
 from trio_realtime.testing import open_local_server
 
 MANUAL = rt.Session(modalities=["text"], turn_detection=None)
+#: The same application code, speaking beta and GA to the reference server.
+DIALECTS = pytest.mark.parametrize("dialect", ["beta", "ga"])
 
 
-async def test_every_answered_event_gets_its_answer_in_one_call() -> None:
+@DIALECTS
+async def test_every_answered_event_gets_its_answer_in_one_call(dialect: Any) -> None:
     engine = SimulatedEngine(ms_per_char=20)
     with trio.fail_after(20):
         async with (
             open_local_server(engine=engine) as server,
-            rt.connect(model="gpt-realtime", url=server.url, api_key="k") as session,
+            rt.connect(
+                model="gpt-realtime", url=server.url, api_key="k", dialect=dialect
+            ) as session,
         ):
             updated = await session.request(rt.SessionUpdate(session=MANUAL))
             assert isinstance(updated, rt.SessionUpdated)
@@ -76,7 +81,7 @@ async def test_every_answered_event_gets_its_answer_in_one_call() -> None:
 
     async with (
         open_local_server() as server,
-        rt.connect(intent="transcription", url=server.url, api_key="k") as session,
+        rt.connect(intent="transcription", url=server.url, api_key="k", dialect=dialect) as session,
     ):
         answer = await session.request(
             rt.TranscriptionSessionUpdate(
@@ -86,11 +91,14 @@ async def test_every_answered_event_gets_its_answer_in_one_call() -> None:
         assert isinstance(answer, rt.TranscriptionSessionUpdated)
 
 
-async def test_a_refused_request_raises_the_servers_error_precisely() -> None:
+@DIALECTS
+async def test_a_refused_request_raises_the_servers_error_precisely(dialect: Any) -> None:
     with trio.fail_after(10):
         async with (
             open_local_server() as server,
-            rt.connect(model="gpt-realtime", url=server.url, api_key="k") as session,
+            rt.connect(
+                model="gpt-realtime", url=server.url, api_key="k", dialect=dialect
+            ) as session,
         ):
             delete = rt.ConversationItemDelete(item_id="item_nope", event_id="evt_mine")
             with pytest.raises(rt.RequestRefused, match=r"evt_mine") as info:
@@ -217,11 +225,14 @@ async def test_request_sees_an_immediate_answer() -> None:
 # --- The SDK's dict shapes ---------------------------------------------------------------------
 
 
-async def test_the_sdks_dict_shapes_are_accepted_wherever_a_typed_object_is() -> None:
+@DIALECTS
+async def test_the_sdks_dict_shapes_are_accepted_wherever_a_typed_object_is(dialect: Any) -> None:
     with trio.fail_after(10):
         async with (
             open_local_server() as server,
-            rt.connect(model="gpt-realtime", url=server.url, api_key="k") as session,
+            rt.connect(
+                model="gpt-realtime", url=server.url, api_key="k", dialect=dialect
+            ) as session,
         ):
             sent = await session.update_session({"modalities": ["text"], "turn_detection": None})
             assert sent.session == MANUAL  # null kept as null

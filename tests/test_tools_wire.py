@@ -53,6 +53,10 @@ async def slow_lookup() -> str:
     return "too late"
 
 
+#: The same application code, speaking beta and GA to the reference server.
+DIALECTS = pytest.mark.parametrize("dialect", ["beta", "ga"])
+
+
 @asynccontextmanager
 async def agent(**kwargs: Any) -> AsyncIterator[tuple[RealtimeSession, list[Any]]]:
     """A session against a fresh local server, with a task reading every event into a list."""
@@ -85,9 +89,10 @@ def of_type(events: list[Any], cls: type) -> list[Any]:
     return [e for e in events if isinstance(e, cls)]
 
 
-async def test_connect_sends_the_tools_and_waits_for_the_server_to_have_them() -> None:
+@DIALECTS
+async def test_connect_sends_the_tools_and_waits_for_the_server_to_have_them(dialect: Any) -> None:
     with trio.fail_after(10):
-        async with agent(tools=[get_weather, get_time]) as (session, _events):
+        async with agent(dialect=dialect, tools=[get_weather, get_time]) as (session, _events):
             assert set(session.tools) == {"get_weather", "get_time"}
             configured = session.conversation.session
             assert configured is not None
@@ -96,12 +101,17 @@ async def test_connect_sends_the_tools_and_waits_for_the_server_to_have_them() -
             assert configured.tools[0].parameters == get_weather.parameters
 
 
+@DIALECTS
 async def test_every_call_gets_an_output_and_exactly_one_follow_up_is_asked_for(
     autojump_clock: trio.testing.MockClock,
+    dialect: Any,
 ) -> None:
     mystery = rt.Tool(type="function", name="mystery", description="Not ours.", parameters={})
     with trio.fail_after(30):
-        async with agent(tools=[get_weather, get_time, explode]) as (session, events):
+        async with agent(dialect=dialect, tools=[get_weather, get_time, explode]) as (
+            session,
+            events,
+        ):
             # The server also knows a tool the session does not run.
             defs = [t.definition for t in session.tools.values()]
             await session.update_session(
@@ -191,12 +201,14 @@ async def test_a_request_made_while_tools_run_waits_for_their_follow_up(
             assert of_type(events, rt.ErrorEvent) == []
 
 
+@DIALECTS
 async def test_calls_of_a_cancelled_response_are_answered_without_a_follow_up(
     autojump_clock: trio.testing.MockClock,
+    dialect: Any,
 ) -> None:
     engine = SimulatedEngine(text_chars_per_second=10, text_chunk_chars=2)
     with trio.fail_after(30):
-        async with agent(tools=[get_weather], engine=engine) as (session, events):
+        async with agent(dialect=dialect, tools=[get_weather], engine=engine) as (session, events):
             await session.update_session(TEXT_ONLY)
             await session.wait_for(rt.SessionUpdated)
             await ask(session, "get_weather city=Amsterdam")

@@ -72,17 +72,23 @@ from ._session._response_handles import ResponseHandle as ResponseHandle
 from ._session._response_handles import ResponseRefused as ResponseRefused
 from ._session._response_handles import ResponseResult as ResponseResult
 from ._session._response_handles import ResponseWatch as ResponseWatch
+from ._session._resume_policy import ConnectionInterrupted as ConnectionInterrupted
+from ._session._resume_policy import ResumePolicy as ResumePolicy
+from ._session._resume_policy import SessionResumed as SessionResumed
 from ._session._session import RealtimeSession as RealtimeSession
 from ._session._tool_calls import ToolCall as ToolCall
 from ._session._types import DecodeFailure as DecodeFailure
 from ._session._types import ReceivedEvent as ReceivedEvent
 from ._session._types import SessionStatistics as SessionStatistics
 from ._session._waiters import EventMatch as EventMatch
+from ._wire._connection import BETA_URL as BETA_URL
 from ._wire._connection import DEFAULT_URL as DEFAULT_URL
+from ._wire._connection import GA_URL as GA_URL
 from ._wire._errors import AuthenticationError as AuthenticationError
 from ._wire._errors import ConnectionClosed as ConnectionClosed
 from ._wire._errors import ConnectionRejected as ConnectionRejected
 from ._wire._errors import ConnectTimeout as ConnectTimeout
+from ._wire._errors import DialectRefused as DialectRefused
 from ._wire._errors import HandshakeError as HandshakeError
 from .events import (
     NO_EXTRA as NO_EXTRA,
@@ -119,6 +125,9 @@ from .events import (
 )
 from .events import (
     ConversationItemDeleted as ConversationItemDeleted,
+)
+from .events import (
+    ConversationItemDone as ConversationItemDone,
 )
 from .events import (
     ConversationItemRetrieve as ConversationItemRetrieve,
@@ -160,10 +169,16 @@ from .events import (
     InputAudioBufferCommitted as InputAudioBufferCommitted,
 )
 from .events import (
+    InputAudioBufferDtmfEventReceived as InputAudioBufferDtmfEventReceived,
+)
+from .events import (
     InputAudioBufferSpeechStarted as InputAudioBufferSpeechStarted,
 )
 from .events import (
     InputAudioBufferSpeechStopped as InputAudioBufferSpeechStopped,
+)
+from .events import (
+    InputAudioBufferTimeoutTriggered as InputAudioBufferTimeoutTriggered,
 )
 from .events import (
     InputAudioTranscription as InputAudioTranscription,
@@ -178,7 +193,19 @@ from .events import (
     InputAudioTranscriptionFailed as InputAudioTranscriptionFailed,
 )
 from .events import (
+    InputAudioTranscriptionSegment as InputAudioTranscriptionSegment,
+)
+from .events import (
     Logprob as Logprob,
+)
+from .events import (
+    McpListToolsCompleted as McpListToolsCompleted,
+)
+from .events import (
+    McpListToolsFailed as McpListToolsFailed,
+)
+from .events import (
+    McpListToolsInProgress as McpListToolsInProgress,
 )
 from .events import (
     Model as Model,
@@ -248,6 +275,21 @@ from .events import (
 )
 from .events import (
     ResponseFunctionCallArgumentsDone as ResponseFunctionCallArgumentsDone,
+)
+from .events import (
+    ResponseMcpCallArgumentsDelta as ResponseMcpCallArgumentsDelta,
+)
+from .events import (
+    ResponseMcpCallArgumentsDone as ResponseMcpCallArgumentsDone,
+)
+from .events import (
+    ResponseMcpCallCompleted as ResponseMcpCallCompleted,
+)
+from .events import (
+    ResponseMcpCallFailed as ResponseMcpCallFailed,
+)
+from .events import (
+    ResponseMcpCallInProgress as ResponseMcpCallInProgress,
 )
 from .events import (
     ResponseOutputItemAdded as ResponseOutputItemAdded,
@@ -326,7 +368,9 @@ from .events import (
 )
 
 __all__ = [
+    "BETA_URL",
     "DEFAULT_URL",
+    "GA_URL",
     "NO_EXTRA",
     "UNSET",
     "Anomaly",
@@ -339,6 +383,7 @@ __all__ = [
     "ClientSecret",
     "ConnectTimeout",
     "ConnectionClosed",
+    "ConnectionInterrupted",
     "ConnectionRejected",
     "ContentPart",
     "ContentPartView",
@@ -350,12 +395,14 @@ __all__ = [
     "ConversationItemCreated",
     "ConversationItemDelete",
     "ConversationItemDeleted",
+    "ConversationItemDone",
     "ConversationItemRetrieve",
     "ConversationItemRetrieved",
     "ConversationItemTruncate",
     "ConversationItemTruncated",
     "ConversationStatistics",
     "DecodeFailure",
+    "DialectRefused",
     "ErrorDetails",
     "ErrorEvent",
     "Event",
@@ -369,14 +416,20 @@ __all__ = [
     "InputAudioBufferCleared",
     "InputAudioBufferCommit",
     "InputAudioBufferCommitted",
+    "InputAudioBufferDtmfEventReceived",
     "InputAudioBufferSpeechStarted",
     "InputAudioBufferSpeechStopped",
+    "InputAudioBufferTimeoutTriggered",
     "InputAudioTranscription",
     "InputAudioTranscriptionCompleted",
     "InputAudioTranscriptionDelta",
     "InputAudioTranscriptionFailed",
+    "InputAudioTranscriptionSegment",
     "ItemView",
     "Logprob",
+    "McpListToolsCompleted",
+    "McpListToolsFailed",
+    "McpListToolsInProgress",
     "Model",
     "NoiseReduction",
     "OutputAudioBufferClear",
@@ -411,6 +464,11 @@ __all__ = [
     "ResponseFunctionCallArgumentsDelta",
     "ResponseFunctionCallArgumentsDone",
     "ResponseHandle",
+    "ResponseMcpCallArgumentsDelta",
+    "ResponseMcpCallArgumentsDone",
+    "ResponseMcpCallCompleted",
+    "ResponseMcpCallFailed",
+    "ResponseMcpCallInProgress",
     "ResponseOutputItemAdded",
     "ResponseOutputItemDone",
     "ResponseRefused",
@@ -420,9 +478,11 @@ __all__ = [
     "ResponseTextDone",
     "ResponseView",
     "ResponseWatch",
+    "ResumePolicy",
     "ServerEvent",
     "Session",
     "SessionCreated",
+    "SessionResumed",
     "SessionStatistics",
     "SessionUpdate",
     "SessionUpdated",

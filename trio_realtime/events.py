@@ -10,6 +10,9 @@ from ._core._events import (
     CLIENT_EVENTS as CLIENT_EVENTS,
 )
 from ._core._events import (
+    GA_SERVER_EVENTS as GA_SERVER_EVENTS,
+)
+from ._core._events import (
     NO_EXTRA as NO_EXTRA,
 )
 from ._core._events import (
@@ -47,6 +50,9 @@ from ._core._events import (
 )
 from ._core._events import (
     ConversationItemDeleted as ConversationItemDeleted,
+)
+from ._core._events import (
+    ConversationItemDone as ConversationItemDone,
 )
 from ._core._events import (
     ConversationItemRetrieve as ConversationItemRetrieve,
@@ -88,10 +94,16 @@ from ._core._events import (
     InputAudioBufferCommitted as InputAudioBufferCommitted,
 )
 from ._core._events import (
+    InputAudioBufferDtmfEventReceived as InputAudioBufferDtmfEventReceived,
+)
+from ._core._events import (
     InputAudioBufferSpeechStarted as InputAudioBufferSpeechStarted,
 )
 from ._core._events import (
     InputAudioBufferSpeechStopped as InputAudioBufferSpeechStopped,
+)
+from ._core._events import (
+    InputAudioBufferTimeoutTriggered as InputAudioBufferTimeoutTriggered,
 )
 from ._core._events import (
     InputAudioTranscription as InputAudioTranscription,
@@ -106,7 +118,19 @@ from ._core._events import (
     InputAudioTranscriptionFailed as InputAudioTranscriptionFailed,
 )
 from ._core._events import (
+    InputAudioTranscriptionSegment as InputAudioTranscriptionSegment,
+)
+from ._core._events import (
     Logprob as Logprob,
+)
+from ._core._events import (
+    McpListToolsCompleted as McpListToolsCompleted,
+)
+from ._core._events import (
+    McpListToolsFailed as McpListToolsFailed,
+)
+from ._core._events import (
+    McpListToolsInProgress as McpListToolsInProgress,
 )
 from ._core._events import (
     Model as Model,
@@ -176,6 +200,21 @@ from ._core._events import (
 )
 from ._core._events import (
     ResponseFunctionCallArgumentsDone as ResponseFunctionCallArgumentsDone,
+)
+from ._core._events import (
+    ResponseMcpCallArgumentsDelta as ResponseMcpCallArgumentsDelta,
+)
+from ._core._events import (
+    ResponseMcpCallArgumentsDone as ResponseMcpCallArgumentsDone,
+)
+from ._core._events import (
+    ResponseMcpCallCompleted as ResponseMcpCallCompleted,
+)
+from ._core._events import (
+    ResponseMcpCallFailed as ResponseMcpCallFailed,
+)
+from ._core._events import (
+    ResponseMcpCallInProgress as ResponseMcpCallInProgress,
 )
 from ._core._events import (
     ResponseOutputItemAdded as ResponseOutputItemAdded,
@@ -255,6 +294,7 @@ from ._core._events import (
 
 __all__ = [
     "CLIENT_EVENTS",
+    "GA_SERVER_EVENTS",
     "NO_EXTRA",
     "SERVER_EVENTS",
     "AnyEvent",
@@ -268,6 +308,7 @@ __all__ = [
     "ConversationItemCreated",
     "ConversationItemDelete",
     "ConversationItemDeleted",
+    "ConversationItemDone",
     "ConversationItemRetrieve",
     "ConversationItemRetrieved",
     "ConversationItemTruncate",
@@ -281,13 +322,19 @@ __all__ = [
     "InputAudioBufferCleared",
     "InputAudioBufferCommit",
     "InputAudioBufferCommitted",
+    "InputAudioBufferDtmfEventReceived",
     "InputAudioBufferSpeechStarted",
     "InputAudioBufferSpeechStopped",
+    "InputAudioBufferTimeoutTriggered",
     "InputAudioTranscription",
     "InputAudioTranscriptionCompleted",
     "InputAudioTranscriptionDelta",
     "InputAudioTranscriptionFailed",
+    "InputAudioTranscriptionSegment",
     "Logprob",
+    "McpListToolsCompleted",
+    "McpListToolsFailed",
+    "McpListToolsInProgress",
     "Model",
     "NoiseReduction",
     "OutputAudioBufferClear",
@@ -311,6 +358,11 @@ __all__ = [
     "ResponseError",
     "ResponseFunctionCallArgumentsDelta",
     "ResponseFunctionCallArgumentsDone",
+    "ResponseMcpCallArgumentsDelta",
+    "ResponseMcpCallArgumentsDone",
+    "ResponseMcpCallCompleted",
+    "ResponseMcpCallFailed",
+    "ResponseMcpCallInProgress",
     "ResponseOutputItemAdded",
     "ResponseOutputItemDone",
     "ResponseStatusDetails",

@@ -32,9 +32,11 @@ __all__ = ["open_local_server"]
 @asynccontextmanager
 async def open_local_server(
     *,
+    port: int = 0,
     api_keys: Iterable[str] | None = None,
     engine: Engine | None = None,
     options: ServerOptions | None = None,
+    dialects: Iterable[str] = ("beta", "ga"),
     strict_beta_header: bool = False,
     drop_tcp: bool = False,
     stuck_client_timeout: float = 10.0,
@@ -45,21 +47,25 @@ async def open_local_server(
     keep_finished_state: bool = False,
     raise_server_errors: bool = True,
 ) -> AsyncIterator[ServerHandle]:
-    """Run the reference server on ``127.0.0.1``, port 0, for the duration of the block.
+    """Run the reference server on ``127.0.0.1`` (a free port by default) for the block.
 
     Yields the :class:`~trio_realtime.server.ServerHandle`: ``.url``
-    (``ws://127.0.0.1:PORT/v1/realtime``), ``.url_for(model=...)``, ``.port``, and
+    (``ws://127.0.0.1:PORT/v1/realtime``), ``.url_for(model=...)``, ``.port``,
+    ``.close_connections(code)`` and ``.drop_connections()`` to end sessions on demand, and
     ``.connections``, one :class:`~trio_realtime.server.ConnectionInfo` per connection (the
     redacted handshake with its headers and subprotocols, whether the beta marker was sent,
     how the connection ended, its final statistics, and the protocol state while it runs, or
     after it ended with ``keep_finished_state=True``).
 
     Args:
+        port: The port to listen on; 0 picks a free one. A server started again on the
+            port of one that ended is a restart, as its clients see it.
         api_keys: Accepted keys; ``None`` accepts any non-empty key.
         engine: The engine; a default :class:`~trio_realtime.server.SimulatedEngine` if
             ``None``.
         options: Protocol options, e.g. ``ServerOptions(session_seconds=1.0)``.
-        strict_beta_header: Refuse clients without the beta marker.
+        dialects: The dialects served (see :func:`~trio_realtime.server.serve`).
+        strict_beta_header: Refuse clients without the beta marker (``dialects=("beta",)``).
         drop_tcp: End connections without a close frame.
         stuck_client_timeout: See :func:`~trio_realtime.server.serve`.
         ping_interval: See :func:`~trio_realtime.server.serve`.
@@ -81,10 +87,11 @@ async def open_local_server(
             partial(
                 serve,
                 "127.0.0.1",
-                0,
+                port,
                 api_keys=api_keys,
                 engine=engine,
                 options=options,
+                dialects=dialects,
                 strict_beta_header=strict_beta_header,
                 drop_tcp=drop_tcp,
                 stuck_client_timeout=stuck_client_timeout,

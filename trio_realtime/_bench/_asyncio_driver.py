@@ -12,36 +12,23 @@ trio worker's are.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Final, Generic, TypeVar
 
-from ._meter import SessionMeter, WorkerMeter
+from ._link import PIPE_LINK, WorkerLink
+from ._meter import SessionMeter, WorkerMeter, stamps_trusted
 from ._stalls import timed_event_loop
-from ._worker import PROGRESS_SECONDS, WorkerSpec, emit, parse_go, tail_seconds
+from ._worker import PROGRESS_SECONDS, WorkerSpec, tail_seconds
 from ._workload import build_audio, session_phase
 
-__all__ = ["AsyncioDriver", "read_go_asyncio"]
+__all__ = ["AsyncioDriver"]
 
 _CLOSE_SECONDS: Final = 10.0  # one session's close handshake
 _SETTLE_SECONDS: Final = 0.2  # after the last connect, before memory is read
 
 _H = TypeVar("_H")
-
-
-async def read_go_asyncio() -> float:
-    """Wait for ``go T0`` on stdin, without a thread."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    pipe = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
-    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
-    try:
-        return parse_go(await reader.readline())
-    finally:
-        transport.close()
 
 
 class AsyncioDriver(Generic[_H]):
@@ -59,7 +46,9 @@ class AsyncioDriver(Generic[_H]):
             spec.trace_memory,
             spec.gc_threshold,
             trace_stalls=spec.trace_stalls,
+            trust_stamps=stamps_trusted(spec.server_clock),
         )
+        self.link: WorkerLink = PIPE_LINK
         self.slots = asyncio.Semaphore(spec.handshakes)
         self.all_tried = asyncio.Event()
         self.go = asyncio.Event()
@@ -175,12 +164,14 @@ class AsyncioDriver(Generic[_H]):
 
     async def _progress(self) -> None:
         while True:
-            emit("progress", self.meter.progress(time.monotonic()))
+            self.link.emit("progress", self.meter.progress(time.monotonic()))
             await asyncio.sleep(PROGRESS_SECONDS)
 
-    async def run(self) -> None:
-        """The worker's whole life (see :mod:`._worker`)."""
+    async def run(self, link: WorkerLink = PIPE_LINK) -> None:
+        """The worker's whole life (see :mod:`._worker`), reporting through ``link``."""
         workload, meter = self.workload, self.meter
+        self.link = link
+        meter.cpu_clock = link.cpu_clock
         await self.warm_up()
         meter.baseline()
         progress = asyncio.create_task(self._progress())
@@ -192,8 +183,8 @@ class AsyncioDriver(Generic[_H]):
                 await self.all_tried.wait()
                 await asyncio.sleep(_SETTLE_SECONDS)
                 meter.idle_snapshot()
-                emit("ready", {"connected": meter.connected, "failed": meter.connect_failures})
-                go = await read_go_asyncio()
+                link.emit("ready", {"connected": meter.connected, "failed": meter.connect_failures})
+                go = await link.go_asyncio()
                 self.t0 = go
                 w0 = go + workload.warmup
                 w1 = w0 + workload.window
@@ -207,10 +198,10 @@ class AsyncioDriver(Generic[_H]):
                 self.stop.set()
         finally:
             progress.cancel()
-        emit("result", meter.result())
+        link.emit("result", meter.result())
         await self.close_client()
 
-    def main(self) -> None:
+    def main(self, link: WorkerLink = PIPE_LINK) -> None:
         """Run :meth:`run` on a fresh loop whose scheduler passes the meter times."""
         with asyncio.Runner(loop_factory=lambda: timed_event_loop(self.meter.stalls)) as runner:
-            runner.run(self.run())
+            runner.run(self.run(link))

@@ -20,6 +20,7 @@ import orjson
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, connect_websocket_url
 
+from ._link import PIPE_LINK, WorkerLink
 from ._load_frames import STAMP_FIELD
 from ._meter import TURN_MILESTONES, SessionMeter
 from ._trio_driver import TrioDriver
@@ -111,6 +112,6 @@ class _Bare(TrioDriver[WebSocketConnection]):
         )
 
 
-def run_bare(spec: WorkerSpec, key: str) -> None:
-    """Run ``spec``'s sessions on bare trio-websocket; print the protocol lines."""
-    trio.run(_Bare(spec, key).run)
+def run_bare(spec: WorkerSpec, key: str, link: WorkerLink = PIPE_LINK) -> None:
+    """Run ``spec``'s sessions on bare trio-websocket, reporting through ``link``."""
+    trio.run(_Bare(spec, key).run, link)

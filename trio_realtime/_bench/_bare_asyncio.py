@@ -21,6 +21,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosedOK
 
 from ._asyncio_driver import AsyncioDriver
+from ._link import PIPE_LINK, WorkerLink
 from ._load_frames import STAMP_FIELD
 from ._meter import TURN_MILESTONES, SessionMeter
 from ._worker import WorkerSpec
@@ -84,6 +85,6 @@ class _BareAsyncio(AsyncioDriver[ClientConnection]):
         await handle.send(message, text=True)
 
 
-def run_bare_asyncio(spec: WorkerSpec, key: str) -> None:
-    """Run ``spec``'s sessions on bare websockets; print the protocol lines."""
-    _BareAsyncio(spec, key).main()
+def run_bare_asyncio(spec: WorkerSpec, key: str, link: WorkerLink = PIPE_LINK) -> None:
+    """Run ``spec``'s sessions on bare websockets, reporting through ``link``."""
+    _BareAsyncio(spec, key).main(link)

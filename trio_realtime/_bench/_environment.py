@@ -6,14 +6,17 @@ busy the machine was.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import os
 import platform
+import socket
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["commit", "environment", "load_average"]
+__all__ = ["clock_id", "commit", "environment", "is_this_machine", "load_average"]
 
 _PACKAGES = (
     "trio-realtime",
@@ -55,6 +58,46 @@ def _memory_mib() -> int | None:
     except OSError:
         pass
     return None
+
+
+@functools.cache
+def clock_id() -> str:
+    """Which ``time.monotonic()`` clock this process reads: the kernel's boot id on Linux.
+
+    Processes under one kernel (containers included) share CLOCK_MONOTONIC, so a time stamped
+    by one can be subtracted from a time read by another exactly when their ids are equal.
+    Where there is no boot id, the host name stands in for it.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f"boot:{f.read().strip()}"
+    except OSError:
+        return f"host:{socket.gethostname()}"
+
+
+def is_this_machine(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is one of this machine's own addresses.
+
+    Loopback names and addresses are; any other address is when a socket can be bound to it
+    (binding needs a local address), so nothing is sent anywhere.
+    """
+    host = host.strip("[]")
+    if host in ("localhost", ""):
+        return True
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+    except OSError:
+        return False
+    for family, kind, proto, _name, address in infos:
+        if ipaddress.ip_address(address[0]).is_loopback:
+            return True
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.bind((address[0], 0))
+        except OSError:
+            continue
+        return True
+    return False
 
 
 def load_average() -> list[float] | None:

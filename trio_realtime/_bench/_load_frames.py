@@ -13,6 +13,10 @@ the send time (``time.monotonic()``, which on Linux is one clock for every proce
 closing brace. Deltas are joined from a few shared strings (the base64 audio is encoded once
 per server), so the server's cost per event is a string join and a socket write.
 
+A GA client (no beta marker) gets the same stream in the GA dialect: the GA names
+(``response.output_audio.delta``...), shapes, and what GA adds (``conversation.item.done``,
+:mod:`trio_realtime.server._ga`).
+
 Sans-I/O: no sockets and no clocks.
 """
 
@@ -25,13 +29,16 @@ import string
 from typing import Any, Final, final
 
 from .._core._audio import bytes_for_ms, speech_like
-from .._core._codec import encode
+from .._core._dialects import BETA, GA, Dialect
+from .._core._dialects._ga_codec import GA_NAMES
 from .._core._events import (
     ContentPart,
     ConversationItem,
     ConversationItemCreated,
     Response,
+    ResponseAudioDelta,
     ResponseAudioDone,
+    ResponseAudioTranscriptDelta,
     ResponseAudioTranscriptDone,
     ResponseContentPartAdded,
     ResponseContentPartDone,
@@ -43,6 +50,7 @@ from .._core._events import (
     TokenDetails,
     Usage,
 )
+from ..server._ga import GaEvents
 
 __all__ = [
     "STAMP_FIELD",
@@ -57,8 +65,17 @@ STAMP_FIELD: Final = "server_sent_at"
 #: Seconds between two audio deltas of one session.
 TICK_SECONDS: Final = 0.1
 _STAMP_KEY: Final = f',"{STAMP_FIELD}":'
-_AUDIO_HEAD: Final = '{"type":"response.audio.delta","event_id":"'
-_TEXT_HEAD: Final = '{"type":"response.audio_transcript.delta","event_id":"'
+#: The delta heads by dialect: ``{"type":"<name>","event_id":"``.
+_HEADS: Final[dict[str, tuple[str, str]]] = {
+    dialect.name: tuple(  # type: ignore[misc]
+        '{"type":"' + name + '","event_id":"'
+        for name in (
+            names.get(ResponseAudioDelta, ResponseAudioDelta.type),
+            names.get(ResponseAudioTranscriptDelta, ResponseAudioTranscriptDelta.type),
+        )
+    )
+    for dialect, names in ((BETA, {}), (GA, GA_NAMES))
+}
 _DELTA_TAIL: Final = '",' + _STAMP_KEY[1:]
 _WORDS: Final = ("Sure, ", "here ", "is ", "a ", "steady ", "stream ", "of ", "words. ")
 _ALNUM: Final = string.ascii_letters + string.digits
@@ -88,9 +105,9 @@ def _assistant_item(item_id: str, status: str, content: list[ContentPart]) -> Co
     )
 
 
-def _prefix(event: ServerEvent) -> str:
+def _prefix(event: ServerEvent, dialect: Dialect) -> str:
     """The encoded event with its closing brace replaced by the stamp key."""
-    text = encode(event)
+    text = dialect.encode(event)
     return text[:-1] + _STAMP_KEY
 
 
@@ -104,12 +121,16 @@ class LoadStream:
         seed: Seeds the ids, for reproducible tests; ``None`` for random ones.
         offset: Ticks by which this session's response cycle is shifted (its first response
             is that much shorter).
+        dialect: The client's dialect (the beta marker in its handshake decides).
     """
 
     __slots__ = (
         "_audio",
+        "_audio_head",
         "_audio_mid",
+        "_dialect",
         "_event_ids",
+        "_ga",
         "_item_id",
         "_offset",
         "_prefix",
@@ -117,6 +138,7 @@ class LoadStream:
         "_random",
         "_response_id",
         "_response_ticks",
+        "_text_head",
         "_text_mid",
         "_words",
         "responses_started",
@@ -128,6 +150,7 @@ class LoadStream:
         response_ticks: int = 50,
         seed: int | None = None,
         offset: int = 0,
+        dialect: Dialect = BETA,
     ) -> None:
         if response_ticks < 2:
             raise ValueError(f"response_ticks must be >= 2, got {response_ticks}")
@@ -144,6 +167,9 @@ class LoadStream:
         self._audio_mid = self._text_mid = ""
         self._words: list[str] = []
         self.responses_started = 0
+        self._dialect = dialect
+        self._ga = GaEvents(self._event_id) if dialect is GA else None
+        self._audio_head, self._text_head = _HEADS[dialect.name]
 
     def _token(self, n: int) -> str:
         return "".join(self._random.choices(_ALNUM, k=n))
@@ -161,7 +187,7 @@ class LoadStream:
         position = (k + self._offset) % self._response_ticks
         out: list[str] = self._open_response() if position == 0 or k == 0 else []
         out.append(
-            _AUDIO_HEAD
+            self._audio_head
             + self._event_id()
             + self._audio_mid
             + self._audio[k % len(self._audio)]
@@ -170,7 +196,7 @@ class LoadStream:
         if k % 2 == 0:
             word = _WORDS[(k // 2) % len(_WORDS)]
             self._words.append(word)
-            out.append(_TEXT_HEAD + self._event_id() + self._text_mid + word + _DELTA_TAIL)
+            out.append(self._text_head + self._event_id() + self._text_mid + word + _DELTA_TAIL)
         if position == self._response_ticks - 1:
             out += self._close_response()
         return out
@@ -185,29 +211,28 @@ class LoadStream:
         self._text_mid = ids + '"delta":"'
         item = _assistant_item(iid, "in_progress", [])
         previous, self._previous_item = self._previous_item, iid
-        return [
-            _prefix(ResponseCreated(event_id=self._event_id(), response=self._response([]))),
-            _prefix(
-                ResponseOutputItemAdded(
-                    event_id=self._event_id(), response_id=rid, output_index=0, item=item
-                )
-            ),
-            _prefix(
-                ConversationItemCreated(
-                    event_id=self._event_id(), item=item, previous_item_id=previous
-                )
-            ),
-            _prefix(
-                ResponseContentPartAdded(
-                    event_id=self._event_id(),
-                    response_id=rid,
-                    item_id=iid,
-                    output_index=0,
-                    content_index=0,
-                    part=ContentPart(type="audio", transcript=""),
-                )
-            ),
-        ]
+        created = ResponseCreated(event_id=self._event_id(), response=self._response([]))
+        added = ResponseOutputItemAdded(
+            event_id=self._event_id(), response_id=rid, output_index=0, item=item
+        )
+        conversation = ConversationItemCreated(
+            event_id=self._event_id(), item=item, previous_item_id=previous
+        )
+        part = ResponseContentPartAdded(
+            event_id=self._event_id(),
+            response_id=rid,
+            item_id=iid,
+            output_index=0,
+            content_index=0,
+            part=ContentPart(type="audio", transcript=""),
+        )
+        return self._frames([created, added, conversation, part])
+
+    def _frames(self, events: list[ServerEvent]) -> list[str]:
+        """The prefixes of ``events``, with what GA adds for a GA client."""
+        if self._ga is not None:
+            events = self._ga.adapt(events)
+        return [_prefix(event, self._dialect) for event in events]
 
     def _response(self, output: list[ConversationItem], usage: Usage | None = None) -> Response:
         return Response(
@@ -219,7 +244,7 @@ class LoadStream:
             metadata=None,
             usage=usage,
             voice="alloy",
-            modalities=["text", "audio"],
+            modalities=["text", "audio"] if self._ga is None else ["audio"],
             output_audio_format="pcm16",
             temperature=0.8,
             max_output_tokens="inf",
@@ -245,20 +270,13 @@ class LoadStream:
             input_token_details=TokenDetails(text_tokens=100, audio_tokens=0, cached_tokens=0),
             output_token_details=TokenDetails(text_tokens=text_tokens, audio_tokens=audio_tokens),
         )
-        return [
-            _prefix(ResponseAudioDone(event_id=self._event_id(), **where)),
-            _prefix(
-                ResponseAudioTranscriptDone(
-                    event_id=self._event_id(), transcript=transcript, **where
-                )
-            ),
-            _prefix(ResponseContentPartDone(event_id=self._event_id(), part=part, **where)),
-            _prefix(
-                ResponseOutputItemDone(
-                    event_id=self._event_id(), response_id=rid, output_index=0, item=item
-                )
-            ),
-            _prefix(
-                ResponseDone(event_id=self._event_id(), response=self._response([item], usage))
-            ),
-        ]
+        ids = self._event_id
+        return self._frames(
+            [
+                ResponseAudioDone(event_id=ids(), **where),
+                ResponseAudioTranscriptDone(event_id=ids(), transcript=transcript, **where),
+                ResponseContentPartDone(event_id=ids(), part=part, **where),
+                ResponseOutputItemDone(event_id=ids(), response_id=rid, output_index=0, item=item),
+                ResponseDone(event_id=ids(), response=self._response([item], usage)),
+            ]
+        )

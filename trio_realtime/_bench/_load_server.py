@@ -9,7 +9,8 @@ schedule (a late tick goes at once; lateness does not add up), it writes the fra
 :class:`~._load_frames.LoadStream`, stamped with ``time.monotonic()`` right before the one
 socket write of the tick. Whatever the client sends is counted and skipped, never parsed.
 It is separate from the reference server so that one stays faithful; this one exists to be
-fast (see :mod:`._load_wire` for why it frames by hand).
+fast (see :mod:`._load_wire` for why it frames by hand). Like the reference server it speaks
+both dialects: the beta marker picks beta, its absence GA.
 
 Run it as ``python -m trio_realtime._bench._load_server --port 0``. It prints
 ``listening on ws://HOST:PORT/v1/realtime``, then answers commands on stdin, one per line:
@@ -38,6 +39,7 @@ import attrs
 import trio
 
 from .._core._codec import encode
+from .._core._dialects import BETA, GA
 from .._core._events import ErrorDetails, ErrorEvent
 from ..server._auth import ApiKeys
 from ..server._engine import SimulatedEngine
@@ -275,14 +277,16 @@ async def _serve_connection(
             + close_frame(failure.close_code, reason)
         )
         return
+    dialect = BETA if handshake.beta else GA  # as the reference server decides
     state = ConnectionState(
         intent=handshake.intent,
         model=handshake.model,
         now=trio.current_time(),
         engine=SimulatedEngine(),
         options=_ANY_MODEL,
+        dialect=dialect,
     )
-    opening = b"".join(text_frame(encode(event)) for event in state.open())
+    opening = b"".join(text_frame(dialect.encode(event)) for event in state.open())
     if state.close is not None:
         stats.refused += 1
         await stream.send_all(opening + close_frame(*state.close))
@@ -296,7 +300,7 @@ async def _serve_connection(
         # finish a response in the same 100 ms, and nine lifecycle events per session at once
         # would measure a synchronized burst rather than the steady load.
         offset = (stats.total * _GOLDEN) % response_ticks
-        await connection.write(LoadStream(audio, response_ticks, offset=offset))
+        await connection.write(LoadStream(audio, response_ticks, offset=offset, dialect=dialect))
         # The close reply is written. The server closes TCP first (RFC 6455, 7.1.1): a
         # half-close, so the client sees EOF at once (the websockets client waits for it,
         # ten seconds by default, before giving up) while the reader still drains whatever

@@ -2,17 +2,23 @@
 
 Both drivers (ours on trio, the peer on asyncio) call the same :class:`WorkerMeter`, so the
 figures mean the same thing for both. All times are ``time.monotonic()`` seconds: on Linux it
-is CLOCK_MONOTONIC, one clock for every process, so the server's ``server_sent_at`` stamp and
-the client's receive time can be subtracted. (``trio.current_time()`` is not comparable across
-processes; drivers convert their schedules.)
+is CLOCK_MONOTONIC, one clock for every process under one kernel, so the server's
+``server_sent_at`` stamp and the client's receive time can be subtracted. A worker under
+another kernel (another machine of a cluster) reads another clock: it trusts no stamp
+(:func:`stamps_trusted`) and records no delivery latency rather than one shifted by the
+machines' clock offset. (``trio.current_time()`` is not comparable across processes; drivers
+convert their schedules.)
 
 Definitions:
 
 * **delivery latency**: the client's monotonic time when the application holds the typed
-  event, minus the server's ``server_sent_at`` stamp. Only events received inside the window.
+  event, minus the server's ``server_sent_at`` stamp. Only events received inside the window,
+  and only where the stamps are trusted.
 * **send lateness**: when an append's send starts, minus its place on the absolute schedule.
-* **CPU**: the process's user + system time over the window (``time.process_time()``),
-  divided by the wall time between the two readings (a late reading stretches both);
+* **CPU**: the process's user + system time over the window (``time.process_time()``; on a
+  Dask worker, which runs threads of its own, the loop thread's ``time.thread_time()``, the
+  whole process's being reported beside it), divided by the wall time between the two
+  readings (a late reading stretches both);
   **per session-minute** divides that rate by the sessions and scales to a minute.
 * **memory per session**: resident set size after every session connected and sat idle, minus
   before the first connected (but after one throwaway session, so one-time costs are not
@@ -32,8 +38,10 @@ import resource
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from typing import Any, Final, final
 
+from ._environment import clock_id
 from ._gc_meter import GcMeter
 from ._stalls import StallMeter
 from ._stats import Histogram
@@ -47,6 +55,7 @@ __all__ = [
     "cpu_seconds",
     "failure_name",
     "rss_kib",
+    "stamps_trusted",
 ]
 
 #: The turn latencies, by name, in report order.
@@ -73,10 +82,22 @@ def cpu_seconds() -> float:
     return time.process_time()
 
 
-def _usage() -> tuple[float, float, int, int]:
-    """User and system CPU seconds, voluntary and involuntary context switches so far."""
-    u = resource.getrusage(resource.RUSAGE_SELF)
+def _usage(thread: bool = False) -> tuple[float, float, int, int]:
+    """User and system CPU seconds, voluntary and involuntary context switches so far, of
+    the process (or of this thread alone)."""
+    who = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF) if thread else None
+    u = resource.getrusage(resource.RUSAGE_SELF if who is None else who)
     return u.ru_utime, u.ru_stime, u.ru_nvcsw, u.ru_nivcsw
+
+
+def stamps_trusted(server_clock: str | None) -> bool:
+    """Whether the server's send stamps can be subtracted from this process's clock.
+
+    ``server_clock`` is the :func:`~._environment.clock_id` of the server's machine as the
+    coordinator knows it: ``None`` when it checked nothing (a worker on the coordinator's own
+    machine, as before clusters), ``""`` when it does not know (a server elsewhere).
+    """
+    return server_clock is None or server_clock == clock_id()
 
 
 def failure_name(exc: BaseException) -> str:
@@ -145,6 +166,9 @@ TURN_MILESTONES: Final[dict[str, Any]] = {
     "response.done": TurnTracker.done,
     "conversation.item.input_audio_transcription.delta": TurnTracker.transcript_delta,
     "conversation.item.input_audio_transcription.completed": TurnTracker.done,
+    # The GA names of the same events (the SDK's GA client reports them).
+    "response.output_audio.delta": TurnTracker.audio_delta,
+    "response.output_audio_transcript.delta": TurnTracker.transcript_delta,
 }
 
 
@@ -172,6 +196,12 @@ class WorkerMeter:
         gc_threshold: The collector's first threshold, and a freeze once idle (``None``:
             Python's defaults).
         trace_stalls: Time every task step too (see :mod:`._stalls`).
+        trust_stamps: Record delivery latencies from the server's stamps (see
+            :func:`stamps_trusted`); otherwise events are counted and their stamps ignored.
+
+    Attributes:
+        cpu_clock: The CPU clock of the window's figures (the process's, unless the worker's
+            link says otherwise; set before the window).
     """
 
     def __init__(
@@ -183,6 +213,7 @@ class WorkerMeter:
         gc_threshold: int | None = None,
         *,
         trace_stalls: bool = False,
+        trust_stamps: bool = True,
     ) -> None:
         self.client = client
         self.worker = worker
@@ -212,6 +243,10 @@ class WorkerMeter:
         self._cpu_window: tuple[float, float] | None = None
         self._cpu_start = self._cpu_wall_start = self._cpu_wall = 0.0
         self._usage: tuple[tuple[float, float, int, int], ...] = ()
+        self._process_cpu_start = 0.0
+        self._process_cpu: float | None = None
+        self.cpu_clock: Callable[[], float] = cpu_seconds
+        self.trust_stamps = trust_stamps
         self.stalls = StallMeter(trace_steps=trace_stalls)
         self.gc = GcMeter(self.stalls.gc_pause)
 
@@ -282,8 +317,9 @@ class WorkerMeter:
 
     def cpu_mark_start(self) -> None:
         """The window opened: note the CPU time (and when it was read)."""
-        self._usage = (_usage(),)
-        self._cpu_start = cpu_seconds()
+        self._usage = (_usage(self.cpu_clock is not cpu_seconds),)
+        self._cpu_start = self.cpu_clock()
+        self._process_cpu_start = cpu_seconds()
         self._cpu_wall_start = time.monotonic()
         self.gc.start()
         self.stalls.start()
@@ -294,9 +330,10 @@ class WorkerMeter:
         An overloaded loop reads its marks late, so the CPU is divided by the wall time
         between the two reads, not by the nominal window.
         """
-        self._cpu_window = (self._cpu_start, cpu_seconds())
+        self._cpu_window = (self._cpu_start, self.cpu_clock())
+        self._process_cpu = cpu_seconds() - self._process_cpu_start
         self._cpu_wall = time.monotonic() - self._cpu_wall_start
-        self._usage = (*self._usage[:1], _usage())
+        self._usage = (*self._usage[:1], _usage(self.cpu_clock is not cpu_seconds))
         self.gc.stop()
         self.stalls.stop()
 
@@ -309,7 +346,7 @@ class WorkerMeter:
             return
         self.events += 1
         session.events += 1
-        if type(stamp) is float:
+        if type(stamp) is float and self.trust_stamps:
             ms = (now - stamp) * 1000.0
             self.delivery_ms.record(ms)
             self.stamped += 1
@@ -367,7 +404,7 @@ class WorkerMeter:
             "attempts": self.attempts_done,
             "events": self.events_total,
             "max_ms": self._interval_max,
-            "cpu": cpu_seconds(),
+            "cpu": self.cpu_clock(),
         }
         self._interval_max = 0.0
         return out
@@ -410,10 +447,15 @@ class WorkerMeter:
             "traced_idle_bytes": self.traced_idle_bytes,
             "traced_top": self.traced_top,
             "window_s": window if math.isfinite(window) else 0.0,
+            "window_start": self.window_start if math.isfinite(window) else None,
             "cpu_window_s": cpu,
             "cpu_wall_s": self._cpu_wall if cpu is not None else None,
             "usage": self._usage_json(),
+            "cpu_clock": "process" if self.cpu_clock is cpu_seconds else "thread",  # see _link
+            "process_cpu_window_s": self._process_cpu,
             "cpu_total_s": cpu_seconds(),
+            "clock": clock_id(),
+            "stamps_trusted": self.trust_stamps,
             "events": self.events,
             "stamped": self.stamped,
             "appends": self.appends,

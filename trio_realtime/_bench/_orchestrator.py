@@ -1,8 +1,10 @@
-"""Running one measurement: an embedded server, worker processes, a live progress line.
+"""Running one measurement: an embedded server, workers, a live progress line.
 
 :func:`run_size` is one run: a fresh embedded server process (unless a URL was given), the
-sessions sharded over worker processes, everyone started at one monotonic instant, warm-up,
-window, and the workers' results merged. :mod:`._sweep` strings runs together (sizes,
+sessions sharded over workers (local processes, or Dask tasks with ``--cluster``: see
+:mod:`._launcher`), everyone started at one instant, warm-up, window, and the workers' results
+merged. A worker lost mid-run (only a cluster's can be: a worker process that dies fails the
+run) is reported with the sessions it held. :mod:`._sweep` strings runs together (sizes,
 repeats, clients interleaved) into a report.
 """
 
@@ -13,19 +15,24 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TextIO
+from urllib.parse import urlsplit
 
 import attrs
 import trio
 
-from ._processes import BenchError, ServerProcess, WorkerProcess, machine_busy_seconds
+from ._environment import clock_id, is_this_machine
+from ._launcher import Launcher, Worker
+from ._per_worker import lost_worker
+from ._processes import BenchError, ProcessLauncher, ServerProcess, machine_busy_seconds
 from ._report import merge_run, passes
 from ._stats import Histogram
 from ._worker import WorkerSpec, tail_seconds
 from ._workload import Workload, shard
 
-__all__ = ["BenchOptions", "Progress", "profile_path", "run_size"]
+__all__ = ["GO_MARGIN", "BenchOptions", "Progress", "profile_path", "run_size", "server_clock"]
 
-_GO_MARGIN: Final = 0.5  # seconds between "go" and T0, so every worker hears it in time
+#: Seconds between the start signal and T0, so that every worker hears it in time.
+GO_MARGIN: Final = 0.5
 _CLOSE_BUDGET: Final = 60.0
 
 
@@ -36,7 +43,8 @@ class BenchOptions:
     Attributes:
         workload: The workload (its ``sessions`` is the size of a single run).
         clients: Clients to run, ours first.
-        processes: Worker processes (``--processes K``).
+        processes: Worker processes (``--processes K``); with ``cluster``, workers of the
+            cluster (``0``: all of them).
         scaling: With ``processes > 1``, also run with one process and report the scaling.
         sweep: Sizes to sweep instead of a single run.
         refine: After the sweep, bisect between the largest passing and the smallest failing
@@ -62,6 +70,8 @@ class BenchOptions:
         quiet_wait: See ``wait_quiet``.
         gc_threshold: Every worker's first GC threshold (and a freeze once connected);
             ``None`` keeps Python's defaults.
+        cluster: Run the workers as Dask tasks: ``local:K`` or a scheduler's address
+            (``None``: local processes).
     """
 
     workload: Workload
@@ -84,6 +94,7 @@ class BenchOptions:
     wait_quiet: bool = False
     quiet_wait: float = 120.0
     gc_threshold: int | None = None
+    cluster: str | None = None
 
     @property
     def process_counts(self) -> tuple[int, ...]:
@@ -104,17 +115,16 @@ class Progress:
         self.enabled = enabled
         self.stream = sys.stderr if stream is None else stream
         self.tty = self.stream.isatty()
-        self.timeline: list[dict[str, float]] = []
+        self.timeline: list[dict[str, Any]] = []
         self._start = time.monotonic()
         self._last: tuple[float, int, float] | None = None
+        self._worker_last: dict[int, tuple[float, int]] = {}
         self._printed = 0.0
         self._width = 0
 
-    def update(
-        self, workers: Sequence[WorkerProcess], server_cpu: float | None, phase: str
-    ) -> None:
+    def update(self, workers: Sequence[Worker], server_cpu: float | None, phase: str) -> None:
         """Fold the workers' latest progress lines into one line (and one timeline point)."""
-        reports = [w.progress for w in workers if w.progress is not None]
+        reports = [w.progress for w in workers if w.progress is not None and w.lost is None]
         if not reports:
             return
         now = time.monotonic()
@@ -138,6 +148,7 @@ class Progress:
                 "events_per_s": rate,
                 "max_ms": worst,
                 "client_cpu_percent": cpu_rate,
+                "workers": self._per_worker(now, workers),
             }
         )
         if not self.enabled:
@@ -157,6 +168,21 @@ class Progress:
             self.stream.write(line + "\n")
             self.stream.flush()
 
+    def _per_worker(self, now: float, workers: Sequence[Worker]) -> dict[str, dict[str, float]]:
+        """Each worker's sessions open and events per second since the last point."""
+        out = {}
+        for w in workers:
+            report = w.progress
+            if report is None or w.lost is not None:
+                continue
+            number = w.spec.worker
+            rate = 0.0
+            if (last := self._worker_last.get(number)) is not None:
+                rate = (report["events"] - last[1]) / max(now - last[0], 1e-9)
+            self._worker_last[number] = (now, report["events"])
+            out[str(number)] = {"alive": report["alive"], "events_per_s": rate}
+        return out
+
     def close(self) -> None:
         """End the line."""
         if self.enabled and self.tty and self._width:
@@ -166,7 +192,7 @@ class Progress:
 
 async def _watch(
     progress: Progress,
-    workers: Sequence[WorkerProcess],
+    workers: Sequence[Worker],
     server: ServerProcess | None,
     phase: Callable[[], str],
 ) -> None:
@@ -182,33 +208,55 @@ async def _watch(
         progress.update(workers, server_cpu, phase())
 
 
+def server_clock(url: str | None) -> str:
+    """The :func:`~._environment.clock_id` the server's send stamps are read from: this
+    machine's for the embedded server or a URL naming this machine, ``""`` (unknown) for a
+    server elsewhere."""
+    host = "127.0.0.1" if url is None else (urlsplit(url).hostname or "")
+    return clock_id() if is_this_machine(host) else ""
+
+
 async def run_size(
-    options: BenchOptions, client: str, sessions: int, processes: int
+    options: BenchOptions,
+    client: str,
+    sessions: int,
+    processes: int,
+    launcher: Launcher | None = None,
 ) -> dict[str, Any]:
     """Run ``sessions`` sessions of ``client`` over ``processes`` workers; merge the results.
 
+    ``launcher`` starts the workers (default: local processes).
+
     Raises:
-        BenchError: The server did not start, a worker died, or no session connected.
+        BenchError: The server did not start, a worker failed, every worker was lost, or no
+            session connected.
     """
+    launcher = ProcessLauncher() if launcher is None else launcher
     workload = attrs.evolve(options.workload, sessions=sessions)
     server = None
     if options.url is None:
-        server = await ServerProcess.start(workload.server_kind, workload.response_seconds)
+        server = await ServerProcess.start(
+            workload.server_kind,
+            workload.response_seconds,
+            workload.engine,
+            host=launcher.server_host,
+        )
     url = options.url if options.url is not None else server.url  # type: ignore[union-attr]
     shards = shard(sessions, processes)
     per_worker = max(1, math.ceil(workload.handshakes / len(shards)))
     label = f"{client} {sessions}" + (f" x{processes}p" if processes > 1 else "")
     progress = Progress(label, options.progress)
     phase = "connect"
-    workers: list[WorkerProcess] = []
+    workers: list[Worker] = []
     server_stats: dict[str, Any] = {}
     busy0 = busy1 = cpu0 = cpu1 = None
     own0 = own1 = wall0 = 0.0
     wall1 = workload.window
+    stamps_clock = server_clock(options.url)
     try:
         async with trio.open_nursery() as nursery:
-            for number, indices in enumerate(shards):
-                spec = WorkerSpec(
+            specs = [
+                WorkerSpec(
                     client=client,
                     workload=workload,
                     url=url,
@@ -219,8 +267,11 @@ async def run_size(
                     trace_memory=options.trace_memory,
                     gc_threshold=options.gc_threshold,
                     trace_stalls=options.trace_stalls,
+                    server_clock=stamps_clock,
                 )
-                workers.append(await WorkerProcess.start(nursery, spec, options.api_key))
+                for number, indices in enumerate(shards)
+            ]
+            workers = await launcher.start(nursery, specs, options.api_key)
             nursery.start_soon(_watch, progress, workers, server, lambda: phase)
             budget = workload.connect_timeout + workload.ramp + 60.0 + sessions / 20.0
             with trio.move_on_after(budget) as waiting:
@@ -229,18 +280,19 @@ async def run_size(
             if waiting.cancelled_caught:
                 raise BenchError(f"the sessions did not all connect within {budget:.0f} s")
             for worker in workers:
-                if worker.ready is None:
+                if worker.ready is None and worker.lost is None:
                     raise BenchError(worker.failure())
-            if not any(w.ready and w.ready["connected"] for w in workers):
+            running = [w for w in workers if w.lost is None]
+            if not running:
+                raise BenchError("every worker was lost before the sessions connected")
+            if not any(w.ready and w.ready["connected"] for w in running):
                 failed: dict[str, int] = {}
-                for w in workers:
+                for w in running:
                     for name, n in (w.ready or {}).get("failed", {}).items():
                         failed[name] = failed.get(name, 0) + n
                 raise BenchError(f"no session connected to {url}: {failed}")
             offset = trio.current_time() - time.monotonic()
-            t0 = time.monotonic() + _GO_MARGIN
-            for worker in workers:
-                await worker.go(t0)
+            t0 = await launcher.go(running, GO_MARGIN)
             phase = "warm-up"
             w0 = t0 + workload.warmup
             await trio.sleep_until(w0 + offset)
@@ -268,6 +320,11 @@ async def run_size(
                     f"workers {late} did not finish within {_CLOSE_BUDGET:.0f} s of the window"
                 )
             nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        error = _only_bench_error(group)
+        if error is group:
+            raise
+        raise error from None
     finally:
         progress.close()
         with trio.CancelScope(shield=True):
@@ -276,21 +333,43 @@ async def run_size(
             if server is not None:
                 await server.stop()
     results = []
+    lost = []
     for worker in workers:
-        if worker.result is None:
+        if worker.lost is not None:
+            lost.append(lost_worker(worker.spec, worker.placement, worker.lost, worker.progress))
+        elif worker.result is None:
             raise BenchError(worker.failure())
-        results.append(worker.result)
-    run = merge_run(workload, client, len(shards), results, server_stats)
+        else:
+            results.append({**worker.result, "placement": worker.placement})
+    if not results:
+        raise BenchError("every worker was lost: " + "; ".join(w["reason"] for w in lost))
+    run = merge_run(workload, client, len(shards), results, server_stats, lost=lost)
+    run["launcher"] = launcher.description
     if busy0 is not None and busy1 is not None and run["cpu_s"] is not None:
         # Everything the machine did in the window that was not this run: other processes
         # competing for the cores make a run's figures worthless, so the report says so.
-        ours = run["cpu_s"] + (own1 - own0) + ((cpu1 or 0.0) - (cpu0 or 0.0))
+        # (Workers on other machines of a cluster are not this machine's load.)
+        here = [w for w in run["workers"] if w["clock"] == clock_id()]
+        workers_cpu = sum(w["process_cpu_s"] or w["cpu_s"] or 0.0 for w in here)
+        ours = workers_cpu + (own1 - own0) + ((cpu1 or 0.0) - (cpu0 or 0.0))
         run["foreign_cpu_percent"] = max(0.0, 100.0 * (busy1 - busy0 - ours) / wall1)
     else:
         run["foreign_cpu_percent"] = None
     run["pass"] = passes(run, options.p99_ms)  # this run alone; sizes get verdicts
     run["timeline"] = progress.timeline
     return run
+
+
+def _only_bench_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The :class:`BenchError` a nursery wrapped in a group (the group itself when it holds
+    anything else), so that callers catch a failed run as one."""
+    errors, rest = group.split(BenchError)
+    while errors is not None and rest is None:
+        first = errors.exceptions[0]
+        if not isinstance(first, BaseExceptionGroup):
+            return first
+        errors = first
+    return group
 
 
 def profile_path(path: str | None, client: str) -> str | None:

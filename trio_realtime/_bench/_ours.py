@@ -24,6 +24,7 @@ from .._core._events import (
 )
 from .._session._client import connect
 from .._session._session import RealtimeSession
+from ._link import PIPE_LINK, WorkerLink
 from ._load_frames import STAMP_FIELD
 from ._meter import TURN_MILESTONES, SessionMeter
 from ._trio_driver import TrioDriver
@@ -34,7 +35,9 @@ __all__ = ["run_ours"]
 
 # TURN_MILESTONES by event class: ours reads typed events, and a class lookup skips ``.type``.
 _TURN_EVENTS: Final[dict[type, Any]] = {
-    SERVER_EVENTS[name]: milestone for name, milestone in TURN_MILESTONES.items()
+    SERVER_EVENTS[name]: milestone
+    for name, milestone in TURN_MILESTONES.items()
+    if name in SERVER_EVENTS  # the GA names decode to these same classes
 }
 
 
@@ -50,6 +53,7 @@ class _Ours(TrioDriver[RealtimeSession]):
             connect_timeout=workload.connect_timeout,
             track_conversation=workload.track_conversation,
             keep_audio_seconds=workload.keep_audio_seconds,
+            dialect=workload.dialect,
         )
 
     async def prepare(self, handle: RealtimeSession) -> None:
@@ -81,6 +85,6 @@ class _Ours(TrioDriver[RealtimeSession]):
         await handle.append_audio(pcm)
 
 
-def run_ours(spec: WorkerSpec, key: str) -> None:
-    """Run ``spec``'s sessions with our client; print the protocol lines."""
-    trio.run(_Ours(spec, key).run)
+def run_ours(spec: WorkerSpec, key: str, link: WorkerLink = PIPE_LINK) -> None:
+    """Run ``spec``'s sessions with our client, reporting through ``link``."""
+    trio.run(_Ours(spec, key).run, link)

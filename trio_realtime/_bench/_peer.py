@@ -1,8 +1,10 @@
-"""The peer in a worker: the official ``openai`` SDK's beta realtime client on asyncio, two ways.
+"""The peer in a worker: the official ``openai`` SDK's realtime client on asyncio, two ways.
 
 The same workload as :mod:`._ours`, written the way the SDK's users write it:
-``AsyncOpenAI(...).beta.realtime.connect(model=...)``, ``async for event in connection``
-(pydantic models), and one append of base64 audio per chunk on the same absolute schedule.
+``AsyncOpenAI(...).beta.realtime.connect(model=...)`` for the beta dialect, its GA client
+``AsyncOpenAI(...).realtime.connect(model=...)`` for GA (which also opens transcription
+sessions, ``?intent=transcription``), ``async for event in connection`` (pydantic models),
+and one append of base64 audio per chunk on the same absolute schedule.
 The appends go one of two ways, each its own client in the report, so every comparison can
 be made against the peer at its best:
 
@@ -31,12 +33,15 @@ from typing import Any, Final, cast
 from openai import AsyncOpenAI
 from openai.resources.beta.realtime.realtime import AsyncRealtimeConnection
 from openai.types.beta.realtime import InputAudioBufferAppendEvent
+from openai.types.realtime import InputAudioBufferAppendEvent as GaAppendEvent
 from openai.types.websocket_connection_options import WebSocketConnectionOptions
 
 from ._asyncio_driver import AsyncioDriver
+from ._link import PIPE_LINK, WorkerLink
 from ._load_frames import STAMP_FIELD
 from ._meter import TURN_MILESTONES, SessionMeter
 from ._worker import WorkerSpec
+from ._workload import TRANSCRIPTION_MODEL
 
 __all__ = ["run_peer"]
 
@@ -47,10 +52,12 @@ _WS_OPTIONS: Final = WebSocketConnectionOptions(max_size=64 * 1024 * 1024, compr
 
 class _Sdk(AsyncioDriver[AsyncRealtimeConnection]):
     def __init__(self, spec: WorkerSpec, key: str) -> None:
-        if spec.workload.scenario == "transcription":
+        self.ga = spec.workload.dialect == "ga"
+        if spec.workload.scenario == "transcription" and not self.ga:
             raise ValueError(
                 "the openai SDK's beta realtime client cannot open transcription sessions "
-                "(it always sends ?model=); run the transcription scenario without --peer"
+                "(it always sends ?model=); run the transcription scenario with --dialect ga, "
+                "or without --peer"
             )
         super().__init__(spec, key)
         self.client = AsyncOpenAI(
@@ -62,13 +69,36 @@ class _Sdk(AsyncioDriver[AsyncRealtimeConnection]):
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncRealtimeConnection]:
-        connection = await self.client.beta.realtime.connect(
-            model=self.workload.model, websocket_connection_options=_WS_OPTIONS
-        ).enter()
+        connection: Any
+        if self.ga:
+            # Its GA client: no beta marker; reconnection off, as the beta client has none.
+            where: dict[str, Any] = (
+                {"extra_query": {"intent": "transcription"}}
+                if self.workload.scenario == "transcription"
+                else {"model": self.workload.model}
+            )
+            connection = await self.client.realtime.connect(
+                **where, websocket_connection_options=_WS_OPTIONS, max_retries=0
+            ).enter()
+        else:
+            connection = await self.client.beta.realtime.connect(
+                model=self.workload.model, websocket_connection_options=_WS_OPTIONS
+            ).enter()
         try:
             first = await connection.recv()
             if first.type != "session.created":
                 raise RuntimeError(f"first event was {first.type!r}, not session.created")
+            if self.ga and self.workload.scenario == "transcription":
+                # As ours does: the transcription model, then its session.updated.
+                transcription = {"model": TRANSCRIPTION_MODEL}
+                await connection.session.update(
+                    session={
+                        "type": "transcription",
+                        "audio": {"input": {"transcription": transcription}},
+                    }
+                )
+                while (await connection.recv()).type != "session.updated":
+                    pass
             yield connection
         finally:
             await self.close_quietly(connection.close())
@@ -97,9 +127,10 @@ class _SdkSend(_Sdk):
 
     async def send_chunk(self, handle: AsyncRealtimeConnection, pcm: bytes) -> None:
         audio = base64.b64encode(pcm).decode()
-        await handle.send(
-            InputAudioBufferAppendEvent(type="input_audio_buffer.append", audio=audio)
+        event = (GaAppendEvent if self.ga else InputAudioBufferAppendEvent)(
+            type="input_audio_buffer.append", audio=audio
         )
+        await handle.send(event)  # type: ignore[arg-type]
 
 
 class _SdkAppend(_Sdk):
@@ -116,7 +147,7 @@ VARIANTS: Final[dict[str, type[_Sdk]]] = {
 }
 
 
-def run_peer(spec: WorkerSpec, key: str) -> None:
-    """Run ``spec``'s sessions with the openai SDK (the variant ``spec.client`` names); print
-    the protocol lines."""
-    VARIANTS[spec.client](spec, key).main()
+def run_peer(spec: WorkerSpec, key: str, link: WorkerLink = PIPE_LINK) -> None:
+    """Run ``spec``'s sessions with the openai SDK (the variant ``spec.client`` names),
+    reporting through ``link``."""
+    VARIANTS[spec.client](spec, key).main(link)

@@ -2,7 +2,8 @@
 
 Each child is started with pipes; its stdout is read line by line by a task of the caller's
 nursery. The server runs in its own process so the clients' CPU is measured apart from the
-server's (and the other way round, from ``/proc/<pid>/stat``).
+server's (and the other way round, from ``/proc/<pid>/stat``). :class:`ProcessLauncher` is
+the ``--processes`` way of running workers (see :mod:`._launcher`).
 """
 
 from __future__ import annotations
@@ -10,18 +11,23 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Final, final
 
 import trio
 
+from ._environment import clock_id
+from ._launcher import Worker
 from ._worker import KEY_ENV, WorkerSpec
 
 __all__ = [
     "BenchError",
     "LineReader",
+    "ProcessLauncher",
     "ServerProcess",
     "WorkerProcess",
     "machine_busy_seconds",
@@ -125,9 +131,17 @@ class ServerProcess:
         self._stats: trio.MemorySendChannel[dict[str, Any]] | None = None
 
     @classmethod
-    async def start(cls, kind: str, response_seconds: float = 5.0) -> ServerProcess:
+    async def start(
+        cls,
+        kind: str,
+        response_seconds: float = 5.0,
+        engine: str = "simulated",
+        host: str = "127.0.0.1",
+        extra: tuple[str, ...] = (),
+    ) -> ServerProcess:
         """Start the ``load`` or ``sink`` server, or the ``reference`` server (realistic
-        pacing).
+        pacing, with ``engine`` and ``extra`` arguments of ``trio-realtime serve``), listening
+        on ``host``.
 
         Raises:
             BenchError: It did not print its URL within 30 s.
@@ -136,6 +150,8 @@ class ServerProcess:
             argv = _python(
                 "-m",
                 "trio_realtime._bench._load_server",
+                "--host",
+                host,
                 "--response-seconds",
                 str(response_seconds),
                 *(["--sink"] if kind == "sink" else []),
@@ -145,9 +161,14 @@ class ServerProcess:
                 "-c",
                 "import sys; from trio_realtime._cli._main import main; sys.exit(main())",
                 "serve",
+                "--host",
+                host,
                 "--port",
                 "0",
                 "--realistic",
+                "--engine",
+                engine,
+                *extra,
             )
         process = await trio.lowlevel.open_process(
             argv,
@@ -221,6 +242,12 @@ class WorkerProcess:
         self.ready: dict[str, Any] | None = None
         self.result: dict[str, Any] | None = None
         self.progress: dict[str, Any] | None = None
+        self.placement: dict[str, Any] = {
+            "host": socket.gethostname(),
+            "pid": process.pid,
+            "clock": clock_id(),
+        }
+        self.lost: str | None = None  # a process that dies fails the run (BenchError)
         self.ready_event = trio.Event()
         self.done = trio.Event()
         self._stderr = bytearray()
@@ -289,3 +316,25 @@ class WorkerProcess:
             self.process.kill()
             await self.process.wait()
         await _close_pipes(self.process)
+
+
+@final
+class ProcessLauncher:
+    """``--processes``: each worker a child process of this one, on this machine."""
+
+    description = "processes"
+    server_host = "127.0.0.1"
+
+    async def start(
+        self, nursery: trio.Nursery, specs: Sequence[WorkerSpec], key: str
+    ) -> list[Worker]:
+        """Start one worker process per spec (the key in its environment)."""
+        return [await WorkerProcess.start(nursery, spec, key) for spec in specs]
+
+    async def go(self, workers: Sequence[Worker], margin: float) -> float:
+        """Send every worker the same ``go T0``: one machine, one monotonic clock."""
+        t0 = time.monotonic() + margin
+        for worker in workers:
+            assert isinstance(worker, WorkerProcess)
+            await worker.go(t0)
+        return t0

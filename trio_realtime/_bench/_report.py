@@ -2,7 +2,9 @@
 
 Sans-I/O: dictionaries in (the workers' JSON, the server's counters), dictionaries and text
 out. Histograms merge bucket by bucket (:mod:`._stats`), counters add up, CPU seconds add up,
-memory adds up before dividing by the sessions connected.
+memory adds up before dividing by the sessions connected. Beside the merged figures, each run
+keeps each worker's and each host's (:mod:`._per_worker`), and the workers lost mid-run with
+the sessions they held.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ._meter import TURN_METRICS
+from ._per_worker import lost_row, per_host, per_worker, window_skew_ms
 from ._stalls import STALL_MS, merge_stalls
 from ._stats import Histogram, merge_counts
 from ._verdicts import problems
@@ -38,18 +41,23 @@ def merge_run(
     processes: int,
     workers: Sequence[Mapping[str, Any]],
     server: Mapping[str, Any] | None = None,
+    *,
+    lost: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """One client's run at one size: the workers' results merged into plain figures.
 
     Args:
         workload: The run's settings.
         client: One of :data:`~._workload.CLIENTS`.
-        processes: Worker processes used.
-        workers: Each worker's ``result`` JSON.
+        processes: Workers used (lost ones included).
+        workers: Each worker's ``result`` JSON (with its ``placement``, where known).
         server: ``cpu_percent`` and, for the load server, its window counters.
+        lost: The workers lost mid-run (:func:`lost_worker`): their sessions count as planned
+            but not measured, and the run does not pass.
 
     Returns:
-        A JSON-ready dict; histograms appear as summaries and, under ``histograms``, in full.
+        A JSON-ready dict; histograms appear as summaries and, under ``histograms``, in full;
+        ``workers`` and ``hosts`` hold the per-worker and per-host figures.
     """
     connected = sum(w["connected"] for w in workers)
     window = max((w["window_s"] for w in workers), default=0.0) or workload.window
@@ -71,6 +79,11 @@ def merge_run(
     }
     for name in TURN_METRICS:
         hists[name] = Histogram.merged(Histogram.from_json(w["turn_ms"][name]) for w in workers)
+    process_rates = [
+        w["process_cpu_window_s"] / (w.get("cpu_wall_s") or window)
+        for w in workers
+        if w.get("process_cpu_window_s") is not None
+    ]
     idle_kib = sum(w["rss_idle_kib"] - w["rss_base_kib"] for w in workers)
     growth_kib = sum(w["rss_end_kib"] - w["rss_idle_kib"] for w in workers)
     traced = [w["traced_idle_bytes"] for w in workers if w["traced_idle_bytes"] is not None]
@@ -94,6 +107,10 @@ def merge_run(
         "appends": sum(w["appends"] for w in workers),
         "cpu_s": cpu,
         "cpu_percent": None if cpu is None else 100.0 * cpu / window,
+        "cpu_clock": "thread"
+        if any(w.get("cpu_clock") == "thread" for w in workers)
+        else "process",
+        "process_cpu_percent": 100.0 * sum(process_rates) if process_rates else None,
         "cpu_s_per_session_minute": None if cpu is None or not minutes else cpu / minutes,
         "events_per_cpu_s": None if not cpu else events / cpu,
         "rss_per_session_kib": idle_kib / connected if connected else None,
@@ -107,9 +124,16 @@ def merge_run(
         "turns_ended": sum(w["turns_ended"] for w in workers),
         "turns_answered": sum(w["turns_answered"] for w in workers),
         "server": dict(server or {}),
+        "stamps_untrusted": [w["worker"] for w in workers if not w.get("stamps_trusted", True)],
+        "window_skew_ms": window_skew_ms(workers),
+        "lost_workers": [dict(w) for w in lost],
     }
     out.update({name: h.summary() for name, h in hists.items()})
     out["histograms"] = {name: h.to_json() for name, h in hists.items()}
+    rows = [per_worker(workload, w) for w in workers]
+    rows += [lost_row(w) for w in lost]
+    out["workers"] = sorted(rows, key=lambda r: int(r["worker"]))
+    out["hosts"] = per_host(workload, out["workers"])
     return out
 
 
@@ -174,8 +198,15 @@ def _full_collections(run: Mapping[str, Any]) -> str:
 
 def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
     expected = run["expected_events_per_s"]
+    lost = run.get("lost_workers", [])
+    workers = (
+        f"{run['processes']} Dask workers"
+        if str(run.get("launcher", "")).startswith("cluster")
+        else f"{run['processes']} proc"
+    )
     rows = [
-        ("sessions connected", f"{run['connected']}/{run['sessions']} ({run['processes']} proc)"),
+        ("sessions connected", f"{run['connected']}/{run['sessions']} ({workers})"),
+        *([("workers lost mid-run", _lost_summary(lost))] if lost else []),
         ("connect ms p50/p90/p99/max", _ms_row(run["connect_ms"])),
         (
             "events/s received" + (" (expected)" if expected else ""),
@@ -211,7 +242,16 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
     )
     rows += [
         ("send lateness ms p50/p99", _lateness(run)),
-        ("client CPU, % of one core", _num(run["cpu_percent"], 1)),
+        (
+            "client CPU, % of one core"
+            + (" (loop threads)" if run.get("cpu_clock") == "thread" else ""),
+            _num(run["cpu_percent"], 1),
+        ),
+        *(
+            [("worker processes' CPU with Dask's, %", _num(run.get("process_cpu_percent"), 1))]
+            if run.get("cpu_clock") == "thread"
+            else []
+        ),
         ("CPU s per session-minute", _num(run["cpu_s_per_session_minute"], 3)),
         ("events per CPU-second", _num(run["events_per_cpu_s"], 0)),
         ("RSS per session, idle (KiB)", _num(run["rss_per_session_kib"], 1)),
@@ -220,6 +260,8 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("loop pass ms p99 / max", _passes(run)),
         (f"loop stalls >= {STALL_MS:g} ms, longest (CPU/GC/off)", _stalls(run)),
     ]
+    if run.get("window_skew_ms") is not None:
+        rows.append(("workers' window starts apart (ms)", _num(run["window_skew_ms"], 2)))
     if run["traced_per_session_bytes"] is not None:
         rows.append(
             ("traced per session, idle (KiB)", _num(run["traced_per_session_bytes"] / 1024))
@@ -242,6 +284,10 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("error events by code", _counts(run["errors"])),
     ]
     return rows
+
+
+def _lost_summary(lost: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(f"worker {w['worker']} ({w['sessions']} sessions)" for w in lost)
 
 
 def _server_gc(gc: Mapping[str, Any] | None) -> str:

@@ -19,13 +19,16 @@ they are for record runs on a machine kept for them, and a normal run finishes i
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+import attrs
 import trio
 
+from ._launcher import Launcher
 from ._orchestrator import BenchOptions, run_size
 from ._processes import BenchError, machine_busy_seconds
 from ._verdicts import compare, limit, size_verdict, targets
@@ -63,7 +66,12 @@ async def wait_for_quiet(options: BenchOptions, say: Say) -> None:
 
 
 async def run_quiet(
-    options: BenchOptions, client: str, sessions: int, processes: int, say: Say
+    options: BenchOptions,
+    client: str,
+    sessions: int,
+    processes: int,
+    say: Say,
+    launcher: Launcher | None = None,
 ) -> dict[str, Any]:
     """:func:`~._orchestrator.run_size`, after a wait for quiet and repeated while other
     processes disturbed the window, as ``options`` ask; returns the quietest attempt, with
@@ -72,7 +80,7 @@ async def run_quiet(
     for attempt in range(1 + max(0, options.retries)):
         if options.wait_quiet:
             await wait_for_quiet(options, say)
-        run = await run_size(options, client, sessions, processes)
+        run = await run_size(options, client, sessions, processes, launcher=launcher)
         run["attempts"] = attempt + 1
         foreign = run.get("foreign_cpu_percent")
         if best is None or (foreign or 0.0) < (best.get("foreign_cpu_percent") or 0.0):
@@ -98,10 +106,17 @@ def _far_past(run: Mapping[str, Any], options: BenchOptions) -> bool:
 class _Group:
     """The runs and verdicts of one process count."""
 
-    def __init__(self, options: BenchOptions, processes: int, announce: Callable[..., None]):
+    def __init__(
+        self,
+        options: BenchOptions,
+        processes: int,
+        announce: Callable[..., None],
+        launcher: Launcher | None = None,
+    ):
         self.options = options
         self.processes = processes
         self.announce = announce
+        self.launcher = launcher
         self.runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.verdicts: dict[str, dict[int, dict[str, Any]]] = {c: {} for c in options.clients}
         self.order: list[dict[str, Any]] = []
@@ -130,7 +145,7 @@ class _Group:
                 if client in stopped:
                     continue
                 try:
-                    run = await run_quiet(options, client, size, self.processes, say)
+                    run = await run_quiet(options, client, size, self.processes, say, self.launcher)
                 except BenchError as exc:
                     say(f"  {client} N={size}: {exc}; counted as a failure")
                     unfinished[client].append(str(exc).splitlines()[0])
@@ -222,13 +237,47 @@ def _verdict_line(verdict: Mapping[str, Any]) -> str:
     )
 
 
+@contextlib.asynccontextmanager
+async def _launcher(
+    options: BenchOptions, say: Callable[[str], None]
+) -> AsyncIterator[tuple[BenchOptions, Launcher | None, dict[str, Any] | None]]:
+    """Local processes (no launcher needed), or the Dask cluster ``options.cluster`` names,
+    open for the whole bench; ``options.processes`` becomes the number of its workers used."""
+    if options.cluster is None:
+        yield options, None, None
+        return
+    from ._cluster import open_cluster  # Dask is imported only here, and only when asked
+
+    async with open_cluster(options.cluster, options.processes or None, say) as cluster:
+        used = cluster.worker_count
+        yield attrs.evolve(options, processes=used), cluster, cluster.describe()
+
+
 async def run_bench(
     options: BenchOptions, announce: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Any]:
     """Run everything ``options`` asks for; return the whole report as JSON-ready data.
 
     ``announce`` is called with each run as it finishes (the CLI prints a line for each).
+    With ``options.cluster`` the workers are Dask tasks (:mod:`._cluster`); ``processes``
+    then asks for that many of the cluster's workers (``0``: all of them).
     """
+
+    def say(line: str) -> None:
+        if options.progress or options.wait_quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    async with _launcher(options, say) as (options, launcher, cluster):
+        report = await _run_bench(options, announce, launcher)
+        report["cluster"] = cluster
+        return report
+
+
+async def _run_bench(
+    options: BenchOptions,
+    announce: Callable[[dict[str, Any]], None] | None,
+    launcher: Launcher | None,
+) -> dict[str, Any]:
 
     def note(run: dict[str, Any]) -> None:
         if announce is not None:
@@ -253,7 +302,7 @@ async def run_bench(
         "comparisons": [],
     }
     for processes in options.process_counts:
-        group = _Group(options, processes, note)
+        group = _Group(options, processes, note, launcher)
         for size in sorted(sizes):
             if not group.active(size):
                 continue

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ._environment import environment
+from ._per_worker import render_workers
 from ._report import LABELS, render_run
 from ._workload import BASELINES, PEERS, SCENARIOS, TURN_BASED
 
@@ -56,6 +57,20 @@ def _header(report: Mapping[str, Any]) -> list[str]:
         else "default GC"
     )
     repeats = report.get("repeats", 1)
+    cluster = report.get("cluster")
+    where = []
+    if cluster:
+        where = [
+            f"  workers: Dask cluster {cluster['target']} ({cluster['scheduler']}): "
+            f"{len(cluster['workers'])} workers on {cluster['hosts']} "
+            f"host{'s' if cluster['hosts'] > 1 else ''}, one task each, "
+            + (
+                "worker processes restarted before each run"
+                if cluster.get("fresh_processes")
+                else "worker processes REUSED between runs (no nanny): memory per session "
+                "reads low after the first run"
+            )
+        ]
     return [
         f"trio-realtime bench: scenario {w['scenario']} ({SCENARIOS[w['scenario']]})",
         f"  warm-up {w['warmup']:g} s, window {w['window']:g} s, <= {w['handshakes']} handshakes "
@@ -64,6 +79,7 @@ def _header(report: Mapping[str, Any]) -> list[str]:
         f"  server: {server}; machine: {env.get('cpus', '?')} CPUs, Python "
         f"{env.get('python', '?')}, trio {env.get('trio', '?')}, openai {env.get('openai', '?')}"
         + (f"; {repeats} runs per size and client, interleaved" if repeats > 1 else ""),
+        *where,
     ]
 
 
@@ -225,10 +241,16 @@ def render_report(report: Mapping[str, Any]) -> str:
         limits = _limit_lines(report)
         if limits:
             lines += ["", *limits]
+        # Every run's per-worker figures are in the JSON report; runs that lost a worker
+        # show theirs here.
+        lines += [line for r in runs if r.get("lost_workers") for line in ("", render_workers(r))]
     else:
         for processes in sorted({r["processes"] for r in runs}):
             group = [r for r in runs if r["processes"] == processes]
             lines += ["", render_run(group)]
+            for run in group:
+                if len(run.get("workers", [])) > 1:
+                    lines += ["", render_workers(run)]
     for comparison in report.get("comparisons", []):
         lines += ["", render_comparison(comparison, repeats)]
         if comparison.get("targets"):

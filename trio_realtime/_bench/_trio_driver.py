@@ -9,38 +9,25 @@ the pacing, the window and the meter are identical, so the clients differ only i
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 from contextlib import AbstractAsyncContextManager
 from typing import Final, Generic, TypeVar
 
 import trio
 
-from ._meter import SessionMeter, WorkerMeter
+from ._link import PIPE_LINK, WorkerLink
+from ._meter import SessionMeter, WorkerMeter, stamps_trusted
 from ._metronome import Metronome
 from ._stalls import TrioStallInstrument
-from ._worker import PROGRESS_SECONDS, WorkerSpec, emit, parse_go, tail_seconds
+from ._worker import PROGRESS_SECONDS, WorkerSpec, tail_seconds
 from ._workload import build_audio, session_phase
 
-__all__ = ["TrioDriver", "read_go"]
+__all__ = ["TrioDriver"]
 
 _CLOSE_SECONDS: Final = 10.0  # every session's close handshake, all together
 _SETTLE_SECONDS: Final = 0.2  # after the last connect, before memory is read
 
 _H = TypeVar("_H")
-
-
-async def read_go() -> float:
-    """Wait for ``go T0`` on stdin, without a thread."""
-    buffer = b""
-    async with trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())) as stdin:
-        while b"\n" not in buffer:
-            data = await stdin.receive_some(256)
-            if not data:
-                break
-            buffer += data
-    return parse_go(buffer.split(b"\n", 1)[0])
 
 
 class TrioDriver(Generic[_H]):
@@ -58,7 +45,9 @@ class TrioDriver(Generic[_H]):
             spec.trace_memory,
             spec.gc_threshold,
             trace_stalls=spec.trace_stalls,
+            trust_stamps=stamps_trusted(spec.server_clock),
         )
+        self.link: WorkerLink = PIPE_LINK
         self.slots = trio.Semaphore(spec.handshakes)
         self.all_tried = trio.Event()
         self.go = trio.Event()
@@ -156,12 +145,14 @@ class TrioDriver(Generic[_H]):
 
     async def _progress(self) -> None:
         while True:
-            emit("progress", self.meter.progress(time.monotonic()))
+            self.link.emit("progress", self.meter.progress(time.monotonic()))
             await trio.sleep(PROGRESS_SECONDS)
 
-    async def run(self) -> None:
-        """The worker's whole life (see :mod:`._worker`)."""
+    async def run(self, link: WorkerLink = PIPE_LINK) -> None:
+        """The worker's whole life (see :mod:`._worker`), reporting through ``link``."""
         workload, meter = self.workload, self.meter
+        self.link = link
+        meter.cpu_clock = link.cpu_clock
         trio.lowlevel.add_instrument(TrioStallInstrument(meter.stalls))
         await self.warm_up()
         meter.baseline()
@@ -176,8 +167,10 @@ class TrioDriver(Generic[_H]):
                     await self.all_tried.wait()
                     await trio.sleep(_SETTLE_SECONDS)
                     meter.idle_snapshot()
-                    emit("ready", {"connected": meter.connected, "failed": meter.connect_failures})
-                    go = await read_go()
+                    link.emit(
+                        "ready", {"connected": meter.connected, "failed": meter.connect_failures}
+                    )
+                    go = await link.go_trio()
                     offset = trio.current_time() - time.monotonic()
                     self.t0 = go + offset
                     w0 = go + workload.warmup
@@ -192,4 +185,4 @@ class TrioDriver(Generic[_H]):
                     self.stop.set()  # the session tasks close their sessions; bounded here:
                     closing.deadline = trio.current_time() + _CLOSE_SECONDS
             nursery.cancel_scope.cancel()
-        emit("result", meter.result())
+        link.emit("result", meter.result())

@@ -42,10 +42,22 @@ KEEP_UP: Final = 0.98
 
 
 def problems(run: Mapping[str, Any]) -> list[str]:
-    """What went wrong in one run apart from its latency: empty when it sustained the load."""
+    """What went wrong in one run apart from its latency: empty when it sustained the load.
+
+    A worker lost mid-run (a cluster's) is a problem, named with the sessions it held; they
+    are not counted again as sessions that did not connect.
+    """
     out = []
-    if run["connected"] < run["sessions"]:
-        out.append(f"{run['sessions'] - run['connected']} of {run['sessions']} did not connect")
+    lost = run.get("lost_workers", [])
+    for worker in lost:
+        where = ", ".join(str(p) for p in (worker["host"], worker["address"]) if p)
+        out.append(
+            f"worker {worker['worker']}{f' ({where})' if where else ''} lost mid-run with its "
+            f"{worker['sessions']} sessions: {worker['reason']}"
+        )
+    held = run["sessions"] - sum(worker["sessions"] for worker in lost)
+    if run["connected"] < held:
+        out.append(f"{held - run['connected']} of {held} did not connect")
     ended = sum(run["ended_early"].values())
     if ended:
         out.append(f"{ended} sessions ended early")
@@ -53,10 +65,15 @@ def problems(run: Mapping[str, Any]) -> list[str]:
     if errors:
         out.append(f"{errors} error events")
     expected = run["expected_events_per_s"]
+    if expected and run["sessions"]:
+        expected *= held / run["sessions"]  # a lost worker's sessions are reported above
     if expected and run["events_per_s"] < KEEP_UP * expected:
         out.append(f"received {run['events_per_s'] / expected:.0%} of the events")
     if run["scenario"] in STAMPED and not run["delivery_ms"]["count"]:
-        out.append("no stamped event received")
+        if run.get("stamps_untrusted"):
+            out.append("no delivery latency: no worker shares the server's clock")
+        else:
+            out.append("no stamped event received")
     return out
 
 

@@ -13,7 +13,8 @@ the environment (never on the command line, where ``ps`` would show it). The wor
 4. closes its sessions and prints ``result {json}`` (:meth:`~._meter.WorkerMeter.result`).
 
 Ours runs on trio (:mod:`._ours`), the peer on asyncio (:mod:`._peer`); both share
-:class:`WorkerSpec` and :class:`~._meter.WorkerMeter`.
+:class:`WorkerSpec` and :class:`~._meter.WorkerMeter`. The same drivers run as Dask tasks
+(``--cluster``, :mod:`._dask_worker`), with another :class:`~._link.WorkerLink`.
 """
 
 from __future__ import annotations
@@ -23,13 +24,26 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from ._workload import Workload
 
-__all__ = ["KEY_ENV", "WorkerSpec", "emit", "main", "parse_go", "tail_seconds"]
+if TYPE_CHECKING:
+    from ._link import WorkerLink
+
+__all__ = [
+    "KEY_ENV",
+    "Runner",
+    "WorkerSpec",
+    "emit",
+    "main",
+    "parse_go",
+    "run_profiled",
+    "runner",
+    "tail_seconds",
+]
 
 #: The environment variable carrying the API key to workers.
 KEY_ENV: Final = "TRIO_REALTIME_BENCH_API_KEY"
@@ -53,6 +67,10 @@ class WorkerSpec:
         gc_threshold: Set the garbage collector's first threshold to this, and freeze the
             idle sessions' objects out of collection (``None``: Python's defaults).
         trace_stalls: Time every task step, so the longest stalls say what ran in them.
+        server_clock: The :func:`~._environment.clock_id` of the machine whose monotonic
+            clock stamps the server's events; ``""`` when that is unknown (a server on another
+            machine), ``None`` when not checked. A worker reading another clock records no
+            delivery latency (:func:`~._meter.stamps_trusted`).
     """
 
     client: str
@@ -65,6 +83,7 @@ class WorkerSpec:
     trace_memory: bool = False
     gc_threshold: int | None = None
     trace_stalls: bool = False
+    server_clock: str | None = None
 
     def to_json(self) -> str:
         """The spec as one JSON string (the worker's command-line argument)."""
@@ -105,7 +124,12 @@ def parse_go(line: bytes) -> float:
     return float(parts[1])
 
 
-def _runner(client: str) -> Callable[[WorkerSpec, str], None]:
+#: A client's entry point: run a spec's sessions with a key, reporting through a link.
+Runner = Callable[[WorkerSpec, str, "WorkerLink"], None]
+
+
+def runner(client: str) -> Runner:
+    """The entry point of ``client``'s driver (imported on demand: the peer needs openai)."""
     if client == "ours":
         from ._ours import run_ours
 
@@ -131,20 +155,26 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m trio_realtime._bench._worker SPEC_JSON", file=sys.stderr)
         return 2
+    from ._link import PIPE_LINK
+
     spec = WorkerSpec.from_json(args[0])
-    key = os.environ.get(KEY_ENV, "")
-    run = _runner(spec.client)
+    run_profiled(spec, os.environ.get(KEY_ENV, ""), PIPE_LINK)
+    return 0
+
+
+def run_profiled(spec: WorkerSpec, key: str, link: WorkerLink) -> None:
+    """Run ``spec`` with its client's driver; under cProfile when ``spec.profile`` says so."""
+    run = runner(spec.client)
     if spec.profile is None:
-        run(spec, key)
-        return 0
+        run(spec, key, link)
+        return
     profiler = cProfile.Profile()
     profiler.enable()
     try:
-        run(spec, key)
+        run(spec, key, link)
     finally:
         profiler.disable()
         profiler.dump_stats(spec.profile)
-    return 0
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from .._core._audio import audio_format, bytes_for_ms, load_wav_for_protocol, si
 __all__ = [
     "BASELINES",
     "CLIENTS",
+    "ENGINES",
     "PEERS",
     "SCENARIOS",
     "STAMPED",
@@ -86,6 +87,8 @@ BASELINES: Final[tuple[Client, ...]] = ("bare-trio", "bare-asyncio")
 STAMPED: Final = ("standard", "receive")
 #: The scenarios made of spoken turns against the reference server.
 TURN_BASED: Final = ("turns", "transcription")
+#: The reference server's engines (``--engine``).
+ENGINES: Final = ("simulated", "speech")
 #: The transcription model the ``transcription`` scenario asks for.
 TRANSCRIPTION_MODEL: Final = "gpt-4o-transcribe"
 #: Expected server events per session-second in the standard scenario (10 audio + 5 text).
@@ -134,6 +137,11 @@ class Workload:
         connect_timeout: Seconds allowed for one connection, handshake slot wait excluded.
         response_seconds: Length of each response the load server streams (``standard``);
             each adds nine lifecycle events to the 15 deltas per second.
+        dialect: The wire shape every client speaks: ``beta`` or ``ga`` (ours connects with
+            ``dialect=``; the SDK peer uses its GA client, ``client.realtime.connect``).
+        engine: The embedded reference server's engine (``turns``, ``transcription``):
+            ``simulated`` or ``speech`` (real recognition and synthesis; stream real speech
+            with ``wav``).
     """
 
     scenario: Scenario = attrs.field(default="standard", validator=_scenario)
@@ -152,6 +160,10 @@ class Workload:
     keep_audio_seconds: float | None = 0.0
     connect_timeout: float = attrs.field(default=30.0, validator=_positive)
     response_seconds: float = attrs.field(default=5.0, validator=_positive)
+    dialect: Literal["beta", "ga"] = attrs.field(
+        default="beta", validator=attrs.validators.in_(("beta", "ga"))
+    )
+    engine: str = attrs.field(default="simulated", validator=attrs.validators.in_(ENGINES))
 
     @property
     def interval(self) -> float:

@@ -7,7 +7,10 @@
     trio-realtime bench --check                           # exit 5 if ours missed the target
     trio-realtime bench --sweep 150,250,350,450 --peer openai-sdk --json out.json
     trio-realtime bench --processes 2 --sessions 800      # sharded; reports 1 -> 2 scaling
+    trio-realtime bench --cluster local:2 --no-scaling    # the same shards as Dask tasks
+    trio-realtime bench --cluster tcp://sched:8786 --scenario turns --url wss://...
     trio-realtime bench --scenario turns --sessions 20    # spoken turns, reference server
+    trio-realtime bench --scenario resume --window 60     # sessions outliving connections
 
 By default the standard load workload runs against an embedded load server in its own
 process; ``--url`` points the harness at any server instead. A default run takes about 15 s
@@ -18,6 +21,7 @@ See :mod:`trio_realtime._bench` for what is measured and how.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -31,9 +35,10 @@ from .._bench._orchestrator import BenchOptions, profile_path
 from .._bench._plot import write_plot
 from .._bench._processes import BenchError
 from .._bench._profile import summarize
+from .._bench._resume import ResumeWorkload, render_resume, run_resume
 from .._bench._sweep import run_bench
 from .._bench._tables import label, render_report
-from .._bench._workload import BASELINES, PEERS, SCENARIOS, Workload
+from .._bench._workload import BASELINES, ENGINES, PEERS, SCENARIOS, Workload
 from .._wire._connection import API_KEY_ENV_VARS
 from ._common import Subcommand
 
@@ -50,6 +55,11 @@ EXIT_STATUS_HELP: Final = """exit status:
   5    --check: our client failed at a size it ran (median p99 over --p99-ms, or a run
        with errors, missed events, or sessions that did not connect or ended early)
   130  interrupted (Ctrl-C)"""
+#: The ``resume`` scenario, for ``--help`` (it runs apart from the others: _bench._resume).
+_RESUME: Final = (
+    "sessions with connect(resume=...) under resets and session expiries: resume times "
+    "and what was lost"
+)
 #: What ``--peer`` names, as clients.
 _PEER_CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "openai-sdk": PEERS,
@@ -90,9 +100,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     load = parser.add_argument_group("workload")
     load.add_argument(
         "--scenario",
-        choices=tuple(SCENARIOS),
+        choices=(*SCENARIOS, "resume"),
         default="standard",
-        help="; ".join(f"{k}: {v}" for k, v in SCENARIOS.items()),
+        help="; ".join(f"{k}: {v}" for k, v in {**SCENARIOS, "resume": _RESUME}.items()),
     )
     load.add_argument("--sessions", type=_positive(int), default=50, help="sessions (50)")
     load.add_argument(
@@ -114,6 +124,20 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--wav", metavar="PATH", help="stream this WAV file (any rate/width)")
     load.add_argument("--model", default="gpt-4o-realtime-preview")
     load.add_argument(
+        "--dialect",
+        choices=("beta", "ga"),
+        default="beta",
+        help="the wire shape of every client: beta (default) or ga (ours with dialect='ga', "
+        "the SDK peer with its GA client, client.realtime.connect)",
+    )
+    load.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="simulated",
+        help="turns, transcription: the embedded server's engine (simulated; speech hears "
+        "and speaks for real, with the speech extra: stream real speech with --wav)",
+    )
+    load.add_argument(
         "--no-conversation",
         action="store_true",
         help="ours without conversation tracking (track_conversation=False)",
@@ -130,6 +154,23 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         type=_positive(float),
         default=5.0,
         help="length of the load server's streamed responses (5)",
+    )
+    resume = parser.add_argument_group("--scenario resume")
+    resume.add_argument(
+        "--session-seconds",
+        type=_positive(float),
+        default=20.0,
+        help="the embedded server's session limit: sessions recycle before it (20)",
+    )
+    resume.add_argument(
+        "--drop-every",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="reset one connection at random every S s through a proxy (1; 0: never)",
+    )
+    resume.add_argument(
+        "--turn-every", type=_positive(float), default=3.0, help="a reply per session every S s"
     )
     where = parser.add_argument_group("server and clients")
     where.add_argument("--url", help="a server to load instead of the embedded one")
@@ -153,10 +194,21 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "(untyped): what a typed layer costs on each event loop",
     )
     where.add_argument(
-        "--processes", type=_positive(int), default=1, help="shard sessions over K processes"
+        "--processes",
+        type=_positive(int),
+        help="shard sessions over K processes (1); with --cluster, over K of its workers (all)",
     )
     where.add_argument(
-        "--no-scaling", action="store_true", help="with --processes K, skip the 1-process run"
+        "--cluster",
+        metavar="ADDRESS|local:K",
+        help="run the workers as Dask tasks, one per Dask worker: on a running scheduler "
+        "(tcp://host:8786), or on a local cluster of K worker processes; needs "
+        "pip install 'trio-realtime[cluster]'",
+    )
+    where.add_argument(
+        "--no-scaling",
+        action="store_true",
+        help="with K > 1 processes or cluster workers, skip the 1-worker run",
     )
     where.add_argument(
         "--gc-threshold",
@@ -263,7 +315,11 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         track_conversation=not args.no_conversation,
         keep_audio_seconds=args.keep_audio_seconds,
         response_seconds=args.response_seconds,
+        dialect=args.dialect,
+        engine=args.engine,
     )
+    if args.engine != "simulated" and (args.scenario == "standard" or args.url is not None):
+        raise ValueError("--engine is for the turns and transcription scenarios' embedded server")
     if args.peer_only and args.peer is None:
         raise ValueError("--peer-only needs --peer openai-sdk")
     clients = (
@@ -272,28 +328,44 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         + (BASELINES if args.baseline else ())
     )
     if args.peer is not None and importlib.util.find_spec("openai") is None:
-        raise ValueError("--peer openai-sdk needs the SDK: pip install 'openai[realtime]'")
-    if args.baseline and importlib.util.find_spec("websockets") is None:
+        raise ValueError("--peer openai-sdk needs the SDK: pip install 'trio-realtime[bench]'")
+    if args.baseline and not all(
+        importlib.util.find_spec(name) for name in ("websockets", "trio_websocket")
+    ):
         raise ValueError(
-            "--baseline needs websockets for its asyncio client: pip install websockets"
+            "--baseline needs websockets and trio-websocket for its bare clients: "
+            "pip install 'trio-realtime[bench]'"
         )
     if args.baseline and args.scenario == "transcription":
         raise ValueError("--baseline runs speech-to-speech sessions only")
     if args.compare_at is not None and args.compare_at not in (args.sweep or (args.sessions,)):
         raise ValueError("--compare-at must be one of the sizes run")
-    if args.peer is not None and args.scenario == "transcription":
+    if args.peer is not None and args.scenario == "transcription" and args.dialect == "beta":
         raise ValueError(
             "the openai SDK's beta realtime client cannot open transcription sessions "
-            "(it always sends ?model=); run --scenario transcription without --peer"
+            "(it always sends ?model=); run --scenario transcription with --dialect ga "
+            "(its GA client can) or without --peer"
         )
     if args.refine is not None and not sweeping:
         raise ValueError("--refine needs --sweep")
     if args.wav is not None and not os.path.exists(args.wav):
         raise ValueError(f"--wav {args.wav}: no such file")
+    if args.cluster is not None:
+        if importlib.util.find_spec("distributed") is None:
+            raise ValueError(
+                "--cluster needs Dask distributed: pip install 'trio-realtime[cluster]'"
+            )
+        from .._bench._cluster import parse_target
+
+        local = parse_target(args.cluster)
+        if local is not None and args.processes is not None and args.processes > local:
+            raise ValueError(
+                f"--processes {args.processes}: --cluster {args.cluster} has {local} workers"
+            )
     return BenchOptions(
         workload=workload,
         clients=clients,
-        processes=args.processes,
+        processes=args.processes or (0 if args.cluster is not None else 1),
         scaling=not args.no_scaling,
         sweep=args.sweep or (),
         refine=args.refine,
@@ -309,6 +381,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         retries=max(0, args.retries),
         wait_quiet=args.wait_quiet,
         gc_threshold=args.gc_threshold,
+        cluster=args.cluster,
     )
 
 
@@ -335,7 +408,44 @@ def _print_profile(options: BenchOptions) -> None:
         print(summarize(path))
 
 
+def _run_resume(args: argparse.Namespace) -> int:
+    workload = ResumeWorkload(
+        sessions=args.sessions,
+        window=args.window if args.window is not None else 30.0,
+        session_seconds=args.session_seconds,
+        drop_every=max(0.0, args.drop_every),
+        turn_every=args.turn_every,
+        ramp=args.ramp or 2.0,
+    )
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"\r{line}", end="", file=sys.stderr, flush=True)
+
+    try:
+        report = trio.run(
+            functools.partial(
+                run_resume, workload, api_key=_api_key(args), url=args.url, progress=progress
+            ),
+            restrict_keyboard_interrupt_to_checkpoints=True,
+        )
+    except BenchError as exc:
+        print(f"trio-realtime bench: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(file=sys.stderr)
+    report["environment"] = environment()
+    print(render_resume(report))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"\nJSON report written to {args.json}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.scenario == "resume":
+        return _run_resume(args)
     try:
         options = options_from(args)
     except ValueError as exc:

@@ -17,9 +17,11 @@
 Each failure prints one line to stderr, ``trio-realtime COMMAND: what went wrong``; API keys
 never appear in it.
 
-**The server.** Without ``--url`` a command starts the local reference server (the
-deterministic simulated engine) inside its own trio run, on a free loopback port, and stops it
-at the end: no key, no network. With ``--url`` it connects there with the key from ``API_KEY``
+**The server.** Without ``--url`` a command starts the local reference server inside its own
+trio run, on a free loopback port, and stops it at the end: no key, no network. Its engine is
+``--engine``: ``simulated`` (the default: deterministic, hears no words) or ``speech`` (real
+recognition and synthesis, offline, with the ``speech`` extra); the command says which one
+answers. With ``--url`` it connects there with the key from ``API_KEY``
 (or ``OPENAI_API_KEY``).
 """
 
@@ -36,7 +38,7 @@ from functools import partial
 from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import attrs
 import orjson
@@ -59,10 +61,15 @@ from .._wire._errors import (
     ConnectionClosed,
     ConnectionRejected,
     ConnectTimeout,
+    DialectRefused,
     HandshakeError,
 )
 
+if TYPE_CHECKING:
+    from ..server._engine_api import Engine
+
 __all__ = [
+    "ENGINES",
     "EXAMPLE_NAME",
     "EXIT_CODES_HELP",
     "EXIT_CONNECT",
@@ -112,6 +119,20 @@ _KEY_VARIABLES: Final = ("API_KEY", "OPENAI_API_KEY")
 
 EXAMPLE_NAME: Final = "hello.wav"
 
+#: The embedded server's engines (``--engine``).
+ENGINES: Final = ("simulated", "speech")
+#: Recogniser processes of the embedded speech engine: a command runs one session.
+_EMBEDDED_RECOGNISERS: Final = 2
+_SIMULATED_NOTE: Final = (
+    "answers come from the simulated engine: it hears no words (a transcript gives the "
+    "duration of the speech) and speaks a speech-like signal; --engine speech hears and speaks "
+    'for real, offline (pip install "trio-realtime[speech]")'
+)
+_SPEECH_NOTE: Final = (
+    "answers come from the speech engine: pocketsphinx hears (US English), eSpeak NG speaks, "
+    "offline"
+)
+
 
 class CliError(Exception):
     """A failure the command reports in one line, with its exit status.
@@ -156,13 +177,28 @@ def non_negative_float(text: str) -> float:
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--url``, ``--record``, ``--timeout``, ``--quiet``: the options every client command has."""
+    """``--url``, ``--dialect``, ``--engine``, ``--record``, ``--timeout``, ``--quiet``: the
+    options every client command has (``--dialect`` is ``None`` when not given)."""
     parser.add_argument(
         "--url",
         metavar="URL",
         help="connect to this server (ws:// or wss://, e.g. wss://api.openai.com/v1/realtime) "
         "with the key in API_KEY or OPENAI_API_KEY; default: an embedded local reference "
         "server, started for the run (no key, no network)",
+    )
+    parser.add_argument(
+        "--dialect",
+        choices=("beta", "ga"),
+        help="the protocol's wire shape: beta (OpenAI-Beta: realtime=v1, the default) or ga "
+        "(the generally available one, e.g. wss://api.openai.com/v1/realtime); the embedded "
+        "server speaks both",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="simulated",
+        help="the embedded server's engine: simulated (default; hears no words) or speech "
+        '(real recognition and synthesis, offline; pip install "trio-realtime[speech]")',
     )
     parser.add_argument(
         "--record",
@@ -260,6 +296,8 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         return EXIT_CONNECT, "timed out connecting to the server"
     if isinstance(first, HandshakeError):
         return EXIT_CONNECT, f"the WebSocket handshake failed: {first}"
+    if isinstance(first, DialectRefused):  # before the session began: a connect problem
+        return EXIT_CONNECT, f"the server refused the connection: {first}"
     if isinstance(first, ConnectionClosed):
         return EXIT_SESSION, f"the session ended: {first}"
     if isinstance(first, OSError):  # inputs are read before connecting; this is the network
@@ -298,49 +336,79 @@ class Target:
         api_key: The key to send (never printed).
         description: What to call it in messages.
         embedded: Whether it is the local server started for this run.
+        engine_note: For the embedded server, one line saying which engine answers.
     """
 
     url: str
     api_key: str = attrs.field(repr=False)
     description: str
     embedded: bool
+    engine_note: str | None = None
 
 
 @asynccontextmanager
 async def open_target(
-    url: str | None, *, realistic: bool, environ: Mapping[str, str] = os.environ
+    url: str | None,
+    *,
+    realistic: bool,
+    engine: str = "simulated",
+    environ: Mapping[str, str] = os.environ,
 ) -> AsyncIterator[Target]:
     """The server to use: ``url`` with the key from the environment, or an embedded one.
 
     The embedded server is :func:`trio_realtime.server.serve` on ``127.0.0.1`` port 0 in this
-    trio run, with :meth:`SimulatedEngine.realistic` pacing if ``realistic`` (else as fast
-    as possible); it is cancelled when the block exits.
+    trio run, with the ``engine`` named (``simulated`` or ``speech``), paced like the live
+    service if ``realistic`` (else as fast as possible); it is cancelled when the block exits.
 
     Raises:
-        CliError: ``url`` given but no key in ``API_KEY`` or ``OPENAI_API_KEY`` (exit 4).
+        CliError: ``url`` given but no key in ``API_KEY`` or ``OPENAI_API_KEY`` (exit 4);
+            ``engine`` with ``url``, or ``speech`` without the ``speech`` extra (exit 2).
     """
+    if url is not None and engine != "simulated":
+        fail(EXIT_USAGE, f"--engine {engine} applies to the embedded server, not to --url")
     if url is not None:
         key = next((environ[name] for name in _KEY_VARIABLES if environ.get(name)), None)
         if key is None:
             fail(EXIT_CONNECT, f"no API key for {url}: set API_KEY (or OPENAI_API_KEY)")
         yield Target(url=url, api_key=key, description=url, embedded=False)
         return
-    from ..server import SimulatedEngine, serve
-
-    engine = SimulatedEngine.realistic() if realistic else SimulatedEngine()
     pacing = "paced like the live service" if realistic else "unpaced"
-    async with trio.open_nursery() as nursery:
-        handle = await nursery.start(partial(serve, "127.0.0.1", 0, engine=engine))
-        try:
-            yield Target(
-                url=handle.url,
-                api_key=_EMBEDDED_KEY,
-                description=f"the embedded reference server at {handle.url} "
-                f"(simulated replies, {pacing})",
-                embedded=True,
-            )
-        finally:
-            nursery.cancel_scope.cancel()
+    async with _open_engine(engine, realistic) as answering:
+        from ..server import serve
+
+        async with trio.open_nursery() as nursery:
+            handle = await nursery.start(partial(serve, "127.0.0.1", 0, engine=answering))
+            try:
+                yield Target(
+                    url=handle.url,
+                    api_key=_EMBEDDED_KEY,
+                    description=f"the embedded reference server at {handle.url} "
+                    f"({engine} engine, {pacing})",
+                    embedded=True,
+                    engine_note=_SPEECH_NOTE if engine == "speech" else _SIMULATED_NOTE,
+                )
+            finally:
+                nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def _open_engine(name: str, realistic: bool) -> AsyncIterator[Engine]:
+    """The embedded server's engine; the speech engine is imported only when asked for."""
+    if name != "speech":
+        from ..server import SimulatedEngine
+
+        yield SimulatedEngine.realistic() if realistic else SimulatedEngine()
+        return
+    from ..server._speech import missing_packages, open_speech_engine
+
+    missing = missing_packages()
+    if missing:
+        fail(
+            EXIT_USAGE,
+            f'--engine speech needs {", ".join(missing)}: pip install "trio-realtime[speech]"',
+        )
+    async with open_speech_engine(recognisers=_EMBEDDED_RECOGNISERS, realistic=realistic) as speech:
+        yield speech
 
 
 def connect_to(
@@ -349,11 +417,18 @@ def connect_to(
     model: str | None = None,
     intent: str | None = None,
     record: str | None = None,
+    dialect: str | None = None,
 ) -> AbstractAsyncContextManager[RealtimeSession]:
-    """:func:`trio_realtime.connect` to ``target``; a bad URL is a usage error (exit 2)."""
+    """:func:`trio_realtime.connect` to ``target`` in ``dialect`` (beta if ``None``); a bad
+    URL is a usage error (exit 2)."""
     try:
         return connect(
-            model=model, intent=intent, url=target.url, api_key=target.api_key, record=record
+            model=model,
+            intent=intent,
+            url=target.url,
+            api_key=target.api_key,
+            record=record,
+            dialect="ga" if dialect == "ga" else "beta",
         )
     except ValueError as exc:
         fail(EXIT_USAGE, str(exc))

@@ -30,13 +30,16 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from functools import partial
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import trio
 
 from . import _replay, _talk, _transcribe
 from ._bench import BENCH
 from ._common import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, Subcommand, interrupted
+
+if TYPE_CHECKING:
+    from ..server._engine_api import Engine
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "main"]
 
@@ -88,6 +91,14 @@ def _model_list(text: str) -> frozenset[str] | Literal["any"]:
     names = frozenset(name.strip() for name in text.split(",") if name.strip())
     if not names:
         raise argparse.ArgumentTypeError("give model names separated by commas, or 'any'")
+    return names
+
+
+def _dialect_list(text: str) -> tuple[str, ...]:
+    """``--dialects``: ``beta``, ``ga`` or both, comma-separated."""
+    names = tuple(dict.fromkeys(name.strip().lower() for name in text.split(",") if name.strip()))
+    if not names or not set(names) <= {"beta", "ga"}:
+        raise argparse.ArgumentTypeError("give beta, ga or beta,ga")
     return names
 
 
@@ -146,15 +157,40 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         "(default 3, as the live service streamed replies ahead of playback; 1 is real time)",
     )
     parser.add_argument(
+        "--engine",
+        choices=("simulated", "speech"),
+        default="simulated",
+        help="what answers: simulated (default; deterministic, hears no words) or speech "
+        "(pocketsphinx hears, eSpeak NG speaks, offline; needs the speech extra: "
+        'pip install "trio-realtime[speech]")',
+    )
+    parser.add_argument(
+        "--recognisers",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="--engine speech: utterances recognised at once, one process of about 100 MB "
+        "each (4); more sessions speaking at once wait their turn",
+    )
+    parser.add_argument(
         "--session-seconds",
         type=_positive_float,
         metavar="N",
         help="end sessions with session_expired after N seconds (1800)",
     )
     parser.add_argument(
+        "--dialects",
+        type=_dialect_list,
+        default=("beta", "ga"),
+        metavar="NAMES",
+        help="the wire shapes served, comma-separated: beta, ga (default: both; the beta "
+        "marker, header or subprotocol, picks beta, its absence GA). A GA-only server answers "
+        "beta with beta_api_shape_disabled and close 4000, as OpenAI's endpoint does",
+    )
+    parser.add_argument(
         "--strict-beta-header",
         action="store_true",
-        help="refuse clients that do not send OpenAI-Beta: realtime=v1",
+        help="refuse clients that do not send OpenAI-Beta: realtime=v1 (= --dialects beta)",
     )
     parser.add_argument(
         "--drop-tcp",
@@ -172,6 +208,23 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log connections (-vv: debug)"
     )
+
+
+def _serve_engine(
+    args: argparse.Namespace, simulated: Engine
+) -> contextlib.AbstractAsyncContextManager[Engine]:
+    """The engine ``serve`` runs (the speech engine is imported only when chosen)."""
+    if args.engine == "speech":
+        from ..server._speech import open_speech_engine
+
+        settings = {} if args.audio_speed is None else {"audio_realtime_factor": args.audio_speed}
+        return open_speech_engine(
+            recognisers=args.recognisers,
+            preload=args.recognisers,
+            realistic=args.realistic,
+            **settings,
+        )
+    return contextlib.nullcontext(simulated)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -192,6 +245,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     if args.audio_speed is not None and not args.realistic:
         print("trio-realtime serve: --audio-speed needs --realistic", file=sys.stderr)
         return 2
+    if args.strict_beta_header and "beta" not in args.dialects:
+        print("trio-realtime serve: --strict-beta-header serves beta only", file=sys.stderr)
+        return 2
     engine = (
         SimulatedEngine.realistic(
             **({} if args.audio_speed is None else {"audio_realtime_factor": args.audio_speed})
@@ -199,22 +255,40 @@ def _run_serve(args: argparse.Namespace) -> int:
         if args.realistic
         else SimulatedEngine()
     )
+    if args.engine == "speech":
+        from ..server._speech import missing_packages
+
+        missing = missing_packages()
+        if missing:
+            print(
+                f"trio-realtime serve: --engine speech needs {', '.join(missing)}: "
+                'pip install "trio-realtime[speech]"',
+                file=sys.stderr,
+            )
+            return 2
 
     async def run() -> None:
-        async with trio.open_nursery() as nursery:
+        async with _serve_engine(args, engine) as answering, trio.open_nursery() as nursery:
             handle = await nursery.start(
                 partial(
                     serve,
                     args.host,
                     args.port,
                     api_keys=args.api_key,
-                    engine=engine,
+                    engine=answering,
                     options=options,
+                    dialects=args.dialects,
                     strict_beta_header=args.strict_beta_header,
                     drop_tcp=args.drop_tcp,
                 )
             )
             print(f"listening on {handle.url}", flush=True)
+            if args.engine == "speech":
+                print(
+                    f"engine: speech (pocketsphinx hears, eSpeak NG speaks; "
+                    f"{args.recognisers} recognisers)",
+                    flush=True,
+                )
             # SIGTERM (a service manager, ``Popen.terminate``) stops the server as Ctrl-C does:
             # open connections get a 1001 close; the exit status is 0 (Ctrl-C: 130).
             with trio.open_signal_receiver(signal.SIGTERM) as signals:
@@ -240,7 +314,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 SUBCOMMANDS: Final[dict[str, Subcommand]] = {
     "serve": Subcommand(
-        help="run the local reference server (Realtime API beta v1 over WebSocket)",
+        help="run the local reference server (the Realtime API over WebSocket, beta and GA)",
         configure=_configure_serve,
         run=_run_serve,
     ),
@@ -267,7 +341,8 @@ SUBCOMMANDS: Final[dict[str, Subcommand]] = {
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="trio-realtime",
-        description="Tools for the Realtime API beta protocol v1, built on trio.\n\n"
+        description="Tools for the Realtime API (beta protocol v1, and GA with --dialect ga), "
+        "built on trio.\n\n"
         "The client commands (transcribe, talk, replay --send) talk to a local reference\n"
         "server started for the run, or with --url to any server, with the key in API_KEY\n"
         "(or OPENAI_API_KEY).",

@@ -266,14 +266,22 @@ async def _send(args: argparse.Namespace, console: Console) -> int:
     outgoing = sum(1 for e in recording.events if e.direction == "client")
     speed = math.inf if args.fast else args.speed
     async with (
-        open_target(args.url, realistic=not args.fast) as target,
-        connect_to(target, model=model, intent=intent, record=args.record) as session,
+        open_target(args.url, realistic=not args.fast, engine=args.engine) as target,
+        connect_to(
+            target,
+            model=model,
+            intent=intent,
+            record=args.record,
+            dialect=args.dialect or recording.header.get("dialect"),
+        ) as session,
     ):
         pace = "as fast as possible" if math.isinf(speed) else f"at {speed:g}x speed"
         console.info(
             f"replay: re-sending {outgoing} client events of {args.recording} {pace} "
             f"to {target.description}"
         )
+        if target.engine_note is not None:
+            console.info(target.engine_note)
         timer = TurnTimer()
         lines = OrderedLines(console)
         conversation = session.conversation

@@ -139,10 +139,12 @@ async def _talk(args: argparse.Namespace, console: Console) -> int:
         check_output_path(args.record, "recording")
     seconds = duration_ms(len(pcm), PCM16) / 1000
     async with (
-        open_target(args.url, realistic=not args.fast) as target,
-        connect_to(target, model=args.model, record=args.record) as session,
+        open_target(args.url, realistic=not args.fast, engine=args.engine) as target,
+        connect_to(target, model=args.model, record=args.record, dialect=args.dialect) as session,
     ):
         console.info(f"talk: {name} ({seconds:.2f} s) to {target.description}")
+        if target.engine_note is not None:
+            console.info(target.engine_note)
         timer = TurnTimer()
         lines = OrderedLines(console)
         view = ConversationView(lines, timer, session.conversation)

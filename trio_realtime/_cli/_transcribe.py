@@ -303,14 +303,18 @@ async def _transcribe(args: argparse.Namespace, console: Console) -> int:
         check_output_path(args.record, "recording")
     total = sum(duration_ms(len(pcm), PCM16) for _, pcm in inputs) / 1000
     async with (
-        open_target(args.url, realistic=not args.fast) as target,
-        connect_to(target, intent="transcription", record=args.record) as session,
+        open_target(args.url, realistic=not args.fast, engine=args.engine) as target,
+        connect_to(
+            target, intent="transcription", record=args.record, dialect=args.dialect
+        ) as session,
     ):
         plural = "s" * (len(inputs) != 1)
         console.info(
             f"transcribe: {len(inputs)} file{plural} ({total:.2f} s) with {args.model} "
             f"on {target.description}"
         )
+        if target.engine_note is not None:
+            console.info(target.engine_note)
         timer = TurnTimer()
         lines = OrderedLines(console)
 

@@ -26,10 +26,28 @@ import orjson
 from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from ._errors import ProtocolError
-from ._events import CLIENT_EVENTS, NO_EXTRA, SERVER_EVENTS, Event, Model, UnknownEvent
+from ._events import (
+    CLIENT_EVENTS,
+    GA_SERVER_EVENTS,
+    NO_EXTRA,
+    SERVER_EVENTS,
+    Event,
+    Model,
+    UnknownEvent,
+)
 from ._unset import UNSET, UnsetType
 
-__all__ = ["converter", "decode", "encode", "encode_bytes", "pack", "to_json_dict", "unpack"]
+__all__ = [
+    "converter",
+    "decode",
+    "encode",
+    "encode_bytes",
+    "pack",
+    "structure_function",
+    "to_json_dict",
+    "unpack",
+    "unstructure_function",
+]
 
 _StructureFn = Callable[[Any], Any]
 _UnstructureFn = Callable[[Any], Any]
@@ -331,13 +349,17 @@ class _Generator:
             self.unstructure[cls] = self._make_unstructure(cls)
         return self.unstructure[cls]
 
-    def _make_unstructure(self, cls: type) -> _UnstructureFn:
+    def _make_unstructure(self, cls: type, wire_type: str | None = None) -> _UnstructureFn:
+        """The unstructure function of ``cls``; with ``wire_type``, one writing that ``type``
+        instead of the class's (a dialect's name for the event: not cached here)."""
         hints = typing.get_type_hints(cls)
         fields = [f for f in attrs.fields(cls) if f.name != "extra"]
         ns: dict[str, Any] = {"_UNSET": UNSET}
         placeholder: list[_UnstructureFn] = []
-        self.unstructure[cls] = lambda o: placeholder[0](o)
-        start = f"{{'type': {cls.type!r}}}" if issubclass(cls, Event) else "{}"
+        if wire_type is None:
+            self.unstructure[cls] = lambda o: placeholder[0](o)
+        name = wire_type if wire_type is not None else getattr(cls, "type", None)
+        start = f"{{'type': {name!r}}}" if issubclass(cls, Event) else "{}"
         lines = ["def unstructure(obj):", f"    d = {start}"]
         for field in fields:
             shape, nullable, omittable = _shape_of(hints[field.name])
@@ -352,7 +374,8 @@ class _Generator:
         lines += ["    if obj.extra: d.update(obj.extra)", "    return d"]
         fn = _compile("\n".join(lines), ns, f"unstructure_{cls.__name__}")
         placeholder.append(fn)
-        self.unstructure[cls] = fn
+        if wire_type is None:
+            self.unstructure[cls] = fn
         return fn
 
 
@@ -372,7 +395,9 @@ def _compile(source: str, ns: dict[str, Any], name: str) -> Callable[[Any], Any]
 
 
 _EVENT_CLASSES: Final[dict[str, type[Event]]] = {**CLIENT_EVENTS, **SERVER_EVENTS}
-_CONCRETE_EVENTS: Final = frozenset(_EVENT_CLASSES.values())
+# The GA-only events are protocol classes too (their hooks are generated like the others'),
+# but :func:`decode` does not dispatch to them: only a GA connection's decoder does.
+_CONCRETE_EVENTS: Final = frozenset([*_EVENT_CLASSES.values(), *GA_SERVER_EVENTS.values()])
 _GENERATOR: Final = _Generator()
 
 
@@ -440,6 +465,31 @@ def _unstructure_for(cls: type) -> _UnstructureFn:
         raise TypeError(f"not a protocol event: {cls.__name__}")
     fn = _UNSTRUCTURE_BY_CLASS[cls] = _GENERATOR._lazy_unstructure(cls)
     return fn
+
+
+def structure_function(cls: type) -> _StructureFn:
+    """The generated structure function of protocol class ``cls``, made on first use.
+
+    For the dialect codecs (:mod:`._dialects`): it takes the JSON object and raises
+    ``_FieldError`` (with the field path) where :func:`decode` raises ``ProtocolError``.
+    """
+    return _GENERATOR._lazy_structure(cls)
+
+
+def unstructure_function(cls: type, *, wire_type: str | None = None) -> _UnstructureFn:
+    """The generated unstructure function of protocol class ``cls`` (see :func:`to_json_dict`).
+
+    With ``wire_type``, a new function that writes that ``type`` (a dialect's name for the
+    event, at no cost over the class's own); the caller keeps it.
+    """
+    if wire_type is not None:
+        if not _is_model(cls):
+            raise TypeError(f"not a protocol event: {cls.__name__}")
+        return _GENERATOR._make_unstructure(cls, wire_type)
+    try:
+        return _UNSTRUCTURE_BY_CLASS[cls]
+    except KeyError:
+        return _unstructure_for(cls)
 
 
 _loads = orjson.loads

@@ -24,7 +24,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import final
+from typing import Final, final
+
+import attrs
 
 from ._audio_format import audio_format
 from ._conversation_apply import ConversationHandlers
@@ -35,11 +37,16 @@ from ._events import (
     ConversationItemTruncate,
     ErrorDetails,
     RateLimit,
+    ResponseStatusDetails,
     ServerEvent,
     Session,
     TranscriptionSession,
     UnknownEvent,
 )
+
+#: The status :meth:`Conversation.connection_lost` gives the responses it ends. Not a wire
+#: value: no server sends it, so it cannot be mistaken for the server's own ending.
+INTERRUPTED: Final = "interrupted"
 
 __all__ = ["Conversation"]
 
@@ -65,7 +72,8 @@ class Conversation(ConversationHandlers):
 
     Memory: text is kept whole; audio is kept per content part, all of it by default, only
     the last ``keep_audio_seconds`` otherwise, and none with ``0``, while every duration is
-    still counted. Input audio the client appends is never kept, only counted. A finished
+    still counted. Input audio the client appends is only counted, unless
+    ``keep_input_audio_seconds`` asks for some of it. A finished
     response keeps its final wire ``Response`` as JSON text, unpacked when
     :attr:`ResponseView.raw` (or a field drawn from it) is read: thousands of finished
     responses then cost the garbage collector nothing to scan.
@@ -86,8 +94,13 @@ class Conversation(ConversationHandlers):
             used to count the duration of the audio the client appends.
         keep_audio_seconds: How much audio to keep per content part: ``None`` keeps all of it,
             ``0`` keeps none (durations are still counted), ``N`` keeps the last N seconds.
-            Input audio the client appends is never kept, whatever this says.
+            Input audio the client appends is kept only as ``keep_input_audio_seconds`` says.
         max_anomalies: How many recent anomalies :attr:`anomalies` keeps.
+        keep_input_audio_seconds: Keep the user's input audio, up to this many seconds in all
+            (in the input format at the start; the newest kept), and give each committed user
+            item the audio appended for it (its input audio part's :attr:`ContentPartView.audio`;
+            with server VAD that starts with the silence before the speech). ``0`` (default)
+            keeps none. A resumed session replays user turns whose audio is kept as audio.
 
     Raises:
         AudioFormatError: An unknown audio format name.
@@ -101,6 +114,7 @@ class Conversation(ConversationHandlers):
         input_audio_format: str = "pcm16",
         keep_audio_seconds: float | None = None,
         max_anomalies: int = 100,
+        keep_input_audio_seconds: float = 0.0,
     ) -> None:
         audio_format(output_audio_format)
         audio_format(input_audio_format)
@@ -114,7 +128,22 @@ class Conversation(ConversationHandlers):
             )
         if max_anomalies < 0:
             raise ValueError(f"max_anomalies must be >= 0, got {max_anomalies}")
-        super().__init__(output_audio_format, input_audio_format, keep_audio_seconds, max_anomalies)
+        if not (
+            isinstance(keep_input_audio_seconds, int | float)
+            and math.isfinite(keep_input_audio_seconds)
+            and keep_input_audio_seconds >= 0
+        ):
+            raise ValueError(
+                "keep_input_audio_seconds must be a finite number >= 0, got "
+                f"{keep_input_audio_seconds!r}"
+            )
+        super().__init__(
+            output_audio_format,
+            input_audio_format,
+            keep_audio_seconds,
+            max_anomalies,
+            keep_input_audio_seconds,
+        )
 
     def __repr__(self) -> str:
         active = self._active._id if self._active is not None else None
@@ -150,7 +179,8 @@ class Conversation(ConversationHandlers):
     def sent(self, event: ClientEvent | UnknownEvent) -> None:
         """Record one event the client sent.
 
-        Appends are counted (:attr:`input_audio_sent_ms`) and never kept; a truncate limits
+        Appends are counted (:attr:`input_audio_sent_ms`), not kept (unless
+        ``keep_input_audio_seconds`` asks); a truncate limits
         later :meth:`truncation_for` results until the server confirms it. Other client
         events change nothing: the server's answer does.
 
@@ -164,6 +194,37 @@ class Conversation(ConversationHandlers):
             raise TypeError(
                 f"sent() takes client events (server events go to apply()), got {type(event).__name__}"
             )
+
+    def connection_lost(self, reason: str = "connection_lost") -> tuple[ResponseView, ...]:
+        """The connection under the conversation was lost, and a new one will carry it on.
+
+        Every response still running ends here with status ``"interrupted"`` (the client's
+        own status, never a server's) and ``status_details`` ``{"type": "interrupted",
+        "reason": reason}``; its unfinished items end ``"incomplete"``, keeping what arrived.
+        The input buffer is taken as empty and the user as silent: the server that held them
+        is gone. Items and finished responses are kept: they are the history to carry on.
+
+        Returns:
+            The responses it ended, in the order they started.
+        """
+        ended = []
+        details = ResponseStatusDetails(type=INTERRUPTED, reason=reason)
+        for response in self._responses.values():
+            if response.done:
+                continue
+            wire = attrs.evolve(response._response, status=INTERRUPTED, status_details=details)
+            response._finish(wire)
+            for item in response._output:
+                if not item._done:
+                    item._status = "incomplete"
+                self._finish_item(item)
+            ended.append(response)
+        self._active = None
+        self._user_speaking = False
+        self._input_ms_at_reset = self._input_ms_sent
+        if self._keeper is not None:
+            self._keeper.cleared()
+        return tuple(ended)
 
     # --- barge-in helper ---------------------------------------------------------------------
 
@@ -315,13 +376,28 @@ class Conversation(ConversationHandlers):
 
     @property
     def input_audio_sent_ms(self) -> float:
-        """Milliseconds of input audio the client appended (counted, never kept)."""
+        """Milliseconds of input audio the client appended (counted)."""
         return self._input_ms_sent
 
     @property
     def input_audio_sent_bytes(self) -> int:
-        """Bytes of input audio the client appended (counted, never kept)."""
+        """Bytes of input audio the client appended (counted)."""
         return self._input_bytes_sent
+
+    @property
+    def input_audio_uncommitted_ms(self) -> float:
+        """Milliseconds of input audio appended and not committed, as far as the client can
+        tell: since the input buffer was last emptied (a commit or clear sent, or its answer
+        received, a VAD commit received, or :meth:`connection_lost`). With server VAD on
+        (the session's ``turn_detection`` is not null), only speech counts: the audio since
+        VAD heard speech start while the user is speaking, else 0 (a server lets idle audio
+        go, but for the prefix padding of the next turn)."""
+        session = self._session or self._transcription_session
+        if session is not None and session.turn_detection is not None:
+            if not self._user_speaking:
+                return 0.0
+            return self._input_ms_sent - max(self._input_ms_at_speech, self._input_ms_at_reset)
+        return self._input_ms_sent - self._input_ms_at_reset
 
     @property
     def rate_limits(self) -> tuple[RateLimit, ...]:

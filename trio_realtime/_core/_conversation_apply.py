@@ -20,15 +20,19 @@ from ._conversation_state import (
 from ._conversation_stats import usage_vector
 from ._conversation_views import ContentPartView, ItemView
 from ._events import (
+    GA_SERVER_EVENTS,
     ConversationCreated,
     ConversationItemCreated,
     ConversationItemDeleted,
+    ConversationItemDone,
     ConversationItemRetrieved,
     ConversationItemTruncate,
     ConversationItemTruncated,
     ErrorEvent,
     InputAudioBufferAppend,
+    InputAudioBufferClear,
     InputAudioBufferCleared,
+    InputAudioBufferCommit,
     InputAudioBufferCommitted,
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
@@ -117,6 +121,10 @@ class ConversationHandlers(ConversationState):
             OutputAudioBufferStarted: ignore,
             OutputAudioBufferStopped: ignore,
             OutputAudioBufferCleared: ignore,
+            # GA only: an item's final state; the rest (MCP, DTMF, segments, idle timeout)
+            # changes nothing the conversation keeps.
+            **dict.fromkeys(GA_SERVER_EVENTS.values(), ignore),
+            ConversationItemDone: cls._on_item_done,
         }
 
     @classmethod
@@ -124,6 +132,8 @@ class ConversationHandlers(ConversationState):
         """The client-event table, like :meth:`_make_server_handlers`."""
         return {
             InputAudioBufferAppend: cls._sent_append,
+            InputAudioBufferCommit: cls._sent_commit,
+            InputAudioBufferClear: cls._sent_clear,
             ConversationItemTruncate: cls._sent_truncate,
         }
 
@@ -330,6 +340,8 @@ class ConversationHandlers(ConversationState):
         else:  # previous_item_id absent: append
             order.append(item_id)
         item._in_conversation = True
+        if self._keeper is not None:
+            self._keeper.attach(item_id, item._parts)
         pending = self._pending.pop(item_id, None)
         if pending is not None:
             self._pending_events -= len(pending)
@@ -354,6 +366,15 @@ class ConversationHandlers(ConversationState):
         item = self._items.get(item_id) if isinstance(item_id, str) else None
         if item is None:
             return self._anomaly("unknown_item", event, f"retrieved item {item_id!r} unknown")
+        self._merge_item(item, event.item, event, final=True)
+        return None
+
+    def _on_item_done(self, event: ConversationItemDone) -> None:
+        """GA's ``conversation.item.done``: the item's final fields (audio bytes aside)."""
+        item_id = event.item.id
+        item = self._items.get(item_id) if isinstance(item_id, str) else None
+        if item is None:
+            return self._anomaly("unknown_item", event, f"finished item {item_id!r} unknown")
         self._merge_item(item, event.item, event, final=True)
         return None
 

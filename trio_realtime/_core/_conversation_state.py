@@ -41,6 +41,7 @@ from ._events import (
 from ._events import (
     Response as WireResponse,
 )
+from ._input_audio import InputAudioKeeper
 
 __all__ = [
     "MAX_OUTPUT_ITEMS",
@@ -82,6 +83,7 @@ class ConversationState:
         input_audio_format: str,
         keep_audio_seconds: float | None,
         max_anomalies: int,
+        keep_input_audio_seconds: float = 0.0,
     ) -> None:
         self._keep_audio_seconds = keep_audio_seconds
         self._caps: dict[str, int | None] = {}
@@ -113,6 +115,14 @@ class ConversationState:
         self._last_committed_item_id: str | None = None
         self._input_bytes_sent = 0
         self._input_ms_sent = 0.0
+        # ``_input_ms_sent`` when the input buffer was last emptied (a commit or clear sent,
+        # or their answers received, a VAD commit included).
+        self._input_ms_at_reset = 0.0
+        self._input_ms_at_speech = 0.0  # ``_input_ms_sent`` when VAD last heard speech start
+        self._keeper: InputAudioKeeper | None = None  # only when asked to keep input audio
+        if keep_input_audio_seconds > 0:
+            cap = bytes_for_ms(keep_input_audio_seconds * 1000, input_audio_format)
+            self._keeper = InputAudioKeeper(cap)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -271,6 +281,7 @@ class ConversationState:
 
     def _on_speech_started(self, event: InputAudioBufferSpeechStarted) -> None:
         self._user_speaking = True
+        self._input_ms_at_speech = self._input_ms_sent
         self._speech_item_id = event.item_id
         self._speech_started_ms = event.audio_start_ms
         if not 0 <= event.audio_start_ms <= MAX_PLAUSIBLE_MS:
@@ -286,9 +297,15 @@ class ConversationState:
     def _on_committed(self, event: InputAudioBufferCommitted) -> None:
         self._user_speaking = False
         self._last_committed_item_id = event.item_id
+        self._input_ms_at_reset = self._input_ms_sent
+        if self._keeper is not None:
+            self._keeper.committed(event.item_id)
 
     def _on_cleared(self, event: InputAudioBufferCleared) -> None:
         self._user_speaking = False
+        self._input_ms_at_reset = self._input_ms_sent
+        if self._keeper is not None:
+            self._keeper.cleared()
 
     def _on_rate_limits(self, event: RateLimitsUpdated) -> None:
         self._rate_limits = tuple(event.rate_limits)
@@ -306,6 +323,19 @@ class ConversationState:
         nbytes = b64_decoded_len(event.audio)
         self._input_bytes_sent += nbytes
         self._input_ms_sent += nbytes / FORMATS[self._input_format].bytes_per_ms
+        if self._keeper is not None:
+            self._keeper.appended(event.audio)
+
+    def _sent_commit(self, event: ClientEvent) -> None:
+        # A commit empties the input buffer; appends after it are uncommitted.
+        self._input_ms_at_reset = self._input_ms_sent
+        if self._keeper is not None:
+            self._keeper.commit_sent()
+
+    def _sent_clear(self, event: ClientEvent) -> None:
+        self._input_ms_at_reset = self._input_ms_sent
+        if self._keeper is not None:
+            self._keeper.cleared()
 
     def _sent_truncate(self, event: ConversationItemTruncate) -> None:
         item = self._items.get(event.item_id)

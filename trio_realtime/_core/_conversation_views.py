@@ -489,7 +489,8 @@ class ResponseView:
 
     @property
     def status(self) -> str | None:
-        """``"in_progress"``, then ``"completed"``, ``"cancelled"``, ``"incomplete"`` or ``"failed"``."""
+        """``"in_progress"``, then ``"completed"``, ``"cancelled"``, ``"incomplete"`` or ``"failed"``;
+        ``"interrupted"`` (the client's own) when the connection was lost while it ran."""
         status = self._response.status
         return status if isinstance(status, str) else None
 

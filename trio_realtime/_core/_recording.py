@@ -1,6 +1,8 @@
 """Session recordings: every event, both directions, as JSON lines; and reading them back.
 
-A recording is a text file. Its first line is a header object; every other line is one frame::
+A recording is a text file. Its first line is a header object; every other line is one frame
+(in the session's dialect: a GA session's header says ``"dialect": "ga"``, and its frames
+read back through the GA decoder into the same classes)::
 
     {"recording": "trio-realtime", "version": 1, "started_at": 1764000000.0, "url": "...", ...}
     {"t": 0.000412, "dir": "server", "event": {"type": "session.created", ...}}
@@ -36,7 +38,7 @@ import binascii
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any, Final, Literal
 
 import attrs
@@ -44,6 +46,7 @@ import orjson
 
 from ._codec import decode
 from ._decode_failure import DecodeFailure
+from ._dialects import _ga_codec
 from ._errors import ProtocolError
 from ._events import Event, UnknownEvent
 from ._redaction import REDACTED, Redactor
@@ -173,7 +176,16 @@ def _iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
                 yield number, line
 
 
-def _failure(frame: str | bytes) -> DecodeFailure:
+_Decode = Callable[[str | bytes], Event | UnknownEvent]
+#: How each direction's frames decode, by the header's ``dialect`` (absent: beta, as every
+#: recording made before the GA dialect).
+_DECODERS: Final[dict[object, dict[str, _Decode]]] = {
+    "ga": {"client": _ga_codec.decode_sent_event, "server": _ga_codec.decode_server_event},
+}
+_BETA_DECODERS: Final[dict[str, _Decode]] = {"client": decode, "server": decode}
+
+
+def _failure(frame: str | bytes, decode: _Decode = decode) -> DecodeFailure:
     try:
         decode(frame)
     except ProtocolError as exc:
@@ -189,7 +201,9 @@ def _frame_of(data: bytes) -> str | bytes:
         return data
 
 
-def _read_line(line: bytes, *, last: bool) -> RecordedEvent:
+def _read_line(
+    line: bytes, *, last: bool, decoders: Mapping[str, _Decode] = _BETA_DECODERS
+) -> RecordedEvent:
     """One line; raises ValueError (or KeyError, TypeError) when it is not one."""
     try:
         obj = orjson.loads(line)
@@ -202,11 +216,9 @@ def _read_line(line: bytes, *, last: bool) -> RecordedEvent:
             body = body[:-1]
         elif not last:
             raise
+        side: Direction = "client" if direction == b"client" else "server"
         return RecordedEvent(
-            t=float(t),
-            direction="client" if direction == b"client" else "server",
-            event=_failure(_frame_of(body)),
-            raw={},
+            t=float(t), direction=side, event=_failure(_frame_of(body), decoders[side]), raw={}
         )
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
@@ -214,6 +226,7 @@ def _read_line(line: bytes, *, last: bool) -> RecordedEvent:
     if direction not in ("client", "server"):
         raise ValueError(f"bad direction {direction!r}")
     t = float(obj["t"])
+    decode = decoders[direction]
     event: Event | UnknownEvent | DecodeFailure
     if "event" in obj:
         raw = obj["event"]
@@ -226,10 +239,10 @@ def _read_line(line: bytes, *, last: bool) -> RecordedEvent:
             t=t, direction=direction, event=event, raw=raw if isinstance(raw, dict) else {}
         )
     if isinstance(obj.get("text"), str):
-        event = _failure(obj["text"])
+        event = _failure(obj["text"], decode)
     elif isinstance(obj.get("binary"), str):
         try:
-            event = _failure(base64.b64decode(obj["binary"], validate=True))
+            event = _failure(base64.b64decode(obj["binary"], validate=True), decode)
         except binascii.Error:
             raise ValueError("binary frame is not base64") from None
     else:
@@ -262,12 +275,13 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
         raise ValueError(
             f"{os.fspath(path)}: unsupported recording version {header.get('version')!r}"
         )
+    decoders = _DECODERS.get(header.get("dialect"), _BETA_DECODERS)
     events = []
     ahead = next(lines, None)
     while ahead is not None:
         (number, line), ahead = ahead, next(lines, None)
         try:
-            events.append(_read_line(line, last=ahead is None))
+            events.append(_read_line(line, last=ahead is None, decoders=decoders))
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(
                 f"{os.fspath(path)}:{number}: malformed recording line: {exc}"

@@ -12,11 +12,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import trio
 
+from .._core._dialects import DialectName
 from .._core._events._server import SessionCreated, TranscriptionSessionCreated
 from .._core._recording import Recorder
 from .._core._tools import FunctionTool, tool_registry
 from .._wire._connection import (
-    DEFAULT_URL,
     MAX_MESSAGE_SIZE,
     RECEIVE_BUFFER_SIZE,
     Auth,
@@ -27,6 +27,7 @@ from .._wire._connection import (
 from .._wire._errors import ConnectTimeout
 from .._wire._groups import drop_cancelled_context, raise_single
 from ._options import SessionOptions
+from ._resume_policy import ResumePolicy
 from ._session import RealtimeSession
 
 __all__ = ["connect"]
@@ -36,7 +37,8 @@ def connect(
     *,
     model: str | None = None,
     intent: str | None = None,
-    url: str = DEFAULT_URL,
+    url: str | None = None,
+    dialect: DialectName = "beta",
     query: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     api_key: str | None = None,
@@ -58,6 +60,7 @@ def connect(
     tool_timeout: float = 30.0,
     handle_interruptions: bool | None = None,
     max_queued_responses: int = 32,
+    resume: ResumePolicy | None = None,
 ) -> AbstractAsyncContextManager[RealtimeSession]:
     """Open a Realtime session; use as ``async with connect(...) as session:``.
 
@@ -78,16 +81,23 @@ def connect(
             ``?model=...&intent=transcription``). Either may instead come from ``url`` or
             ``query``, but each from one place only.
         url: The endpoint, ``wss://`` or (for local servers) ``ws://``; its own query
-            parameters are kept, first.
+            parameters are kept, first. Default: the dialect's (:data:`trio_realtime.BETA_URL`
+            for beta, :data:`trio_realtime.GA_URL`, OpenAI's public endpoint, for GA).
+        dialect: The wire shape: ``"beta"`` (``OpenAI-Beta: realtime=v1``, the default) or
+            ``"ga"`` (the generally available protocol: no beta marker, nested session
+            configuration, ``response.output_audio.*`` names...). The application's code is
+            the same for both: events are translated to and from the same classes (README.rst,
+            "Dialects", has the table and what happens to a field only one dialect has).
         query: Extra query parameters.
         headers: Extra request headers; one named like ours replaces ours (for example an
             ``api-key`` header with ``auth=None`` for Azure).
         api_key: The key; default: the ``API_KEY`` environment variable, then
             ``OPENAI_API_KEY``. It never appears in a repr, log line or exception message.
-        auth: ``"header"`` sends ``Authorization: Bearer KEY`` and ``OpenAI-Beta:
-            realtime=v1``; ``"subprotocol"`` sends the browser form, subprotocols
-            ``realtime``, ``openai-insecure-api-key.KEY`` and ``openai-beta.realtime-v1``
-            (no Authorization header); ``None`` sends no credentials (no key needed).
+        auth: ``"header"`` sends ``Authorization: Bearer KEY`` (and, for beta, ``OpenAI-Beta:
+            realtime=v1``); ``"subprotocol"`` sends the browser form, subprotocols
+            ``realtime``, ``openai-insecure-api-key.KEY`` (and, for beta,
+            ``openai-beta.realtime-v1``), no Authorization header; ``None`` sends no
+            credentials (no key needed).
         ssl_context: TLS settings for ``wss://``; default: the system's trusted CAs.
         connect_timeout: Seconds for everything up to ``session.created``.
         close_timeout: Seconds allowed for the graceful close.
@@ -116,7 +126,8 @@ def connect(
             event (on by default; a few microseconds per event: audio deltas are kept as
             their base64 text and decoded only when read). Off, the property raises.
         keep_audio_seconds: How much assistant audio the conversation keeps per item (the
-            last N seconds; ``None`` keeps all, ``0`` none). Input audio is never kept.
+            last N seconds; ``None`` keeps all, ``0`` none). Input audio is not kept (but see
+            ``resume``'s ``input_audio_seconds``).
         record: Write every event, both directions, to this file as JSON lines with monotonic
             timestamps (see :func:`trio_realtime.read_recording`). Keys are never written.
         tools: Functions the model may call (:func:`trio_realtime.tool` objects, or plain
@@ -139,9 +150,20 @@ def connect(
             conversation is tracked, which it needs.
         max_queued_responses: How many ``create_response`` requests may wait for the
             conversation to be free before ``create_response`` itself waits.
+        resume: Carry the session on over new connections (a
+            :class:`~trio_realtime.ResumePolicy`): a connection lost with a recoverable close
+            (1001, 1005, 1006, 1011, 1012, 1013, ``session_expired``, a keepalive failure)
+            no longer ends the session. It reconnects (backoff with full jitter, bounded by
+            attempts and time), replays the last configuration and the conversation, sends
+            what waited meanwhile (the outbound queue is the buffer: full, ``send`` waits),
+            and yields a :class:`~trio_realtime.SessionResumed`. Before ``expires_at`` it
+            recycles the session at a quiet point. Needs ``track_conversation``. Only a
+            session that was ready resumes: failures while entering the block are raised.
+            See README.rst, "Sessions that outlive their connection".
 
     Raises:
-        ValueError: Neither ``model`` nor ``intent`` (anywhere), one of them given twice,
+        ValueError: Neither ``model`` nor ``intent`` (anywhere), one of them given twice, an
+            unknown ``dialect``,
             no API key, a bad URL, header or size, a bad tool, tools for a transcription
             session, ``handle_interruptions=True`` without ``track_conversation``. Raised by
             the call itself; also when entering, if the server refuses the tools.
@@ -153,6 +175,9 @@ def connect(
             or HTTP 401 / 403 instead of it (then also a ``ConnectionRejected``).
         ConnectionClosed: The server closed the connection before ``session.created``
             (for example 4000 for a bad model).
+        DialectRefused: The server does not speak ``dialect`` (a :class:`ConnectionClosed`):
+            OpenAI's endpoint refuses beta with ``beta_api_shape_disabled`` and close 4000;
+            the message says to connect with ``dialect="ga"``.
         OSError: The host could not be reached.
     """
     config = build_config(
@@ -167,6 +192,7 @@ def connect(
         receive_buffer_size=receive_buffer_size,
         max_message_size=max_message_size,
         open_stream=open_stream,
+        dialect=dialect,
     )
     if not connect_timeout > 0:
         raise ValueError(f"connect_timeout must be positive, got {connect_timeout!r}")
@@ -185,6 +211,8 @@ def connect(
         tool_timeout=tool_timeout,
         handle_interruptions=handle_interruptions,
         max_queued_responses=max_queued_responses,
+        resume=resume,
+        connect_timeout=connect_timeout,
     )
     return _open_session(config, options, connect_timeout, record)
 
@@ -201,7 +229,7 @@ async def _open_session(
         recorder = Recorder.open(
             record,
             clock=trio.current_time,
-            metadata={"url": redacted_url(config.url)},
+            metadata={"url": redacted_url(config.url), "dialect": config.dialect.name},
             secrets=(config.api_key,),
         )
     try:
@@ -215,6 +243,7 @@ async def _open_session(
                         await session.wait_for((SessionCreated, TranscriptionSessionCreated))
                         if options.tools:
                             await session._install_tools()
+                    session._start_resumer()
                 except trio.TooSlowError:
                     raise ConnectTimeout(
                         f"{config.url}: no session.created (or, with tools, session.updated) "

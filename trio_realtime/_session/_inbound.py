@@ -28,7 +28,7 @@ from .._core._audio_format import FORMATS
 from .._core._codec import decode
 from .._core._conversation import Conversation
 from .._core._errors import ProtocolError
-from .._core._events import SERVER_EVENTS, UnknownEvent
+from .._core._events import GA_SERVER_EVENTS, SERVER_EVENTS, UnknownEvent
 from .._core._events._server import (
     ErrorEvent,
     InputAudioBufferSpeechStarted,
@@ -66,6 +66,7 @@ class Inbound:
 
     __slots__ = (
         "_conversation",
+        "_decode",
         "_layer",
         "_life",
         "_out",
@@ -92,8 +93,10 @@ class Inbound:
         *,
         conversation: Conversation | None,
         recorder: Recorder | None,
+        decode: Callable[[str | bytes], ReceivedEvent] = decode,
     ) -> None:
         self._ws = ws
+        self._decode = decode
         self._life = lifecycle
         self._out = outbound
         self._stream = stream
@@ -106,6 +109,7 @@ class Inbound:
         # What routing an event touches (each object lives as long as the session).
         self._routing = (
             lifecycle,
+            decode,  # the dialect's: the codec's own for beta
             stream.offer,
             waiters.pending,
             waiters.dispatch,
@@ -117,8 +121,12 @@ class Inbound:
         self._room_needed = False  # the stream asked the receiver to wait for room
         self.decode_failures = 0
 
+    def attach(self, ws: ClientWebSocket) -> None:
+        """Read ``ws`` from the next :meth:`run` on (a resumed session's new connection)."""
+        self._ws = ws
+
     async def run(self) -> None:
-        """Receive until the connection ends; then end the session."""
+        """Receive until the connection ends; then end the session (or let it resume)."""
         ws, stream, followups = self._ws, self._stream, self._layer.followups
         lends = ws.reads_directly
         try:
@@ -135,7 +143,7 @@ class Inbound:
                 if lends and stream.may_lend() and not followups and not self._pending:
                     await stream.lend(self.pull)  # until it is taken back
         except WebSocketClosed:
-            self._life.connection_closed(self._ws.closed)
+            self._life.connection_closed(ws.closed, ws)
 
     def _take_pending(self) -> list[str | bytes]:
         pending, self._pending = self._pending, []
@@ -167,7 +175,7 @@ class Inbound:
             await ws.wait_readable()  # the only wait: a cancel here loses nothing
             messages = ws.read_now()
         except WebSocketClosed:
-            self._life.connection_closed(ws.closed)
+            self._life.connection_closed(ws.closed, ws)  # the end, or a resume takes over
             return False
         if messages is None:
             return False
@@ -184,7 +192,9 @@ class Inbound:
         Returns:
             The index of the first message not routed.
         """
-        life, offer, waiting, dispatch, conversation, recorder, routes, followups = self._routing
+        life, decode, offer, waiting, dispatch, conversation, recorder, routes, followups = (
+            self._routing
+        )
         special, tracked, delta_types = _SPECIAL, _TRACKED, DELTA_TYPES
         index, end = start, len(messages)
         while index < end:
@@ -280,7 +290,7 @@ class Inbound:
 
 
 # What the Conversation is fed: server events and unknown ones (not client-typed oddities).
-_TRACKED: Final = frozenset([*SERVER_EVENTS.values(), UnknownEvent])
+_TRACKED: Final = frozenset([*SERVER_EVENTS.values(), *GA_SERVER_EVENTS.values(), UnknownEvent])
 _ANSWER_TYPES: Final = frozenset(ANSWERS.values())
 
 # The few event types the receiver acts on, by exact type: one dict lookup per event.

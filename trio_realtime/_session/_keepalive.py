@@ -205,6 +205,11 @@ class Watchdog:
         self._owner = owner
         self._parked: trio.lowlevel.Task | None = None
 
+    def set_heartbeat(self, heartbeat: Heartbeat | None) -> None:
+        """Judge another connection from now on (or none, between connections)."""
+        self._heartbeat = heartbeat
+        self.poke()
+
     def poke(self) -> None:
         """A deadline moved earlier: look again now."""
         task = self._parked
@@ -227,6 +232,7 @@ class Watchdog:
                 self._parked = trio.lowlevel.current_task()
                 await trio.lowlevel.wait_task_rescheduled(self._abort)
             now = trio.current_time()
+            heartbeat = self._heartbeat  # another connection's, if the session moved meanwhile
             if heartbeat is not None and now >= heartbeat.due:
                 verdict = heartbeat.beat(now)
                 if verdict is not None:

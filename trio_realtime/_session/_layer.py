@@ -193,6 +193,7 @@ class ResponseLayer:
         self.closing = False
         self.errors_handled = 0
         self.tool_calls_running = 0
+        self._again: list[str] = []  # out-of-band requests to send again after a resume
 
     @property
     def live_handles(self) -> int:
@@ -570,6 +571,45 @@ class ResponseLayer:
         finally:
             if held:
                 self.queue.release()
+
+    # --- a resumed session -------------------------------------------------------------------
+
+    def connection_lost(self) -> None:
+        """The connection is gone and a new one will carry the session on: the running
+        responses' handles end with their result as the conversation ended them (status
+        ``"interrupted"``). Requests sent and not yet started are noted for
+        :meth:`resume_events`. Tool calls run on: their outputs wait in the outbound queue."""
+        self.followups.clear()
+        for response_id in self.queue.active:
+            self.queue.done(response_id)
+        conversation = self._conversation
+        for response_id, ref in self.routes.items():
+            handle = ref()
+            if handle is not None and conversation is not None:
+                view = conversation.response(response_id)
+                handle._finish(build_result(view.raw, view))
+        self.routes.clear()
+        self._again = [tag for tag, r in self._requests.items() if r.handle.request is not None]
+
+    def resume_events(self, queued: frozenset[str]) -> list[ResponseCreate]:
+        """The requests to send first on the new connection (marked sent): those sent before
+        the loss that never started, unless their ``response.create`` is still ``queued``
+        (it goes with the queue)."""
+        lost, self._again = self._again, []
+        again = []
+        for tag in lost:
+            request = self._requests.get(tag)
+            sent = None if request is None else request.handle.request
+            if request is None or sent is None or sent.event_id in queued:
+                continue  # answered meanwhile (a recycle's old connection), or not written
+            request.deadline = math.inf  # due again once sent again
+            if request.out_of_band:
+                again.append(tag)
+            elif tag == self.queue.in_flight:
+                self.queue.abandon(tag)
+                self.queue.submit_first(tag)
+        events = [event for event in (self.take_ready(),) if event is not None]
+        return events + [e for e in map(self._request_event, again) if e is not None]
 
     # --- the end -----------------------------------------------------------------------------
 

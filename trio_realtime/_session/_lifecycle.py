@@ -82,6 +82,15 @@ class EndListener(Protocol):
         """The session ended so (called once)."""
 
 
+class LossListener(Protocol):
+    """Whoever may carry the session on over a new connection (a resume policy)."""
+
+    def lost(self, ws: object, code: int, reason: str | None, error: ErrorDetails | None) -> bool:
+        """The connection ``ws`` ended so; True if the session carries on without it (or
+        ``ws`` is not the session's connection any more), False to end the session."""
+        ...
+
+
 @final
 class Lifecycle:
     """Open, closing or ended; the ending; the last server error.
@@ -109,6 +118,7 @@ class Lifecycle:
         "ending",
         "events_received",
         "last_error",
+        "resumer",
     )
 
     def __init__(self, url: str, api_key: str, listener: EndListener) -> None:
@@ -121,6 +131,8 @@ class Lifecycle:
         self.last_error: ErrorEvent | None = None
         self._last_error_at = -1
         self.events_received = 0
+        #: Consulted before a lost connection ends the session (``connect(resume=...)``).
+        self.resumer: LossListener | None = None
 
     @property
     def open(self) -> bool:
@@ -161,8 +173,9 @@ class Lifecycle:
         code = details.code if isinstance(details.code, str) else details.type
         return f"; last server error: {code}: {details.message}"
 
-    def connection_closed(self, closed: CloseInfo | None) -> None:
-        """The WebSocket ended (the receiver or the sender found it so): end the session."""
+    def connection_closed(self, closed: CloseInfo | None, ws: object = None) -> None:
+        """The WebSocket ``ws`` ended (the receiver or the sender found it so): end the
+        session, unless the resumer carries it on over a new connection."""
         if self.ending is not None:
             return
         if self.closing:
@@ -174,6 +187,9 @@ class Lifecycle:
         error = (
             last.error if last is not None and self._last_error_at == self.events_received else None
         )
+        resumer = self.resumer
+        if resumer is not None and resumer.lost(ws, code, reason, error):
+            return
         logger.debug(
             "%s: closed by the peer: %d %s", self._url, code, redact(reason or "", self._api_key)
         )

@@ -63,6 +63,25 @@ class Mailbox(Generic[_T]):
             self._getter = None
             trio.lowlevel.reschedule(getter)
 
+    def push_front(self, items: list[_T]) -> None:
+        """Queue ``items`` before everything queued, even past the limit (a resumed session's
+        few events that must go first); closed or not.
+
+        The limit still holds for :meth:`put`: a putter waits until the queue is below it.
+        """
+        if not items:
+            return
+        self._items[0:0] = items
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            trio.lowlevel.reschedule(getter)
+
+    @property
+    def items(self) -> tuple[_T, ...]:
+        """What is queued, oldest first (a copy)."""
+        return tuple(self._items)
+
     async def put(self, item: _T) -> None:
         """Queue ``item``, waiting while the mailbox is full (a checkpoint).
 

@@ -8,6 +8,7 @@ from typing import Final
 import attrs
 
 from .._core._tools import FunctionTool
+from ._resume_policy import ResumePolicy
 
 __all__ = ["BACKLOG_BYTES", "BACKLOG_EVENTS", "SessionOptions"]
 
@@ -35,6 +36,10 @@ class SessionOptions:
     #: ``None``: on when the conversation is tracked (barge-in needs it).
     handle_interruptions: bool | None = None
     max_queued_responses: int = 32
+    #: Carry the session on over new connections (``None``: a lost connection ends it).
+    resume: ResumePolicy | None = None
+    #: Seconds one connection attempt may take (a resume's, up to its replay's last answer).
+    connect_timeout: float = 10.0
 
     def __attrs_post_init__(self) -> None:
         for name in (
@@ -53,7 +58,7 @@ class SessionOptions:
             math.isfinite(self.keepalive) and self.keepalive > 0
         ):
             raise ValueError(f"keepalive must be positive or None, got {self.keepalive!r}")
-        for name in ("tool_timeout", "request_timeout"):
+        for name in ("tool_timeout", "request_timeout", "connect_timeout"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be positive, got {value!r}")
@@ -61,4 +66,9 @@ class SessionOptions:
             raise ValueError(
                 "handle_interruptions=True needs track_conversation=True (barge-in truncates "
                 "at the audio the conversation received)"
+            )
+        if self.resume is not None and not self.track_conversation:
+            raise ValueError(
+                "resume needs track_conversation=True (the conversation is the history a new "
+                "connection replays)"
             )

@@ -26,7 +26,7 @@ import binascii
 import contextlib
 import secrets
 from collections.abc import Callable
-from typing import Final, TypeAlias, TypeVar, final
+from typing import Final, TypeAlias, TypeVar, cast, final
 
 import attrs
 import trio
@@ -87,6 +87,8 @@ class Outbound:
         sent_log: Where events are kept for :meth:`RealtimeSession.cause_of`.
         conversation: Fed every event written, if the conversation is tracked.
         recorder: Records every event written, if recording.
+        encode: Turns an event into its frame's text: the dialect's encoder (the codec's
+            :func:`~trio_realtime.encode` for beta).
 
     Attributes:
         new_id: Makes ``event_id`` values.
@@ -97,13 +99,16 @@ class Outbound:
 
     __slots__ = (
         "_conversation",
+        "_drained",
+        "_encode",
         "_life",
         "_queue",
         "_recorder",
         "_replies",
-        "_sender_done",
+        "_sender_scope",
         "_size",
         "_spawn",
+        "_suspended",
         "_ws",
         "audio_ms_sent",
         "events_sent",
@@ -123,14 +128,19 @@ class Outbound:
         sent_log: SentLog,
         conversation: Conversation | None,
         recorder: Recorder | None,
+        encode: Callable[[ClientEvent | UnknownEvent], str] = encode,
     ) -> None:
         self._ws = ws
+        self._encode = encode
         self._spawn = spawn
         self._life = lifecycle
         self._replies = replies
         self._size = queue_size
         self._queue: Mailbox[Outgoing] | None = None  # made with the sender, when needed
-        self._sender_done = Flag()
+        self._sender_scope: trio.CancelScope | None = None  # the running sender's
+        self._suspended = False  # no connection to write to: everything waits in the queue
+        # Set once nothing more will be written: the queue closed and drained, or the end.
+        self._drained = Flag()
         self._conversation = conversation
         self._recorder = recorder
         self.sent_log = sent_log
@@ -166,7 +176,7 @@ class Outbound:
             event_id = event.raw["event_id"]
         else:
             raise TypeError(f"send() takes a client event, not {type(event).__name__}")
-        text = encode(event)
+        text = self._encode(event)
         if type(event) is InputAudioBufferAppend:
             if len(text) > MAX_APPEND_EVENT_CHARS:
                 raise ValueError(
@@ -331,14 +341,20 @@ class Outbound:
 
     def _start_sender(self) -> Mailbox[Outgoing]:
         """Make the queue and start the sender (about 3.5 KiB an idle session never needs).
-        Made once the session is closing, the queue is closed at once, as it would have been."""
+        Made once the session is closing, the queue is closed at once, as it would have been;
+        made while suspended, it waits for :meth:`attach` to get a sender."""
         queue = self._queue = Mailbox[Outgoing](self._size)
-        if self._life.open:
-            self._spawn(self._sender, queue, name="trio_realtime.sender")
-        else:
+        if not self._life.open:
             queue.close()
-            self._sender_done.set()
+            self._drained.set()
+        elif not self._suspended:
+            self._spawn_sender(queue)
         return queue
+
+    def _spawn_sender(self, queue: Mailbox[Outgoing]) -> None:
+        # The scope exists before the task runs, so a suspend before then cancels it too.
+        scope = self._sender_scope = trio.CancelScope()
+        self._spawn(self._sender, queue, self._ws, scope, name="trio_realtime.sender")
 
     def _written(self, event: ClientEvent | UnknownEvent, text: str, audio_ms: float) -> None:
         # Every event written to the socket passes here once, in order.
@@ -349,53 +365,128 @@ class Outbound:
         if self._recorder is not None:
             self._recorder.record("client", event.type, text)
 
-    async def _sender(self, queue: Mailbox[Outgoing]) -> None:
-        ws = self._ws
+    async def _sender(
+        self, queue: Mailbox[Outgoing], ws: ClientWebSocket, scope: trio.CancelScope
+    ) -> None:
         send_message = ws.send_message
         written = self._written
         get, get_nowait = queue.get, queue.get_nowait
         try:
-            while True:
-                try:
-                    item = get_nowait()  # a backlog is written without a checkpoint each
-                except trio.WouldBlock:
-                    item = None
-                if item is None:  # parked outside the except: no WouldBlock kept alive
-                    item = await get()
-                if item is _FLUSH:
-                    await ws.flush()
-                    continue
-                event, text, audio_ms = item
-                await send_message(text)
-                written(event, text, audio_ms)
+            with scope:  # cancelled by suspend(): the connection is being left
+                await trio.lowlevel.checkpoint()  # cancelled before it ran: it takes nothing
+                while True:
+                    try:
+                        item = get_nowait()  # a backlog is written without a checkpoint each
+                    except trio.WouldBlock:
+                        item = None
+                    if item is None:  # parked outside the except: no WouldBlock kept alive
+                        item = await get()
+                    if item is _FLUSH:
+                        await ws.flush()
+                        continue
+                    event, text, audio_ms = item
+                    try:
+                        await send_message(text)
+                    except BaseException:
+                        # Not written whole, so not processed: it goes to the next connection
+                        # if the session moves to one (else the queue is dropped anyway).
+                        queue.push_front([item])
+                        raise
+                    written(event, text, audio_ms)
         except trio.EndOfChannel:
-            pass  # closed for the close: everything queued has been written
+            self._drained.set()  # closed for the close: everything queued has been written
         except WebSocketClosed:
-            self._life.connection_closed(ws.closed)
+            self._life.connection_closed(ws.closed, ws)  # the end, or a resume takes over
         finally:
-            self._sender_done.set()
+            if self._sender_scope is scope:
+                self._sender_scope = None
+            if self._life.ending is not None:
+                self._drained.set()
 
     # --- the end -----------------------------------------------------------------------------
 
     def close(self) -> bool:
-        """No more sends; the sender writes what is queued, then stops. False if there was
-        never anything to write (no sender)."""
+        """No more sends; the sender writes what is queued, then stops (while suspended,
+        once :meth:`attach` gives it a connection). False if there was never anything to
+        write (no sender)."""
         queue = self._queue
         if queue is None:
             return False
         queue.close()
+        if self._sender_scope is None and not len(queue):
+            self._drained.set()  # no sender, nothing queued: nothing to wait for
         return True
 
     async def wait_sent(self) -> None:
         """Wait until the sender has written everything queued before :meth:`close`."""
         if self._queue is not None:
-            await self._sender_done.wait()
+            await self._drained.wait()
 
     def ended(self) -> None:
         """The session ended: blocked sends wake up and raise; nothing more is queued."""
         if self._queue is not None:
             self._queue.close()
+            if self._sender_scope is None:
+                self._drained.set()
+
+    # --- moving to another connection (a resumed session) ------------------------------------
+
+    @property
+    def suspended(self) -> bool:
+        """Whether sends wait in the queue for a connection (:meth:`suspend` was called)."""
+        return self._suspended
+
+    def suspend(self) -> None:
+        """Stop writing: the connection is gone, or being left. The sender stops at once (a
+        frame it had not finished writing goes back to the front of the queue); sends from
+        now on wait in the queue (the bounded buffer: a full one makes ``send`` wait) until
+        :meth:`attach`."""
+        self._suspended = True
+        self._ws = _NO_CONNECTION
+        scope, self._sender_scope = self._sender_scope, None
+        if scope is not None:
+            scope.cancel()
+
+    def queued_ids(self) -> frozenset[str]:
+        """The ``event_id`` of every event queued and not yet written."""
+        queue = self._queue
+        if queue is None:
+            return frozenset()
+        return frozenset(
+            str(event_id)
+            for event, _, _ in queue.items
+            if (event_id := getattr(event, "event_id", None)) is not None
+        )
+
+    def attach(self, ws: ClientWebSocket, first: list[Outgoing]) -> None:
+        """Write to ``ws`` from now on: ``first`` (events sent again), then what waited."""
+        self._ws = ws
+        self._suspended = False
+        queue = self._queue
+        if first:
+            queue = queue if queue is not None else self._start_sender()
+            queue.push_front(first)
+        if queue is not None and self._sender_scope is None and self._life.ending is None:
+            self._spawn_sender(queue)
+        elif queue is None and not ws.writes_directly:
+            self._start_sender()
+
+    def record_written(self, event: ClientEvent | UnknownEvent, text: str) -> None:
+        """Count an event written to the socket by someone else (a resume's replay)."""
+        self._written(event, text, 0.0)
 
 
 #: Queued after a direct write the socket took only part of: the sender writes the rest.
 _FLUSH: Final[Outgoing] = (UnknownEvent(raw={"type": "trio_realtime.flush"}), "", 0.0)
+
+
+class _NoConnection:
+    """Where a suspended session's direct writes go: nowhere (they queue instead)."""
+
+    writes_directly = False
+
+    def try_send_now(self, message: str) -> bool:  # pragma: no cover - writes_directly is False
+        return False
+
+
+_NO_CONNECTION: Final = cast(ClientWebSocket, _NoConnection())

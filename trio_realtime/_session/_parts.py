@@ -13,11 +13,16 @@
         ResponseLayer  handles, the turn queue, tools, barge-in                    (_layer)
         AudioPumps     appends and pump tasks                                      (_audio)
         Watchdog       the keepalive and other deadlines, on their own clock       (_keepalive)
+        Resumer        with ``resume=``: carries the session on over new connections (_resume)
 
 Each part is given only what it uses: the response layer gets an outbox, a way to start
 tasks and a wait gauge, never the session; the receiver gets the parts it feeds. Each can be
 tested without a socket. The session's one nursery runs the receiver, the watchdog, the
-sender once one is needed, audio pumps and tool calls.
+sender once one is needed, audio pumps and tool calls, and the resumer.
+
+The connection is the one thing a resumed session swaps: the transport, the receiver task
+reading it (under a cancel scope of its own), the sender writing it and the heartbeat judging
+it. Everything else (the queue, the stream, waiters, handles, the conversation) lives on.
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ from ._keepalive import Deadline, Heartbeat, ReceiverStalls, Watchdog
 from ._layer import ResponseLayer
 from ._lifecycle import Ending, Lifecycle, local_close, peer_gone
 from ._options import BACKLOG_BYTES, BACKLOG_EVENTS, SessionOptions
-from ._outbound import Outbound
+from ._outbound import Outbound, Outgoing
 from ._requests import Replies, Requester
+from ._resume import Resumer
 from ._stream import EventStream
 from ._support import SentLog
 from ._types import SessionStatistics
@@ -54,6 +60,9 @@ class SessionParts:
     """Every part of one session, wired together (see the module docstring)."""
 
     __slots__ = (
+        "_app_stalls",
+        "_receiver_scope",
+        "_retired_bytes",
         "conversation",
         "inbound",
         "layer",
@@ -64,6 +73,7 @@ class SessionParts:
         "pumps",
         "replies",
         "requester",
+        "resumer",
         "stream",
         "transport",
         "waiters",
@@ -80,13 +90,17 @@ class SessionParts:
         ws, spawn = transport.ws, nursery.start_soon
         self.transport = transport
         self.options = options
+        resume = options.resume
         conversation = self.conversation = (
-            Conversation(keep_audio_seconds=options.keep_audio_seconds)
+            Conversation(
+                keep_audio_seconds=options.keep_audio_seconds,
+                keep_input_audio_seconds=0.0 if resume is None else resume.input_audio_seconds,
+            )
             if options.track_conversation
             else None
         )
         life = self.life = Lifecycle(transport.config.url, transport.config.api_key, self)
-        app_stalls = ReceiverStalls()
+        app_stalls = self._app_stalls = ReceiverStalls()
         stream = self.stream = EventStream(
             options.inbound_queue_size, BACKLOG_EVENTS, BACKLOG_BYTES, app_stalls
         )
@@ -101,6 +115,7 @@ class SessionParts:
             sent_log=SentLog(options.sent_log_events, options.sent_log_bytes),
             conversation=conversation,
             recorder=recorder,
+            encode=transport.config.dialect.encode,
         )
         self.requester = Requester(out, replies, stream, life)
         heartbeat = None
@@ -134,14 +149,75 @@ class SessionParts:
             layer,
             conversation=conversation,
             recorder=recorder,
+            decode=transport.config.dialect.decode_server_event,
         )
         self.pumps = AudioPumps(out, life, nursery)
         self.nursery = nursery
+        self._receiver_scope = trio.CancelScope()
+        self._retired_bytes = (0, 0)  # sent and received by connections left behind
+        self.resumer = None
+        if options.resume is not None and conversation is not None:
+            self.resumer = Resumer(
+                policy=options.resume,
+                config=transport.config,
+                connect_timeout=options.connect_timeout,
+                close_timeout=options.close_timeout,
+                host=self,
+                life=life,
+                out=out,
+                layer=layer,
+                replies=replies,
+                stream=stream,
+                waiters=self.waiters,
+                conversation=conversation,
+                recorder=recorder,
+            )
 
     def start(self) -> None:
         """Start the receiver and the watchdog (``connect`` does, right after making them)."""
-        self.nursery.start_soon(self.inbound.run, name="trio_realtime.receiver")
+        self._start_receiver()
         self.nursery.start_soon(self.watchdog.run, name="trio_realtime.watchdog")
+
+    def start_resumer(self) -> None:
+        """With a resume policy, start carrying the session on over new connections
+        (``connect`` does once the session is ready: a failure before then is its own)."""
+        if self.resumer is not None:
+            self.life.resumer = self.resumer
+            self.nursery.start_soon(self.resumer.run, name="trio_realtime.resumer")
+
+    def _start_receiver(self) -> None:
+        scope = self._receiver_scope = trio.CancelScope()
+        self.nursery.start_soon(self._receive, scope, name="trio_realtime.receiver")
+
+    async def _receive(self, scope: trio.CancelScope) -> None:
+        with scope:
+            await self.inbound.run()
+
+    # --- moving to another connection (the resumer calls) ------------------------------------
+
+    def leave_connection(self) -> None:
+        """Stop writing to the connection and judging it (what waits goes to the next)."""
+        self.watchdog.set_heartbeat(None)
+        self.out.suspend()
+        self.stream.take_back()  # the receiver reads what the connection still says
+
+    def stop_receiver(self) -> None:
+        """Stop reading the connection being left."""
+        self._receiver_scope.cancel()
+
+    def take_over(self, transport: Transport, first: list[Outgoing]) -> None:
+        """Use ``transport`` from now on (see :class:`~._resume.Host`)."""
+        old = self.transport.ws
+        sent, received = self._retired_bytes
+        self._retired_bytes = (sent + old.bytes_sent, received + old.bytes_received)
+        self.transport = transport
+        ws = transport.ws
+        self.out.attach(ws, first)
+        self.inbound.attach(ws)
+        self._start_receiver()
+        if self.options.keepalive is not None:
+            heartbeat = Heartbeat(ws, self.options.keepalive, self._app_stalls, self.out)
+            self.watchdog.set_heartbeat(heartbeat)
 
     def statistics(self) -> SessionStatistics:
         """A snapshot of every part's counters."""
@@ -155,8 +231,8 @@ class SessionParts:
             inbound_dropped=stream.dropped,
             events_sent=out.events_sent,
             events_received=self.life.events_received,
-            bytes_sent=ws.bytes_sent,
-            bytes_received=ws.bytes_received,
+            bytes_sent=self._retired_bytes[0] + ws.bytes_sent,
+            bytes_received=self._retired_bytes[1] + ws.bytes_received,
             audio_ms_sent=out.audio_ms_sent,
             decode_failures=self.inbound.decode_failures,
             receiver_stalls=stream.stalls.count,
@@ -167,6 +243,7 @@ class SessionParts:
             response_handles=layer.live_handles,
             tool_calls_running=layer.tool_calls_running,
             errors_handled=layer.errors_handled,
+            resumes=0 if self.resumer is None else self.resumer.resumes,
         )
 
     def session_ended(self, ending: Ending) -> None:
@@ -179,10 +256,17 @@ class SessionParts:
         self.pumps.stop_all(None if ending.ends_iteration else ending.error)
 
     async def peer_gone(self, message: str) -> None:
-        """The keepalive's verdict: end the session with 1006 and close the socket."""
-        if self.life.open:
+        """The keepalive's verdict: end the session with 1006 and close the socket (or,
+        with a resume policy, leave the connection for a new one)."""
+        life = self.life
+        if life.open:
             logger.debug("%s: %s", self.transport.config.url, message)
-            self.life.end(peer_gone(message))
+            resumer = life.resumer
+            if resumer is not None and resumer.lost(
+                self.transport.ws, 1006, f"keepalive: {message}", None
+            ):
+                return  # the resumer closes the socket
+            life.end(peer_gone(message))
         await self.transport.abort()
 
     async def aclose(self) -> None:

@@ -218,6 +218,20 @@ class Replies:
             if expected is not None and expected.event is event:
                 book.forget(event_id, expected)
 
+    def unanswered(self) -> list[Expected]:
+        """Every event still awaiting its answer, in the order they were sent."""
+        return [] if self._book is None else list(self._book.by_id.values())
+
+    def interrupt(self, expected: Expected, make_error: Callable[[], BaseException]) -> None:
+        """``expected`` can never be answered (its connection is gone and it is not sent
+        again): its ``request()`` raises a fresh ``make_error()``."""
+        book = self._book
+        if book is None or expected.reply is not None or expected.error is not None:
+            return
+        book.forget(str(expected.event.event_id), expected)
+        expected.error = make_error
+        expected._settle()
+
     def expected(self, event_id: str) -> Expected | None:
         """The pending expectation of the event sent with ``event_id``."""
         return None if self._book is None else self._book.by_id.get(event_id)

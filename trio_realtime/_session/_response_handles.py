@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeAlias, final
 import attrs
 import trio
 
+from .._core._conversation import INTERRUPTED
 from .._core._errors import RealtimeError
 from .._core._events import (
     ErrorDetails,
@@ -126,7 +127,9 @@ class ResponseResult:
 
     Attributes:
         id: The response id.
-        status: ``completed``, ``cancelled``, ``incomplete`` or ``failed``.
+        status: ``completed``, ``cancelled``, ``incomplete`` or ``failed``; ``interrupted``
+            (the client's own status) when the connection was lost while it ran and the
+            session resumed on a new one: the result holds what had arrived.
         status_details: Why it ended so (``reason`` ``turn_detected`` after a barge-in), or
             ``None``.
         out_of_band: Whether it was an out-of-band response (``conversation: "none"``).
@@ -168,6 +171,10 @@ def build_result(response: Response, view: ResponseView | None) -> ResponseResul
                 texts.append(part.text)
             if isinstance(part.transcript, str) and part.type == "audio":
                 transcripts.append(part.transcript)
+    if view is not None and response.status == INTERRUPTED:
+        # No response.done came: what arrived is in the conversation's items.
+        texts = [item.text for item in view.output if item.text]
+        transcripts = [t for item in view.output if (t := item.transcript)]
     audio = b""
     fmt = None
     if view is not None:

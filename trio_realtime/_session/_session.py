@@ -82,7 +82,9 @@ class RealtimeSession(metaclass=NoPublicConstructor):
     the session's own stream (``async for event in session``, :meth:`receive`); reading only
     what you asked for never stalls (README.rst, "Who gets which event"). A normal close ends
     iteration after the buffered events; an abnormal one raises
-    :class:`~trio_realtime.ConnectionClosed` after them. A failure no operation raised is
+    :class:`~trio_realtime.ConnectionClosed` after them, unless the session was opened with
+    ``connect(resume=...)``: then a recoverable loss moves it to a new connection, and the
+    stream yields a :class:`~trio_realtime.SessionResumed`. A failure no operation raised is
     raised when the block ends: failures never pass silently.
     """
 
@@ -100,6 +102,11 @@ class RealtimeSession(metaclass=NoPublicConstructor):
     def _start(self) -> None:
         """Start the receiver and the watchdog (``connect`` does, right after making it)."""
         self._p.start()
+
+    def _start_resumer(self) -> None:
+        """With ``resume=``, start carrying the session on over new connections (``connect``
+        does once the session is ready)."""
+        self._p.start_resumer()
 
     def __repr__(self) -> str:
         state = "open" if self._p.life.open else "closed"

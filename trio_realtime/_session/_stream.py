@@ -256,6 +256,11 @@ class EventStream:
         self._lend_check = math.inf
         return trio.lowlevel.Abort.SUCCEEDED
 
+    def take_back(self) -> None:
+        """Give the socket back to the receiver (now, or once the read in progress is over):
+        a connection being left must be read by the receiver, whatever the readers do."""
+        self._reclaim()
+
     def _reclaim(self) -> None:
         """Give the socket back to the receiver: now, or when the read in progress is over."""
         if self._receiver is None:
@@ -322,7 +327,7 @@ class EventStream:
                 keep = await pull()
             finally:
                 self._pulling = False
-                stalls.lent_idle = True
+                stalls.lent_idle = self._receiver is not None  # still lent: unread till next
                 if not keep or self._reclaim_wanted or self._waiting or self._state is not None:
                     self._reclaim()
         return self._take()

@@ -9,15 +9,19 @@ import attrs
 from .._core._decode_failure import DecodeFailure as DecodeFailure
 from .._core._events import Event, UnknownEvent
 from .._core._playback import PlaybackInterrupted
+from ._resume_policy import SessionResumed
 
 __all__ = ["DecodeFailure", "ReceivedEvent", "SessionStatistics"]
 
 
 #: What :meth:`RealtimeSession.receive` and ``async for`` yield: a typed event (a server
 #: event, in practice), an :class:`UnknownEvent` for a type this library does not know, a
-#: :class:`DecodeFailure` for a frame that is not a valid event, or the session's own
-#: :class:`PlaybackInterrupted` notice after a barge-in.
-ReceivedEvent: TypeAlias = Event | UnknownEvent | DecodeFailure | PlaybackInterrupted
+#: :class:`DecodeFailure` for a frame that is not a valid event, or one of the session's own
+#: notices: :class:`PlaybackInterrupted` after a barge-in, :class:`SessionResumed` after a
+#: move to a new connection.
+ReceivedEvent: TypeAlias = (
+    Event | UnknownEvent | DecodeFailure | PlaybackInterrupted | SessionResumed
+)
 
 
 @final
@@ -55,6 +59,8 @@ class SessionStatistics:
         tool_calls_running: Tool calls running now.
         errors_handled: Errors the library caused and handled without delivering them
             (a refused request it sent again, a cancel that raced ``response.done``).
+        resumes: Times the session moved to a new connection (``connect(resume=...)``).
+            ``bytes_sent`` and ``bytes_received`` count every connection's.
     """
 
     outbound_buffer_used: int
@@ -77,3 +83,4 @@ class SessionStatistics:
     response_handles: int
     tool_calls_running: int
     errors_handled: int
+    resumes: int = 0

@@ -26,12 +26,14 @@ from typing import Final, Literal, TypeAlias, final
 import attrs
 import trio
 
+from .._core._dialects import BETA, Dialect, DialectName, dialect_named
 from .._core._events import ErrorDetails
 from ._errors import (
     AuthenticationError,
     ConnectionClosed,
     ConnectionRejected,
     ConnectTimeout,
+    DialectRefused,
     HandshakeError,
     UpgradeAuthenticationError,
 )
@@ -45,7 +47,10 @@ from ._websocket import (
 
 __all__ = [
     "API_KEY_ENV_VARS",
+    "BETA_URL",
     "DEFAULT_URL",
+    "DEFAULT_URLS",
+    "GA_URL",
     "MAX_MESSAGE_SIZE",
     "RECEIVE_BUFFER_SIZE",
     "Auth",
@@ -60,8 +65,16 @@ __all__ = [
 
 logger = logging.getLogger("trio_realtime")
 
-#: The production endpoint of the beta Realtime API (server-behaviour.md 1.1).
-DEFAULT_URL: Final = "wss://api.openai.com/v1/realtime"
+#: The default endpoint of the beta dialect: the project seed's documented beta endpoint.
+#: OpenAI's own host answers every beta connection with ``beta_api_shape_disabled`` since
+#: 2026-05-12 (server-behaviour.md, status).
+BETA_URL: Final = "wss://api-platform.ope.ai/v1/realtime"
+#: The default endpoint of the GA dialect: OpenAI's public Realtime API.
+GA_URL: Final = "wss://api.openai.com/v1/realtime"
+#: The default endpoint of each dialect.
+DEFAULT_URLS: Final[dict[str, str]] = {"beta": BETA_URL, "ga": GA_URL}
+#: The default endpoint of the default dialect (beta).
+DEFAULT_URL: Final = BETA_URL
 #: Environment variables read, in order, when ``api_key`` is not given.
 API_KEY_ENV_VARS: Final = ("API_KEY", "OPENAI_API_KEY")
 #: Bytes asked of the socket per read. 4 KiB (trio-websocket's default) costs about twice the
@@ -105,6 +118,7 @@ class ConnectionConfig:
         receive_buffer_size: Bytes per socket read.
         max_message_size: Largest message accepted.
         open_stream: Factory replacing TCP/TLS, or ``None``.
+        dialect: The wire shape spoken (it also decides the beta marker).
     """
 
     url: str
@@ -121,6 +135,7 @@ class ConnectionConfig:
     receive_buffer_size: int | None
     max_message_size: int
     open_stream: Callable[[], Awaitable[trio.abc.Stream]] | None = attrs.field(repr=False)
+    dialect: Dialect = BETA
 
 
 @functools.cache
@@ -202,13 +217,14 @@ def _build_resource(
 
 
 def _build_headers(
-    auth: Auth, api_key: str, headers: Mapping[str, str] | None
+    auth: Auth, api_key: str, headers: Mapping[str, str] | None, *, beta: bool
 ) -> tuple[tuple[bytes, bytes], ...]:
     from .._core._version import __version__
 
     ours: dict[str, str] = {"User-Agent": f"trio-realtime/{__version__}"}
-    if auth != "subprotocol":
-        # The subprotocol openai-beta.realtime-v1 stands in for this header (browser form).
+    if auth != "subprotocol" and beta:
+        # The beta marker: it selects the beta shapes; GA has none. In the browser form the
+        # subprotocol openai-beta.realtime-v1 stands in for it.
         ours["OpenAI-Beta"] = "realtime=v1"
     if auth == "header":
         ours["Authorization"] = f"Bearer {api_key}"
@@ -231,7 +247,7 @@ def build_config(
     *,
     model: str | None,
     intent: str | None,
-    url: str,
+    url: str | None,
     query: Mapping[str, str] | None,
     headers: Mapping[str, str] | None,
     api_key: str | None,
@@ -241,8 +257,11 @@ def build_config(
     max_message_size: int,
     open_stream: Callable[[], Awaitable[trio.abc.Stream]] | None,
     environ: Mapping[str, str] | None = None,
+    dialect: DialectName = "beta",
 ) -> ConnectionConfig:
     """Check the arguments of :func:`trio_realtime.connect` and build the request.
+
+    ``url`` ``None`` is the dialect's default endpoint (:data:`DEFAULT_URLS`).
 
     Raises:
         ValueError: Neither ``model`` nor ``intent`` (as arguments or in the URL or
@@ -250,6 +269,9 @@ def build_config(
             ``wss://``; no API key; a header or key that HTTP cannot carry; bad sizes.
         TypeError: An argument of the wrong type.
     """
+    spoken = dialect_named(dialect)
+    if url is None:
+        url = DEFAULT_URLS[spoken.name]
     for name, value in (("model", model), ("intent", intent)):
         if value is not None and (not isinstance(value, str) or not value):
             raise ValueError(f"{name} must be a non-empty string")
@@ -280,7 +302,9 @@ def build_config(
     resource, model, intent = _build_resource(parts, model, intent, query)
     subprotocols: tuple[str, ...] = ()
     if auth == "subprotocol":
-        subprotocols = ("realtime", f"openai-insecure-api-key.{key}", "openai-beta.realtime-v1")
+        subprotocols = ("realtime", f"openai-insecure-api-key.{key}")
+        if spoken is BETA:
+            subprotocols += ("openai-beta.realtime-v1",)
     return ConnectionConfig(
         url=f"{parts.scheme}://{host_header}{resource}",
         model=model,
@@ -290,12 +314,13 @@ def build_config(
         host_header=host_header,
         resource=resource,
         ssl_context=(ssl_context or _default_ssl_context()) if secure else None,
-        headers=_build_headers(auth, key, headers),
+        headers=_build_headers(auth, key, headers, beta=spoken is BETA),
         subprotocols=subprotocols,
         api_key=key,
         receive_buffer_size=receive_buffer_size,
         max_message_size=max_message_size,
         open_stream=open_stream,
+        dialect=spoken,
     )
 
 
@@ -423,4 +448,16 @@ def close_error(
         error = attrs.evolve(error, message=redact(error.message, api_key))
     if code == 3000:
         return AuthenticationError(code, reason, error)
+    refused = _REFUSED_DIALECTS.get(error.code if error is not None else None)
+    if refused is not None:
+        return DialectRefused(code, reason, error, dialect=refused)
     return ConnectionClosed(code, reason, error)
+
+
+#: The error codes of a server that does not speak the dialect asked for, and that dialect:
+#: OpenAI's GA-only service refuses the beta marker; the reference server, limited to beta
+#: (``serve --dialects beta``), refuses a connection without it.
+_REFUSED_DIALECTS: Final[dict[object, DialectName]] = {
+    "beta_api_shape_disabled": "beta",
+    "missing_beta_header": "ga",
+}

@@ -122,3 +122,40 @@ class UpgradeAuthenticationError(AuthenticationError, ConnectionRejected):
         self.reason = None
         self.error = None
         RealtimeError.__init__(self, message)
+
+
+class DialectRefused(ConnectionClosed):
+    """The server does not speak the dialect the session asked for, and closed.
+
+    OpenAI's public endpoint speaks only GA since 2026-05-12: a beta connection gets the
+    ``error`` ``beta_api_shape_disabled`` and close 4000. The reference server limited to beta
+    (``serve --dialects beta``) answers a GA connection with ``missing_beta_header``. The
+    message names the way out: ``connect(..., dialect="ga")`` (or ``"beta"``).
+
+    Attributes:
+        dialect: The dialect the server refused (``"beta"`` or ``"ga"``).
+        suggestion: The one to connect with instead.
+    """
+
+    def __init__(
+        self,
+        code: int,
+        reason: str | None = None,
+        error: ErrorDetails | None = None,
+        *,
+        dialect: str,
+    ) -> None:
+        self.dialect = dialect
+        self.suggestion = "ga" if dialect == "beta" else "beta"
+        shape = "beta protocol (OpenAI-Beta: realtime=v1)" if dialect == "beta" else "GA protocol"
+        detail = f": {error.message}" if error is not None else ""
+        super().__init__(
+            code,
+            reason,
+            error,
+            message=(
+                f"the server does not speak the {shape} (close {code}"
+                f"{f', {reason}' if reason else ''}){detail} -- connect with "
+                f'dialect="{self.suggestion}"'
+            ),
+        )

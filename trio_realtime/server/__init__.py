@@ -1,8 +1,9 @@
-"""The local reference server: the Realtime API beta v1 over WebSocket, offline.
+"""The local reference server: the Realtime API over WebSocket, beta v1 and GA, offline.
 
 :func:`serve` runs it; :class:`ConnectionState` is its sans-I/O protocol core, one per
 connection; an :class:`Engine` (by default the deterministic :class:`SimulatedEngine`) decides
-what the assistant says and what the user said. For tests, see
+what the assistant says and what the user said. Real speech, offline, is the speech engine of
+:mod:`trio_realtime.server._speech` (the ``speech`` extra), imported only when used. For tests, see
 :func:`trio_realtime.testing.open_local_server`.
 """
 
@@ -10,13 +11,17 @@ from __future__ import annotations
 
 from ._connection_info import ConnectionInfo as ConnectionInfo
 from ._engine import SimulatedEngine as SimulatedEngine
+from ._engine_api import Deferred as Deferred
 from ._engine_api import Engine as Engine
+from ._engine_api import EngineSession as EngineSession
+from ._engine_api import Listener as Listener
 from ._engine_api import PlannedAudio as PlannedAudio
 from ._engine_api import PlannedFunctionCall as PlannedFunctionCall
 from ._engine_api import PlannedOutput as PlannedOutput
 from ._engine_api import PlannedText as PlannedText
 from ._engine_api import ResponsePlan as ResponsePlan
 from ._engine_api import ResponseRequest as ResponseRequest
+from ._engine_api import SessionfulEngine as SessionfulEngine
 from ._engine_api import TranscriptionPlan as TranscriptionPlan
 from ._engine_api import TranscriptionRequest as TranscriptionRequest
 from ._handshake import Handshake as Handshake
@@ -32,8 +37,11 @@ __all__ = [
     "DEFAULT_MODELS",
     "ConnectionInfo",
     "ConnectionState",
+    "Deferred",
     "Engine",
+    "EngineSession",
     "Handshake",
+    "Listener",
     "PlannedAudio",
     "PlannedFunctionCall",
     "PlannedOutput",
@@ -42,6 +50,7 @@ __all__ = [
     "ResponseRequest",
     "ServerHandle",
     "ServerOptions",
+    "SessionfulEngine",
     "SimulatedEngine",
     "TranscriptionPlan",
     "TranscriptionRequest",

@@ -32,10 +32,12 @@ import attrs
 import trio
 
 from .._core._codec import encode
+from .._core._dialects import dialect_named
 from .._core._events import ErrorDetails, ErrorEvent, ServerEvent
 from .._wire._frames import FrameError
 from .._wire._websocket import WebSocketClosed
 from ._connection_info import ConnectionInfo, ConnectionSettings
+from ._engine_worker import EngineWorker
 from ._handshake import (
     REALTIME_PATH,
     not_found_body,
@@ -76,7 +78,8 @@ SERVER_ERROR_CLOSE_CODE: Final = 1011
 SHUTDOWN_CLOSE_CODE: Final = 1001
 """The server is shutting down ("going away")."""
 BETA_REQUIRED_CLOSE_CODE: Final = 4000
-"""Strict mode refused a connection without the beta marker."""
+"""A beta-only server refused a connection without the beta marker; a GA-only one refused a
+connection with it (``beta_api_shape_disabled``, as OpenAI's endpoint does)."""
 
 _INBOUND_QUEUE: Final = 16
 _OUTBOUND_QUEUE: Final = 64
@@ -92,6 +95,15 @@ _BETA_REQUIRED_MESSAGE: Final = (
     "This server speaks only the Realtime beta protocol: send the header "
     "'OpenAI-Beta: realtime=v1' or the subprotocol 'openai-beta.realtime-v1'."
 )
+#: OpenAI's words, verbatim (server-behaviour.md 6.2).
+_BETA_DISABLED_MESSAGE: Final = (
+    "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
+)
+#: How a server refuses the dialect it does not speak: error code and message.
+_DIALECT_REFUSALS: Final = {
+    "beta": ("beta_api_shape_disabled", _BETA_DISABLED_MESSAGE),
+    "ga": ("missing_beta_header", _BETA_REQUIRED_MESSAGE),
+}
 _PEER_GONE: Final = (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
@@ -110,11 +122,16 @@ class _Close:
 _Inbound = str | bytes | FrameError
 
 
+#: Ends one connection on demand: ``end(code, reason, drop)`` (see :meth:`_Shell.end`).
+EndConnection = Callable[[int, str, bool], None]
+
+
 async def serve_connection(
     tcp: trio.abc.Stream,
     info: ConnectionInfo,
     settings: ConnectionSettings,
     report_bug: Callable[[Exception], None],
+    live: dict[int, EndConnection] | None = None,
 ) -> None:
     """Serve one accepted TCP connection until it ends. Never raises but for cancellation.
 
@@ -125,10 +142,13 @@ async def serve_connection(
     Cancellation (the server shutting down) is graceful: the client gets a 1001 close frame
     and up to a second to answer it. That needs the receiver task, which reads the answer, to
     outlive the cancellation, so the connection runs in a shielded scope and a watcher
-    outside it turns the cancellation into :meth:`_Shell.shut_down`.
+    outside it turns the cancellation into :meth:`_Shell.shut_down`. While it runs, ``live``
+    (if given) maps its id to a way to end it on demand (tests: a restart, a dropped route).
     """
     stream = GuardedStream(tcp, stall_timeout=settings.stuck_client_timeout)
     shell = _Shell(stream, info, settings)
+    if live is not None:
+        live[info.id] = shell.end
     try:
         async with trio.open_nursery() as watcher:
             watcher.start_soon(_shut_down_when_cancelled, shell)
@@ -145,6 +165,8 @@ async def serve_connection(
         for bug in _leaves(bugs):
             report_bug(bug)
     finally:
+        if live is not None:
+            live.pop(info.id, None)
         with trio.CancelScope(shield=True):
             if shell.linger and not info.dropped and not stream.torn:
                 await _linger(stream, settings.close_timeout)
@@ -183,12 +205,20 @@ class _Shell:
         # Cancelled to end the connection early: shutdown, or a keepalive timeout.
         self._scope = trio.CancelScope()
         self._pending_close: _Close | None = None
+        self._drop = False
         self._done = False
 
     def shut_down(self) -> None:
         """End the connection soon with a 1001 close (no-op once it has ended)."""
+        self.end(SHUTDOWN_CLOSE_CODE, "server shutting down", False)
+
+    def end(self, code: int, reason: str, drop: bool) -> None:
+        """End the connection soon: a close frame with ``code`` and ``reason``, or with
+        ``drop`` the TCP connection ends without one (what is queued is not sent). No-op
+        once it is ending."""
         if not self._done and self._pending_close is None:
-            self._pending_close = _Close(SHUTDOWN_CLOSE_CODE, "server shutting down")
+            self._pending_close = _Close(code, reason)
+            self._drop = drop
             self._scope.cancel()
 
     async def run(self, transport: trio.Nursery) -> None:
@@ -247,7 +277,7 @@ class _Shell:
         info.http_status = 101
         info.credential_source = credential.source if credential else None
         _log.info(
-            "connection %d from %s: model=%r intent=%r beta=%s",
+            "connection %d from %s: model=%r intent=%r beta marker=%s",
             info.id,
             info.remote,
             handshake.model,
@@ -266,12 +296,12 @@ class _Shell:
                 await self._refuse(ids, failure.code, failure.message, failure.close_code)
                 return
             info.authenticated = True
-            if settings.strict_beta_header and not handshake.beta:
-                _log.info("connection %d: refused, no beta marker", info.id)
+            info.dialect = asked = "beta" if handshake.beta else "ga"
+            if asked not in settings.dialects:
+                _log.info("connection %d: refused, the %s dialect is not served", info.id, asked)
                 inbound_receive.close()
-                await self._refuse(
-                    ids, "missing_beta_header", _BETA_REQUIRED_MESSAGE, BETA_REQUIRED_CLOSE_CODE
-                )
+                code, message = _DIALECT_REFUSALS[asked]
+                await self._refuse(ids, code, message, BETA_REQUIRED_CLOSE_CODE)
                 return
             state = ConnectionState(
                 intent=handshake.intent,
@@ -280,6 +310,7 @@ class _Shell:
                 engine=settings.engine,
                 options=settings.options,
                 ids=ids,
+                dialect=dialect_named(asked),
             )
             info.state = state
             await self._run_session(state, inbound_receive)
@@ -332,8 +363,12 @@ class _Shell:
             _OUTBOUND_QUEUE
         )
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._timer, state, inbound, outbound_send)
-            nursery.start_soon(self._sender, self._ws, outbound_receive, nursery.cancel_scope)
+            # Deferred engine work (real speech) runs in this nursery, started on demand.
+            worker = EngineWorker(state.engine_work, nursery, f"connection {self._info.id}")
+            nursery.start_soon(self._timer, state, inbound, outbound_send, worker)
+            nursery.start_soon(
+                self._sender, self._ws, outbound_receive, nursery.cancel_scope, state.dialect.encode
+            )
             if self._settings.ping_interval is not None:
                 nursery.start_soon(self._keepalive, self._ws)
 
@@ -381,6 +416,7 @@ class _Shell:
         state: ConnectionState,
         inbound: trio.MemoryReceiveChannel[_Inbound],
         outbound: trio.MemorySendChannel[ServerEvent | _Close],
+        worker: EngineWorker,
     ) -> None:
         # Channels close synchronously here: an async close checkpoints, and a cancellation
         # arriving there would replace an exception on its way out of this task.
@@ -395,7 +431,7 @@ class _Shell:
                         return
                 except trio.BrokenResourceError:
                     return  # the sender stopped: the client is gone
-                next_events = await _next_events(state, inbound)
+                next_events = await _next_events(state, inbound, worker)
                 if next_events is None:
                     return  # the client is gone: nothing more to say
                 if isinstance(next_events, FrameError):
@@ -410,6 +446,7 @@ class _Shell:
         ws: ServerWebSocket,
         outbound: trio.MemoryReceiveChannel[ServerEvent | _Close],
         session: trio.CancelScope,
+        encode: Callable[[ServerEvent], str] = encode,
     ) -> None:
         try:
             with outbound:
@@ -462,7 +499,7 @@ class _Shell:
         ws = self._ws
         if ws is None or ws.closed is not None:
             return
-        if self._settings.drop_tcp or self._stream.torn:
+        if self._settings.drop_tcp or self._stream.torn or self._drop:
             self._info._record_close(close.code, close.reason, dropped=True)
             await self._stream.aclose()
             return
@@ -473,7 +510,9 @@ class _Shell:
 
 
 async def _next_events(
-    state: ConnectionState, inbound: trio.MemoryReceiveChannel[_Inbound]
+    state: ConnectionState,
+    inbound: trio.MemoryReceiveChannel[_Inbound],
+    worker: EngineWorker,
 ) -> list[ServerEvent] | FrameError | None:
     """Apply inbound frames until some produce events or the state's next deadline comes.
 
@@ -481,27 +520,43 @@ async def _next_events(
     be none), the client's protocol violation once the frames before it are applied, or
     ``None`` once the client is gone. Most frames (appends) produce nothing, so
     frames are applied in a loop inside one deadline scope, moved when the state's deadline
-    moves: a frame costs no cancel scope of its own.
+    moves: a frame costs no cancel scope of its own. The engine worker ends the wait early
+    when an engine result is ready; while the engine is saturated no frame is read (the
+    client is pushed back through TCP) until it catches up.
     """
     deadline = state.next_deadline()
     with trio.move_on_at(math.inf if deadline is None else deadline) as wait:
-        while True:
-            try:
-                message = await inbound.receive()
-            except trio.EndOfChannel:
-                return None
-            now = trio.current_time()
-            if isinstance(message, str):
-                events = state.receive_text(message, now)
-            elif isinstance(message, bytes):
-                events = state.receive_binary(message, now)
-            else:
-                return message
-            if events or state.close is not None:
-                return events
-            deadline = state.next_deadline()
-            wait.deadline = math.inf if deadline is None else deadline
+        worker.interruptible(wait, paused=state.engine_work.saturated)
+        try:
+            if state.engine_work.saturated:
+                await trio.sleep_forever()
+            return await _apply_frames(state, inbound, wait)
+        finally:
+            worker.interruptible(None)
     return state.advance(trio.current_time())
+
+
+async def _apply_frames(
+    state: ConnectionState,
+    inbound: trio.MemoryReceiveChannel[_Inbound],
+    wait: trio.CancelScope,
+) -> list[ServerEvent] | FrameError | None:
+    while True:
+        try:
+            message = await inbound.receive()
+        except trio.EndOfChannel:
+            return None
+        now = trio.current_time()
+        if isinstance(message, str):
+            events = state.receive_text(message, now)
+        elif isinstance(message, bytes):
+            events = state.receive_binary(message, now)
+        else:
+            return message
+        if events or state.close is not None or state.engine_work.saturated:
+            return events
+        deadline = state.next_deadline()
+        wait.deadline = math.inf if deadline is None else deadline
 
 
 async def _linger(stream: GuardedStream, limit: float) -> None:

@@ -25,7 +25,7 @@ class ConnectionSettings:
     api_keys: ApiKeys
     engine: Engine
     options: ServerOptions
-    strict_beta_header: bool
+    dialects: frozenset[str]
     drop_tcp: bool
     stuck_client_timeout: float
     ping_interval: float | None
@@ -57,6 +57,9 @@ class ConnectionInfo:
             handshake is then not kept; ``None`` if none was sent.
         subprotocol: The subprotocol selected in the 101, if any.
         authenticated: Whether the credentials were accepted.
+        dialect: The dialect the client asked for (``"beta"`` with the beta marker, else
+            ``"ga"``), once its credentials were accepted; it is refused when the server
+            does not speak it.
         credential_source: ``"header"``, ``"subprotocol"`` or ``None`` (no key presented).
         state: The connection's protocol state, from the session's start until the
             connection ends; after that only with ``keep_finished_state`` (else ``None``).
@@ -79,6 +82,7 @@ class ConnectionInfo:
     http_status: int | None = None
     subprotocol: str | None = None
     authenticated: bool = False
+    dialect: str | None = None
     credential_source: str | None = None
     state: ConnectionState | None = None
     frames_received: int = 0

@@ -9,25 +9,43 @@ back a :class:`ResponsePlan` (the outputs, plus how fast to stream them); it han
 
 Engines are deterministic, do no I/O and never touch trio: pacing is data in the plan, and the
 state machine schedules the resulting events on the caller's clock.
+
+**Slow engines** (real speech recognition and synthesis) add two things, both optional, so a
+plain engine is unaffected:
+
+* a plan may be :class:`Deferred`: ``respond`` or ``transcribe`` returns at once with a
+  coroutine function that finishes the plan. The connection's shell awaits it in a task of its
+  own, one deferred at a time per connection in the order they were made, and hands the
+  result back to the state machine (``response.created`` goes out at once; the deltas, or
+  the transcript, when the result is in). The work must bound itself (worker processes,
+  ``trio.to_thread`` with a limiter), so a slow engine delays its own session and never
+  another's;
+* an engine with an ``open_session()`` method (a :class:`SessionfulEngine`) gets one
+  :class:`EngineSession` per connection, which also *hears* the input audio as it arrives
+  (:class:`Listener`), so recognition can stream while the user speaks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol, TypeAlias
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Generic, Protocol, TypeAlias, TypeVar, final, runtime_checkable
 
 import attrs
 
 from .._core._events import ConversationItem, Tool, TranscriptionError
 
 __all__ = [
+    "Deferred",
     "Engine",
+    "EngineSession",
+    "Listener",
     "PlannedAudio",
     "PlannedFunctionCall",
     "PlannedOutput",
     "PlannedText",
     "ResponsePlan",
     "ResponseRequest",
+    "SessionfulEngine",
     "TranscriptionPlan",
     "TranscriptionRequest",
 ]
@@ -173,13 +191,103 @@ class TranscriptionPlan:
     failure: TranscriptionError | None = None
 
 
-class Engine(Protocol):
-    """What produces a reply and a transcript. Deterministic; no I/O; no trio."""
+_T = TypeVar("_T")
 
-    def respond(self, request: ResponseRequest) -> ResponsePlan:
+
+@final
+class Deferred(Generic[_T]):
+    """A plan (or any engine result) finished later, off the state machine.
+
+    The connection's shell awaits :attr:`compute` in its engine-work task, after every
+    deferred this connection made before it has finished. An exception it raises fails that
+    response (``status: failed``) or transcript (``...transcription.failed``), never the
+    connection. Cancellation (the connection ending) may arrive at any checkpoint.
+
+    Args:
+        compute: A coroutine function producing the result.
+        what: A few words for logs and reprs (``"speech synthesis"``).
+    """
+
+    __slots__ = ("compute", "what")
+
+    def __init__(self, compute: Callable[[], Awaitable[_T]], what: str = "engine work") -> None:
+        self.compute = compute
+        self.what = what
+
+    def __repr__(self) -> str:
+        return f"<Deferred {self.what}>"
+
+
+class Engine(Protocol):
+    """What produces a reply and a transcript.
+
+    A plain engine is deterministic, does no I/O and never touches trio. A slow engine
+    returns :class:`Deferred` plans instead (see the module docstring).
+    """
+
+    def respond(self, request: ResponseRequest) -> ResponsePlan | Deferred[ResponsePlan]:
         """Plan one response for ``request``."""
         ...
 
-    def transcribe(self, request: TranscriptionRequest) -> TranscriptionPlan:
+    def transcribe(
+        self, request: TranscriptionRequest
+    ) -> TranscriptionPlan | Deferred[TranscriptionPlan]:
         """Plan the transcription of one committed user turn."""
+        ...
+
+
+class Listener(Protocol):
+    """How an engine session hears the input audio of its connection as it arrives.
+
+    The state machine calls these in audio order, on the connection's clock; none may block.
+    Each may return a :class:`Deferred` (run in order with the connection's other deferreds,
+    its result ignored) to do the slow part, e.g. to feed a streaming recogniser.
+
+    A *turn* is the audio that will be committed as one user item: with server VAD from
+    ``speech_started`` (its prefix padding included) to the commit; without VAD, everything
+    appended since the last commit or clear.
+    """
+
+    def turn_started(self, audio: bytes, fmt: str) -> Deferred[None] | None:
+        """A turn begins with ``audio`` (raw, in ``fmt``); any turn in progress is dropped."""
+        ...
+
+    def audio_appended(self, audio: bytes, fmt: str) -> Deferred[None] | None:
+        """More audio of the turn in progress (ignored when none is)."""
+        ...
+
+    def turn_committed(self, item_id: str, audio: bytes, fmt: str) -> Deferred[None] | None:
+        """The turn became user item ``item_id`` with exactly ``audio``.
+
+        ``audio`` may differ a little from what was heard (VAD cuts at ``audio_end_ms``); an
+        engine must treat it as the truth. What the engine heard must be known to its
+        ``respond`` and ``transcribe`` deferreds made after this call.
+        """
+        ...
+
+    def turn_dropped(self) -> Deferred[None] | None:
+        """The turn in progress will not be committed (the buffer was cleared)."""
+        ...
+
+
+class EngineSession(Engine, Listener, Protocol):
+    """One connection's engine: plans responses and transcripts, and hears the input audio."""
+
+    def backlog_ms(self) -> float:
+        """Milliseconds of heard audio not yet processed (the server stops reading a client
+        whose backlog grows too long, until the engine catches up)."""
+        ...
+
+    def close(self) -> None:
+        """The connection is over: release what the session holds (must not block; called
+        once its deferreds have stopped, possibly in the middle of one)."""
+        ...
+
+
+@runtime_checkable
+class SessionfulEngine(Protocol):
+    """An engine that keeps per-connection state (see :class:`EngineSession`)."""
+
+    def open_session(self) -> EngineSession:
+        """A new session for one connection."""
         ...

@@ -10,12 +10,13 @@ was recorded; elsewhere they follow the same house style (``Invalid value: ...``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import attrs
 import orjson
 
+from .._core._dialects import UNKNOWN_FIELD
 from .._core._errors import ProtocolError
 from .._core._events import CLIENT_EVENTS, Event, Model
 
@@ -34,10 +35,12 @@ __all__ = [
     "invalid_value",
     "missing_parameter",
     "quote_list",
+    "respelled",
     "session_expired",
     "undecodable",
     "unknown_parameter",
     "unknown_type",
+    "wrong_session_kind",
 ]
 
 INVALID_REQUEST: Final = "invalid_request_error"
@@ -107,6 +110,42 @@ def invalid_enum(path: str, value: object, allowed: Sequence[str]) -> Refusal:
     )
 
 
+def respelled(refusal: Refusal, spell: Callable[[str], str]) -> Refusal:
+    """``refusal`` with its ``param`` (and the quoted path in its message) as ``spell`` writes
+    it: a GA client is told ``session.audio.input.turn_detection.threshold``, not the beta
+    path of the class the rules checked."""
+    param = refusal.param
+    if param is None or spell(param) == param:
+        return refusal
+    spelled = spell(param)
+    message = refusal.message.replace(f"'{param}'", f"'{spelled}'")
+    return Refusal(refusal.code, message, spelled, error_type=refusal.error_type)
+
+
+def wrong_session_kind(asked: str, *, transcription: bool, ga: bool) -> Refusal:
+    """A session update of the other kind than the connection's (``asked``: ``realtime`` or
+    ``transcription``). Beta has two events and names the other; GA has one whose
+    ``session.type`` is wrong [inf]."""
+    if ga:
+        kind = "transcription" if transcription else "realtime"
+        return invalid_value(
+            "session.type",
+            f"Invalid value: '{asked}'. This connection is a {kind} session "
+            "(chosen by ?intent= / ?model= when connecting).",
+        )
+    if transcription:
+        return invalid_value(
+            "type",
+            "session.update is not supported in transcription sessions; "
+            "use transcription_session.update.",
+        )
+    return invalid_value(
+        "type",
+        "transcription_session.update is only supported in transcription sessions "
+        "(?intent=transcription); use session.update.",
+    )
+
+
 def cannot_update_voice() -> Refusal:
     """A voice change once assistant audio exists (4.7; ``param`` null)."""
     return Refusal(
@@ -114,9 +153,10 @@ def cannot_update_voice() -> Refusal:
     )
 
 
-def unknown_type(event_type: str) -> Refusal:
-    """An event ``type`` that is not one of the 12 client events (param ``type``)."""
-    return invalid_enum("type", event_type, list(CLIENT_EVENTS))
+def unknown_type(event_type: str, client_types: Sequence[str] = tuple(CLIENT_EVENTS)) -> Refusal:
+    """An event ``type`` that is not one of the client events (param ``type``): the 12 of
+    beta, or the 11 of GA (``client_types``)."""
+    return invalid_enum("type", event_type, list(client_types))
 
 
 _NAMES: Final = {
@@ -154,13 +194,19 @@ def from_decode_error(exc: ProtocolError) -> Refusal:
     """Translate the codec's complaint about a known client event into the service's error.
 
     A missing field is ``missing_required_parameter``, a wrong JSON type ``invalid_type``;
-    ``param`` is the event-relative dotted path the codec reports.
+    ``param`` is the event-relative dotted path the codec reports. The GA decoder adds two
+    more: a field the GA shape lacks (``unknown_parameter``) and a value it does not accept
+    (``invalid_value``, its message as the decoder wrote it).
     """
     path = exc.path or "event"
     if exc.reason == "missing required field":
         return missing_parameter(path)
+    if exc.reason == UNKNOWN_FIELD:
+        return unknown_parameter(path)
+    if exc.reason.startswith("Invalid value"):
+        return invalid_value(path, exc.reason)
     match = _TYPE_REASON.match(exc.reason)
-    if match is None:  # pragma: no cover - the codec only has the two reasons above
+    if match is None:  # pragma: no cover - the decoders have only the reasons above
         return invalid_value(path, f"Invalid value for '{path}': {exc.reason}.")
     expected = " or ".join(_NAMES.get(n, n) for n in match["expected"].split(" or "))
     got = _NAMES.get(match["got"], match["got"])
@@ -212,9 +258,12 @@ def _first_unknown_in_list(values: list[Any], path: str) -> str | None:
     return None
 
 
-def undecodable(text: str, exc: ProtocolError) -> tuple[Refusal, str | None]:
-    """The refusal of a frame :func:`~trio_realtime.decode` could not decode, and the
-    client's ``event_id`` if the frame had a string one.
+def undecodable(
+    text: str, exc: ProtocolError, client_types: Sequence[str] = tuple(CLIENT_EVENTS)
+) -> tuple[Refusal, str | None]:
+    """The refusal of a frame the dialect's decoder could not decode, and the client's
+    ``event_id`` if the frame had a string one (``client_types``: the dialect's client
+    events).
 
     This path parses the JSON a second time to tell the cases apart and find the
     ``event_id``; only malformed frames pay for it.
@@ -234,8 +283,8 @@ def undecodable(text: str, exc: ProtocolError) -> tuple[Refusal, str | None]:
         return Refusal("invalid_event", "The 'type' field is missing."), event_id
     if type(event_type) is not str:
         return invalid_type("type", "a string", event_type), event_id
-    if event_type not in CLIENT_EVENTS:
-        return unknown_type(event_type), event_id
+    if event_type not in client_types:
+        return unknown_type(event_type, client_types), event_id
     return from_decode_error(exc), event_id
 
 

@@ -208,6 +208,10 @@ class InputAudio:
             if self._vad is not None:
                 self._vad.set_buffer_start_ms(max(0, self.start_ms - self._vad_offset_ms))
 
+    def audio_since(self, start_ms: int) -> bytes:
+        """A copy of the buffered audio from clock millisecond ``start_ms`` on."""
+        return bytes(self._buf[self._offset(start_ms * TICKS_PER_MS) :])
+
     def take_turn(self, start_ms: int, end_ms: int) -> bytes:
         """Commit a VAD turn: return the audio from ``start_ms`` to ``end_ms`` and keep only
         what followed it in the buffer."""

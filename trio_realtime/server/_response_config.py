@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from .._core._events import ConversationItem, ResponseConfig
 from .._core._unset import UNSET
-from ._engine_api import Engine, ResponsePlan, ResponseRequest
+from ._engine_api import Deferred, Engine, ResponsePlan, ResponseRequest
+from ._engine_work import EngineWork
 from ._errors import cannot_update_voice, invalid_enum
 from ._fields import (
     check_audio_format,
@@ -115,8 +116,12 @@ def start_response(
     ids: IdFactory,
     rate_limits: RateLimits,
     prompt_cache: PromptCache,
+    work: EngineWork | None = None,
 ) -> ResponseRun:
     """Ask the engine for a plan and make the run that streams it from ``now``.
+
+    A deferred plan goes to ``work``: the run sends ``response.created`` at once and streams
+    from when the plan is in (or fails, if the engine fails), unless it was cancelled first.
 
     Args:
         options: The response's settings.
@@ -127,6 +132,7 @@ def start_response(
         ids: The connection's id factory.
         rate_limits: The connection's rate-limit buckets.
         prompt_cache: The connection's prompt cache (``cached_tokens``).
+        work: The connection's deferred engine work.
     """
     request = ResponseRequest(
         items=tuple(item.wire(for_engine=True) for item in context),
@@ -145,13 +151,21 @@ def start_response(
         ),
     )
     plan: ResponsePlan | None = None
+    deferred: Deferred[ResponsePlan] | None = None
     failure = None
     try:
-        plan = engine.respond(request)
+        planned = engine.respond(request)
     except Exception as exc:
         failure = ("engine_error", f"{type(exc).__name__}: {exc}")
+    else:
+        if not isinstance(planned, Deferred):
+            plan = planned
+        elif work is None:
+            failure = ("engine_error", "a deferred plan needs the connection's work")
+        else:
+            deferred = planned
     target = conversation if options.in_conversation else None
-    return ResponseRun(
+    run = ResponseRun(
         response_id=ids.new("resp"),
         options=options,
         plan=plan,
@@ -163,4 +177,9 @@ def start_response(
         ids=ids,
         rate_limits=rate_limits,
         failure=failure,
+        waiting=deferred is not None,
     )
+    if deferred is not None:
+        assert work is not None
+        work.submit(deferred, run.resolve, skip=lambda: run.finished)
+    return run

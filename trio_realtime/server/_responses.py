@@ -146,6 +146,8 @@ class ResponseRun:
         ids: The connection's id factory.
         rate_limits: The connection's rate-limit buckets.
         failure: For a failed response: ``(code, message)`` of ``status_details.error``.
+        waiting: The plan is deferred: nothing is scheduled until :meth:`resolve` (the run
+            is active meanwhile, so it can be cancelled).
     """
 
     def __init__(
@@ -160,6 +162,7 @@ class ResponseRun:
         ids: IdFactory,
         rate_limits: RateLimits,
         failure: tuple[str, str] | None = None,
+        waiting: bool = False,
     ) -> None:
         self.id = response_id
         self.options = options
@@ -179,8 +182,24 @@ class ResponseRun:
         if plan is not None:
             self._plan_outputs(plan)
             self._schedule(plan, start)
-        else:
+        elif not waiting:
             self._steps.append((start, _DONE, 0, 0, 0))
+
+    def resolve(self, outcome: tuple[bool, object], now: float) -> list[ServerEvent]:
+        """A deferred plan is in (``(True, plan)``) or failed (``(False, exception)``): the
+        run streams it from ``now``. Ignored once the run has finished (cancelled)."""
+        if self.finished or self._steps:
+            return []
+        ok, value = outcome
+        if ok and isinstance(value, ResponsePlan):
+            self._plan_outputs(value)
+            self._schedule(value, now)
+        else:
+            if ok:
+                value = TypeError(f"expected a ResponsePlan, got {value!r}")
+            self._failure = ("engine_error", f"{type(value).__name__}: {value}")
+            self._steps.append((now, _DONE, 0, 0, 0))
+        return []  # the timeline releases the steps once due
 
     # -- planning -----------------------------------------------------------------------------
 

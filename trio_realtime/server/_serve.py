@@ -5,14 +5,15 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final, NoReturn, final
 from urllib.parse import urlencode
 
 import trio
+from trio.testing import memory_stream_pair
 
 from ._auth import ApiKeys
-from ._connection import serve_connection
+from ._connection import EndConnection, serve_connection
 from ._connection_info import ConnectionInfo, ConnectionSettings
 from ._engine import SimulatedEngine
 from ._engine_api import Engine
@@ -51,6 +52,8 @@ class ServerHandle:
     _ids: itertools.count[int]
     _connections: collections.deque[ConnectionInfo]
     _errors: collections.deque[Exception]
+    _live: dict[int, EndConnection]
+    _serve_memory: Callable[[trio.abc.Stream], None] | None
 
     def __init__(self) -> None:
         raise TypeError("ServerHandle is made by serve(), not constructed")
@@ -63,6 +66,8 @@ class ServerHandle:
         self._ids = itertools.count(1)
         self._connections = collections.deque(maxlen=_HISTORY)
         self._errors = collections.deque(maxlen=_ERRORS_KEPT)
+        self._live = {}
+        self._serve_memory = None
         return self
 
     def __repr__(self) -> str:
@@ -103,6 +108,49 @@ class ServerHandle:
         """
         return tuple(self._errors)
 
+    async def open_memory_stream(self) -> trio.abc.Stream:
+        """A new connection to this server over an in-memory stream instead of TCP.
+
+        For ``connect(url=handle.url, open_stream=handle.open_memory_stream)`` in tests that
+        run on a mock clock: no socket is involved, so ``trio.testing.MockClock(autojump_
+        threshold=0)`` can skip a 30-minute session limit in milliseconds. The connection is
+        served like any other (it is in :attr:`connections`, with remote ``"memory"``).
+
+        Raises:
+            RuntimeError: The server is not running.
+        """
+        if self._serve_memory is None:
+            raise RuntimeError("the server is not running")
+        await trio.lowlevel.checkpoint()
+        client, server = memory_stream_pair()
+        self._serve_memory(server)
+        return client
+
+    def close_connections(self, code: int = 1012, reason: str = "service restart") -> int:
+        """End every open connection with a close frame (for tests of what clients do next).
+
+        The default is a restart's: 1012 "service restart". Events not yet sent are not
+        sent; the server keeps listening. Returns how many connections were told.
+
+        Raises:
+            ValueError: ``code`` is not one a server may send (1000-4999, not 1004-1006
+                or 1015).
+        """
+        if not 1000 <= code <= 4999 or code in (1004, 1005, 1006, 1015):
+            raise ValueError(f"a server cannot close with code {code}")
+        return self._end_all(code, reason, drop=False)
+
+    def drop_connections(self) -> int:
+        """End every open connection's TCP connection at once, without a close frame (a
+        crash, or a route that went away: clients see 1006). Returns how many."""
+        return self._end_all(1006, "dropped", drop=True)
+
+    def _end_all(self, code: int, reason: str, *, drop: bool) -> int:
+        ends = list(self._live.values())
+        for end in ends:
+            end(code, reason, drop)
+        return len(ends)
+
     def _new_connection(self, remote: str) -> ConnectionInfo:
         info = ConnectionInfo(id=next(self._ids), remote=remote)
         self._connections.append(info)
@@ -116,6 +164,7 @@ async def serve(
     api_keys: Iterable[str] | None = None,
     engine: Engine | None = None,
     options: ServerOptions | None = None,
+    dialects: Iterable[str] = ("beta", "ga"),
     strict_beta_header: bool = False,
     drop_tcp: bool = False,
     stuck_client_timeout: float = 10.0,
@@ -128,7 +177,7 @@ async def serve(
     handler_nursery: trio.Nursery | None = None,
     task_status: trio.TaskStatus[ServerHandle] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
-    """Serve the Realtime API beta protocol over WebSocket until cancelled.
+    """Serve the Realtime API over WebSocket, beta and GA dialects, until cancelled.
 
     Upgrades ``GET /v1/realtime?model=M`` (a conversation session) and
     ``GET /v1/realtime?intent=transcription`` (a transcription session); any other path gets
@@ -165,10 +214,17 @@ async def serve(
             key (keys never appear in logs or exceptions).
         engine: What answers and transcribes; a default :class:`SimulatedEngine` if ``None``.
         options: Protocol options (session length and the like).
-        strict_beta_header: Refuse clients that send neither ``OpenAI-Beta: realtime=v1``
-            nor the ``openai-beta.realtime-v1`` subprotocol: error ``missing_beta_header``,
-            close 4000. By default they are served, and
-            :attr:`ConnectionInfo.handshake` records the omission.
+        dialects: The wire shapes served: ``"beta"``, ``"ga"`` or both (the default). As on
+            the live services, the beta marker (``OpenAI-Beta: realtime=v1`` or the
+            ``openai-beta.realtime-v1`` subprotocol) selects beta and its absence GA
+            (:attr:`ConnectionInfo.dialect`). A GA-only server answers a beta client as
+            OpenAI's endpoint has since 2026-05-12: ``error`` ``beta_api_shape_disabled``
+            (``The Realtime Beta API is no longer supported. Please use /v1/realtime for the
+            GA API.``) and close 4000; a beta-only one answers a client without the marker
+            with ``missing_beta_header`` and close 4000 [inf: the live beta service's answer
+            was not recorded].
+        strict_beta_header: The same as ``dialects=("beta",)`` (kept from before the GA
+            dialect).
         drop_tcp: Fault mode: whenever the server would close a connection (session expiry,
             refusals, shutdown), it ends the TCP connection without a close frame, as the
             live service was seen to do.
@@ -195,7 +251,7 @@ async def serve(
 
     Raises:
         ValueError: An argument is out of range (``api_keys`` empty or holding ``""``,
-            a non-positive timeout or size).
+            a non-positive timeout or size, a dialect other than ``beta`` / ``ga``).
         OSError: The address cannot be bound.
     """
     for name, value in (
@@ -209,11 +265,18 @@ async def serve(
             raise ValueError(f"{name} must be > 0, got {value!r}")
     if max_message_size < 1:
         raise ValueError(f"max_message_size must be >= 1, got {max_message_size!r}")
+    served = frozenset(dialects)
+    if not served or not served <= {"beta", "ga"}:
+        raise ValueError(f"dialects must be 'beta', 'ga' or both, got {sorted(served)!r}")
+    if strict_beta_header:
+        if "beta" not in served:
+            raise ValueError("strict_beta_header=True serves beta, but dialects has no 'beta'")
+        served = frozenset({"beta"})
     settings = ConnectionSettings(
         api_keys=ApiKeys(api_keys),
         engine=SimulatedEngine() if engine is None else engine,
         options=ServerOptions() if options is None else options,
-        strict_beta_header=strict_beta_header,
+        dialects=served,
         drop_tcp=drop_tcp,
         stuck_client_timeout=stuck_client_timeout,
         ping_interval=ping_interval,
@@ -232,11 +295,25 @@ async def serve(
             info = handle._new_connection(_peer(stream))
             # A bug in one connection must not take the others down: it is logged, the client
             # gets a 1011, and the handle keeps it where tests can find it.
-            await serve_connection(stream, info, settings, handle._errors.append)
+            await serve_connection(stream, info, settings, handle._errors.append, handle._live)
+
+        async def memory_handler(stream: trio.abc.Stream) -> None:
+            info = handle._new_connection("memory")
+            await serve_connection(stream, info, settings, handle._errors.append, handle._live)
 
         _log.info("listening on %s", handle.url)
-        task_status.started(handle)
-        await trio.serve_listeners(handler, listeners, handler_nursery=handler_nursery)
+        async with trio.open_nursery() as connections:
+            nursery = handler_nursery or connections
+
+            def serve_memory(stream: trio.abc.Stream) -> None:
+                nursery.start_soon(memory_handler, stream)
+
+            handle._serve_memory = serve_memory
+            task_status.started(handle)
+            try:
+                await trio.serve_listeners(handler, listeners, handler_nursery=nursery)
+            finally:
+                handle._serve_memory = None
     finally:
         # Shielded: a Cancelled from this cleanup would replace whatever is propagating (a
         # KeyboardInterrupt from a connection task, say) and lose it.

@@ -146,10 +146,15 @@ class SessionConfig:
 
 
 def default_conversation_config(
-    model: str, instructions: str = DEFAULT_INSTRUCTIONS
+    model: str, instructions: str = DEFAULT_INSTRUCTIONS, *, ga: bool = False
 ) -> SessionConfig:
-    """The defaults of 3.1 for a ``?model=`` connection."""
-    return SessionConfig(kind="realtime", model=model, instructions=instructions)
+    """The defaults of 3.1 for a ``?model=`` connection; a GA session's ``output_modalities``
+    default to ``["audio"]`` (audio with its transcript: what beta's ``["text", "audio"]``
+    gave) [doc: head spec]."""
+    modalities = ("audio",) if ga else ("text", "audio")
+    return SessionConfig(
+        kind="realtime", model=model, instructions=instructions, modalities=modalities
+    )
 
 
 def default_transcription_config() -> SessionConfig:
@@ -211,9 +216,12 @@ def _refuse_late_beta_value(
             )
 
 
-def session_view(config: SessionConfig, *, session_id: str, expires_at: int) -> Session:
+def session_view(
+    config: SessionConfig, *, session_id: str, expires_at: int, ga: bool = False
+) -> Session:
     """``session.created`` / ``session.updated``'s ``session``: every field of 3.1, the
-    late-beta ``prompt: null`` included."""
+    late-beta ``prompt: null`` included. For a GA connection the fields GA lacks
+    (``temperature``, ``client_secret``) are left out and ``include`` is the session's own."""
     return Session(
         id=session_id,
         object="realtime.session",
@@ -229,14 +237,14 @@ def session_view(config: SessionConfig, *, session_id: str, expires_at: int) -> 
         turn_detection=_turn_view(config.turn_detection, responses=True),
         tools=list(config.tools),
         tool_choice=config.tool_choice,
-        temperature=config.temperature,
+        temperature=UNSET if ga else config.temperature,
         max_response_output_tokens=(
             "inf" if config.max_output_tokens is None else config.max_output_tokens
         ),
         speed=config.speed,
         tracing=config.tracing,
-        client_secret=None,
-        include=None,
+        client_secret=UNSET if ga else None,
+        include=(None if config.include is None else list(config.include)) if ga else None,
         extra=_PROMPT_NULL,
     )
 
@@ -368,6 +376,7 @@ def apply_session_update(
     *,
     assistant_audio: bool,
     transcription_models: frozenset[str],
+    include_allowed: bool = False,
 ) -> SessionConfig:
     """The configuration after a ``session.update``.
 
@@ -376,15 +385,19 @@ def apply_session_update(
         update: The decoded ``session`` of the event (unknown fields already refused).
         assistant_audio: Whether assistant audio exists, which freezes the voice (4.7).
         transcription_models: Accepted ``input_audio_transcription.model`` names.
+        include_allowed: Whether ``include`` is a field (GA realtime sessions have it; beta
+            conversation sessions do not).
 
     Raises:
         Refusal: The first problem found; the update is then not applied at all.
     """
-    for name in ("id", "object", "expires_at", "include"):
+    for name in ("id", "object", "expires_at", *(() if include_allowed else ("include",))):
         if getattr(update, name) is not UNSET:
             raise unknown_parameter(f"session.{name}")
     _refuse_late_beta_value(update, "session")
     changes = _audio_changes(update, transcription_models, responses=True)
+    if include_allowed:
+        changes.update(_include_changes(update.include))
     if given(update.model):
         model = update.model
         if model != config.model:
@@ -442,11 +455,15 @@ def apply_transcription_update(
             raise unknown_parameter(f"session.{name}")
     _refuse_late_beta_value(update, "session")
     changes = _audio_changes(update, transcription_models, responses=False)
-    if update.include is not UNSET:
-        include = update.include
-        if include is not None:
-            for i, entry in enumerate(include):
-                if entry != LOGPROBS_INCLUDE:
-                    raise invalid_enum(f"session.include[{i}]", entry, [LOGPROBS_INCLUDE])
-        changes["include"] = None if include is None else tuple(include)
+    changes.update(_include_changes(update.include))
     return attrs.evolve(config, **changes)
+
+
+def _include_changes(include: list[str] | Unset | None) -> dict[str, Any]:
+    if include is UNSET:
+        return {}
+    if include is not None:
+        for i, entry in enumerate(include):
+            if entry != LOGPROBS_INCLUDE:
+                raise invalid_enum(f"session.include[{i}]", entry, [LOGPROBS_INCLUDE])
+    return {"include": None if include is None else tuple(include)}

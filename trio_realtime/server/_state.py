@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, final
 
-from .._core._codec import decode
+from .._core._dialects import BETA, GA, Dialect
 from .._core._errors import ProtocolError
 from .._core._events import (
     ConversationCreated,
@@ -63,7 +63,8 @@ from .._core._events import (
     UnknownEvent,
 )
 from .._core._vad import SpeechStarted
-from ._engine_api import Engine
+from ._engine_api import Engine, Listener, SessionfulEngine
+from ._engine_work import EngineWork
 from ._errors import (
     Refusal,
     active_response,
@@ -73,11 +74,14 @@ from ._errors import (
     connection_refusal,
     first_unknown_field,
     invalid_value,
+    respelled,
     session_expired,
     undecodable,
     unknown_parameter,
     unknown_type,
+    wrong_session_kind,
 )
+from ._ga import GaEvents
 from ._ids import IdFactory
 from ._input_audio import TICKS_PER_MS, InputAudio, decode_append
 from ._item_requests import (
@@ -131,11 +135,16 @@ class ConnectionState:
         options: Server options.
         ids: Id factory (seed it for reproducible ids).
         wall_clock: Unix time source, read once here, for ``expires_at``.
+        dialect: The wire shape the client speaks (the handshake's beta marker decides):
+            frames are decoded with it, errors name its field paths, and for GA the events
+            get what GA adds (:mod:`._ga`); the shell encodes with :attr:`dialect`.
 
     Attributes:
         close: ``None`` while the session is open; ``(code, reason)`` once the shell must
             close the WebSocket after sending the events already returned (bad model,
             ``session_expired``). From then on every method returns no events.
+        engine_work: The engine's deferred work (real speech), which the shell runs and
+            whose outcomes every call applies first (see :mod:`._engine_work`).
     """
 
     def __init__(
@@ -148,10 +157,23 @@ class ConnectionState:
         options: ServerOptions = _DEFAULT_OPTIONS,
         ids: IdFactory | None = None,
         wall_clock: Callable[[], float] = time.time,
+        dialect: Dialect = BETA,
     ) -> None:
         self.close: tuple[int, str] | None = None
+        self.dialect = dialect
         self._ids = IdFactory() if ids is None else ids
-        self._engine = engine
+        self._ga = GaEvents(self._event_id) if dialect is GA else None
+        # An engine with per-connection state gets a session of its own, which also hears
+        # the input audio as it arrives (streaming recognition).
+        session = engine.open_session() if isinstance(engine, SessionfulEngine) else None
+        self._engine: Engine = engine if session is None else session
+        self._listener: Listener | None = session
+        self._hearing = False  # the listener has a turn in progress
+        self.engine_work = (
+            EngineWork()
+            if session is None
+            else EngineWork(backlog=session.backlog_ms, close=session.close)
+        )
         self._options = options
         self._model = model or None
         self._transcription = intent == "transcription"
@@ -163,7 +185,9 @@ class ConnectionState:
         self._config: SessionConfig = (
             default_transcription_config()
             if self._transcription
-            else default_conversation_config(self._model or "", options.instructions)
+            else default_conversation_config(
+                self._model or "", options.instructions, ga=dialect is GA
+            )
         )
         self._conversation = Conversation(self._ids.new("conv"))
         self._audio = InputAudio(
@@ -228,15 +252,18 @@ class ConnectionState:
             return self._count(out)
         self._received += 1
         try:
-            event = decode(text)
+            event = self.dialect.decode_client_event(text)
         except ProtocolError as exc:
-            out.append(self._error(*undecodable(text, exc)))
+            refusal, event_id = undecodable(text, exc, self.dialect.client_event_types)
+            out.append(self._error(refusal, event_id, respell=False))  # paths as decoded
             return self._count(out)
         raw_id = getattr(event, "event_id", None)
         event_id = raw_id if isinstance(raw_id, str) else None
         handler = None if isinstance(event, UnknownEvent) else _HANDLERS.get(type(event))
         if handler is None:  # an unknown type, or a server event sent by the client
-            out.append(self._error(unknown_type(event.type), event_id))
+            out.append(
+                self._error(unknown_type(event.type, self.dialect.client_event_types), event_id)
+            )
             return self._count(out)
         assert isinstance(event, Event)
         try:
@@ -270,6 +297,8 @@ class ConnectionState:
         (not opened yet, or closing)."""
         if self.close is not None or not self._opened:
             return None
+        if self.engine_work.outcome_ready:
+            return self._now
         due = self._timeline.next_due()
         return self._expiry if due is None else min(due, self._expiry)
 
@@ -298,6 +327,8 @@ class ConnectionState:
         return self._release(self._now)
 
     def _count(self, events: list[ServerEvent]) -> list[ServerEvent]:
+        if self._ga is not None and events:
+            events = self._ga.adapt(events)
         self._sent += len(events)
         return events
 
@@ -310,8 +341,12 @@ class ConnectionState:
             item_id = self._ids.new("item")
         return item_id
 
-    def _error(self, refusal: Refusal, event_id: str | None) -> ErrorEvent:
+    def _error(self, refusal: Refusal, event_id: str | None, *, respell: bool = True) -> ErrorEvent:
+        """The ``error`` of ``refusal``; ``respell``: its path is a beta class path, which a
+        GA client is told in GA terms (``session.audio.input.turn_detection...``)."""
         self._errors += 1
+        if self._ga is not None and respell:
+            refusal = respelled(refusal, self.dialect.path)
         return ErrorEvent(
             event_id=self._event_id(),
             error=ErrorDetails(
@@ -324,18 +359,26 @@ class ConnectionState:
         )
 
     def _session_view(self) -> Session:
-        return session_view(self._config, session_id=self._session_id, expires_at=self._expires_at)
+        return session_view(
+            self._config,
+            session_id=self._session_id,
+            expires_at=self._expires_at,
+            ga=self._ga is not None,
+        )
 
     def _transcription_view(self, *, created: bool = False) -> TranscriptionSession:
         return transcription_session_view(
-            self._config, session_id=self._session_id, expires_at=self._expires_at, created=created
+            self._config,
+            session_id=self._session_id,
+            expires_at=self._expires_at,
+            created=created and self._ga is None,  # GA sessions have no client_secret
         )
 
     # -- scheduling -----------------------------------------------------------------------------
 
     def _release(self, now: float) -> list[ServerEvent]:
         """Everything due at or before ``now``, in time order; then expiry if reached."""
-        events: list[ServerEvent] = []
+        events: list[ServerEvent] = self.engine_work.apply(now)
         expired = now >= self._expiry
         limit = self._expiry if expired else now
         while (due := self._timeline.pop_due(limit)) is not None:
@@ -373,17 +416,14 @@ class ConnectionState:
 
     def _on_session_update(self, event: SessionUpdate, now: float, out: _Out) -> None:
         if self._transcription:
-            raise invalid_value(
-                "type",
-                "session.update is not supported in transcription sessions; "
-                "use transcription_session.update.",
-            )
+            raise self._wrong_session_kind("realtime")
         self._set_config(
             apply_session_update(
                 self._config,
                 event.session,
                 assistant_audio=self._assistant_audio,
                 transcription_models=self._options.transcription_models,
+                include_allowed=self._ga is not None,  # GA realtime sessions have include
             )
         )
         out.append(SessionUpdated(event_id=self._event_id(), session=self._session_view()))
@@ -392,11 +432,7 @@ class ConnectionState:
         self, event: TranscriptionSessionUpdate, now: float, out: _Out
     ) -> None:
         if not self._transcription:
-            raise invalid_value(
-                "type",
-                "transcription_session.update is only supported in transcription sessions "
-                "(?intent=transcription); use session.update.",
-            )
+            raise self._wrong_session_kind("transcription")
         self._set_config(
             apply_transcription_update(
                 self._config,
@@ -406,6 +442,9 @@ class ConnectionState:
         )
         session = self._transcription_view()
         out.append(TranscriptionSessionUpdated(event_id=self._event_id(), session=session))
+
+    def _wrong_session_kind(self, asked: str) -> Refusal:
+        return wrong_session_kind(asked, transcription=self._transcription, ga=self._ga is not None)
 
     def _set_config(self, config: SessionConfig) -> None:
         self._config = config
@@ -420,16 +459,34 @@ class ConnectionState:
             event.audio, self._options.max_append_audio_bytes, self._config.input_audio_format
         )
         self._appended += len(pcm)
-        for vad_event in self._audio.append(pcm):
+        vad_events = self._audio.append(pcm)
+        if self._listener is not None:
+            self._hear(pcm)
+        for vad_event in vad_events:
             if isinstance(vad_event, SpeechStarted):
                 self._speech_started(vad_event.audio_start_ms, now, out)
             else:
                 self._speech_stopped(vad_event.audio_end_ms, now, out)
 
+    def _hear(self, pcm: bytes) -> None:
+        """Let the listener hear an append (before its VAD events are handled)."""
+        assert self._listener is not None
+        fmt = self._audio.fmt.name
+        if self._hearing:
+            self.engine_work.submit(self._listener.audio_appended(pcm, fmt))
+        elif not self._audio.vad_on:  # manual turns: the whole buffer is the turn
+            self._hearing = True
+            audio = self._audio.audio_since(self._audio.start_ms)
+            self.engine_work.submit(self._listener.turn_started(audio, fmt))
+
     def _speech_started(self, audio_start_ms: int, now: float, out: _Out) -> None:
         item_id = self._new_item_id()
         self._turn_item_id = item_id
         self._turn_start_ms = max(audio_start_ms, self._audio.start_ms)
+        if self._listener is not None:
+            self._hearing = True
+            audio = self._audio.audio_since(self._turn_start_ms)
+            self.engine_work.submit(self._listener.turn_started(audio, self._audio.fmt.name))
         out.append(
             InputAudioBufferSpeechStarted(
                 event_id=self._event_id(), audio_start_ms=self._turn_start_ms, item_id=item_id
@@ -470,6 +527,10 @@ class ConnectionState:
         """``committed`` + ``conversation.item.created`` for a user audio turn, and its
         transcription when enabled (5.2, 5.4, 5.10)."""
         item = user_audio_item(item_id, audio, self._audio.fmt, self._options.keep_input_audio)
+        if self._listener is not None:
+            self._hearing = False
+            heard = self._listener.turn_committed(item_id, audio, self._audio.fmt.name)
+            self.engine_work.submit(heard)
         previous = self._conversation.insert(item)
         out.append(
             InputAudioBufferCommitted(
@@ -491,12 +552,16 @@ class ConnectionState:
                     now=now,
                     logprobs=LOGPROBS_INCLUDE in (self._config.include or ()),
                     ids=self._ids,
+                    work=self.engine_work,
                 )
             )
 
     def _on_clear(self, event: InputAudioBufferClear, now: float, out: _Out) -> None:
         self._audio.clear()
         self._turn_item_id = None
+        if self._listener is not None and self._hearing:
+            self._hearing = False
+            self.engine_work.submit(self._listener.turn_dropped())
         out.append(InputAudioBufferCleared(event_id=self._event_id()))
 
     def _on_output_audio_buffer_clear(
@@ -576,6 +641,7 @@ class ConnectionState:
             ids=self._ids,
             rate_limits=self._rate_limits,
             prompt_cache=self._prompt_cache,
+            work=self.engine_work,
         )
         self._started += 1
         out.append(run.created_event())

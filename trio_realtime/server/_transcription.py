@@ -20,6 +20,7 @@ Rules enforced here whatever the engine planned:
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from typing import Final
@@ -36,7 +37,8 @@ from .._core._events import (
     TranscriptionTokenUsage,
 )
 from .._core._unset import UNSET, Unset
-from ._engine_api import Engine, TranscriptionPlan, TranscriptionRequest
+from ._engine_api import Deferred, Engine, TranscriptionPlan, TranscriptionRequest
+from ._engine_work import EngineWork, Outcome
 from ._ids import IdFactory
 from ._items import StoredItem
 from ._session_config import TranscriptionSettings
@@ -59,19 +61,25 @@ def logprobs_for(text: str) -> list[Logprob]:
     ]
 
 
-def plan_transcription(engine: Engine, request: TranscriptionRequest) -> TranscriptionPlan:
+def _engine_failure(exc: BaseException) -> TranscriptionPlan:
+    return TranscriptionPlan(
+        failure=TranscriptionError(
+            type="transcription_error",
+            code="engine_error",
+            message=f"{type(exc).__name__}: {exc}",
+        )
+    )
+
+
+def plan_transcription(
+    engine: Engine, request: TranscriptionRequest
+) -> TranscriptionPlan | Deferred[TranscriptionPlan]:
     """The engine's plan; an engine that raises fails this transcript (``engine_error``),
     not the connection."""
     try:
         return engine.transcribe(request)
     except Exception as exc:
-        return TranscriptionPlan(
-            failure=TranscriptionError(
-                type="transcription_error",
-                code="engine_error",
-                message=f"{type(exc).__name__}: {exc}",
-            )
-        )
+        return _engine_failure(exc)
 
 
 class TranscriptionJob:
@@ -119,6 +127,16 @@ class TranscriptionJob:
         self._prompt = prompt or ""
         self._logprobs = logprobs
         self._ids = ids
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the plan is still being made (a deferred plan: due at infinity)."""
+        return self.due == math.inf
+
+    def resolve(self, plan: TranscriptionPlan, now: float) -> None:
+        """The deferred plan is in: the job is due ``plan.delay`` from ``now``."""
+        self._plan = plan
+        self.due = now + max(0.0, plan.delay)
 
     @property
     def transcript(self) -> str | None:
@@ -195,11 +213,13 @@ def start_transcription(
     now: float,
     logprobs: bool,
     ids: IdFactory,
+    work: EngineWork | None = None,
 ) -> TranscriptionJob:
     """Plan the transcription of a just-committed user item, due ``plan.delay`` from ``now``.
 
     The planned transcript is recorded as what the model heard (:attr:`StoredPart.heard`),
     so a response started before ``completed`` goes out still knows what the user said.
+    A deferred plan goes to ``work``; the job waits (due at infinity) until it is in.
     """
     part = item.parts[0]
     prompt = settings.prompt if isinstance(settings.prompt, str) else None
@@ -211,15 +231,35 @@ def start_transcription(
         language=settings.language if isinstance(settings.language, str) else None,
         prompt=prompt,
     )
-    plan = plan_transcription(engine, request)
-    part.heard = plan.transcript if plan.failure is None else None
-    return TranscriptionJob(
+    planned = plan_transcription(engine, request)
+    if isinstance(planned, Deferred) and work is None:
+        planned = _engine_failure(RuntimeError("a deferred plan needs the connection's work"))
+    plan = TranscriptionPlan() if isinstance(planned, Deferred) else planned
+    part.heard = plan.transcript if plan.failure is None and plan is planned else None
+    job = TranscriptionJob(
         item_id=item.id,
         plan=plan,
-        due=now + max(0.0, plan.delay),
+        due=math.inf if isinstance(planned, Deferred) else now + max(0.0, plan.delay),
         model=settings.model,
         audio_ms=part.audio_ms,
         prompt=prompt,
         logprobs=logprobs,
         ids=ids,
     )
+    if isinstance(planned, Deferred):
+        assert work is not None
+
+        def done(outcome: Outcome, when: float) -> list[ServerEvent]:
+            ok, value = outcome
+            if ok and isinstance(value, TranscriptionPlan):
+                plan = value
+            elif ok:
+                plan = _engine_failure(TypeError(f"expected a TranscriptionPlan, got {value!r}"))
+            else:
+                plan = _engine_failure(value)
+            job.resolve(plan, when)
+            part.heard = plan.transcript if plan.failure is None else None
+            return []  # the timeline releases the job once due
+
+        work.submit(planned, done)
+    return job
