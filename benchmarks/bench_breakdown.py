@@ -23,15 +23,19 @@ time as the workload does it (one event per socket read):
   included), the read system call, the WebSocket framing (ours, wsproto as trio-websocket
   uses it, websockets' sans-I/O protocol), the decode (ours to typed events; ``orjson``; the
   SDK's ``parse_event``), the conversation state (ours), and the hand-off to the
-  application's task (a trio memory channel);
+  application's task (bare trio: a trio memory channel; ours hands nothing over, since the
+  application's reader reads the socket the receiver lends it);
 * append: base64 of 100 ms of PCM16, the encode (ours of a fresh event; ``orjson.dumps``;
   the SDK's model built and ``to_json``'d; its documented param path), the framing with the
   client's mask, and the write system call.
 
 What the stages do not cover (scheduling and task switches beyond the ones measured, the
 session's own bookkeeping, the harness's meter and timers) is the remainder: end to end
-minus the stages. One trio checkpoint (a task switch through the scheduler) is printed for
-scale.
+minus the stages. Under each table, from the same harness runs: the kernel's share of the
+end-to-end CPU, the event loop's passes (trio: run-loop iterations; asyncio: selector
+calls) and the process's sleeps (voluntary context switches: each wait for I/O or a timer
+that found nothing ready) per event or append. One trio checkpoint (a task switch through
+the scheduler) is printed for scale.
 
 Run: ``python benchmarks/bench_breakdown.py [--sessions 150] [--warmup 3] [--window 10]
 [--repeats 3] [--json PATH] [--results [--provisional WHY]] [--quick]``.
@@ -371,15 +375,16 @@ def receive_stages(seconds: float) -> dict[str, dict[str, float]]:
     conv_us = per_op(conversation, seconds)
     trio_side = {"wait": trio_wait_us, "read": sys_us["recv"]}
     return {
+        # Ours hands nothing over: the application's reader reads the lent socket itself.
         "ours": trio_side
         | {
             "framing": framing["ours"],
             "decode": decoding["ours"],
             "conversation": conv_us,
-            "handoff": switches["handoff"],
+            "handoff": 0.0,
         },
         "ours-untracked": trio_side
-        | {"framing": framing["ours"], "decode": decoding["ours"], "handoff": switches["handoff"]},
+        | {"framing": framing["ours"], "decode": decoding["ours"], "handoff": 0.0},
         "bare-trio": trio_side
         | {
             "framing": framing["wsproto"],
@@ -504,9 +509,17 @@ def send_stages(seconds: float) -> dict[str, dict[str, float]]:
 # --- end to end, from the harness ------------------------------------------------------------
 
 
-def harness(scenario: str, extra: list[str], args: argparse.Namespace) -> dict[str, float]:
+#: What the harness measures per event (or append) besides the CPU: the kernel's share,
+#: trips through the event loop, and how often the process slept (voluntary switches).
+_COUNTS: Final = ("system", "passes", "sleeps")
+
+
+def harness(
+    scenario: str, extra: list[str], args: argparse.Namespace
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Median CPU µs per event (``receive``) or per append (``send``) by client, from one
-    ``trio-realtime bench`` run."""
+    ``trio-realtime bench`` run; and by client the medians of its system CPU µs, scheduler
+    passes and sleeps per event (or append)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "report.json")
         command = [
@@ -520,11 +533,25 @@ def harness(scenario: str, extra: list[str], args: argparse.Namespace) -> dict[s
             raise RuntimeError(f"{' '.join(command[2:])} failed:\n{done.stderr[-3000:]}")
         report = json.loads(Path(out).read_text())
     per: dict[str, list[float]] = {}
+    counts: dict[str, dict[str, list[float]]] = {}
     count = "appends" if scenario == "send" else "events"
     for run in report["runs"]:
-        if run["cpu_s"] is not None and run[count]:
-            per.setdefault(run["client"], []).append(1e6 * run["cpu_s"] / run[count])
-    return {client: statistics.median(values) for client, values in per.items()}
+        n = run[count]
+        if run["cpu_s"] is None or not n:
+            continue
+        per.setdefault(run["client"], []).append(1e6 * run["cpu_s"] / n)
+        usage, stalls = run.get("usage"), run.get("stalls")
+        if usage and stalls:
+            figures = counts.setdefault(run["client"], {key: [] for key in _COUNTS})
+            figures["system"].append(1e6 * usage["system_s"] / n)
+            figures["passes"].append(stalls["passes_ms"]["count"] / n)
+            figures["sleeps"].append(usage["voluntary_switches"] / n)
+    medians = {client: statistics.median(values) for client, values in per.items()}
+    count_medians = {
+        client: {key: statistics.median(values) for key, values in figures.items()}
+        for client, figures in counts.items()
+    }
+    return medians, count_medians
 
 
 # --- the tables ------------------------------------------------------------------------------
@@ -535,7 +562,7 @@ _RECEIVE_ROWS: Final = (
     ("framing", "WebSocket framing"),
     ("decode", "decode (typed events / dicts / pydantic)"),
     ("conversation", "conversation state"),
-    ("handoff", "hand-off to the application task"),
+    ("handoff", "hand-off to the application task (ours: none, it reads the lent socket)"),
 )
 _SEND_ROWS: Final = (
     ("base64", "base64 of 100 ms PCM16"),
@@ -551,11 +578,12 @@ def table(
     end_to_end: dict[str, float],
     stages: dict[str, dict[str, float]],
     rows: tuple[tuple[str, str], ...],
+    counts: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """One breakdown table as data: header, rows of strings."""
 
-    def cell(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1f}"
+    def cell(value: float | None, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
 
     out_rows = [["end to end (harness)", *(cell(end_to_end.get(c)) for c in clients)]]
     for key, name in rows:
@@ -567,6 +595,16 @@ def table(
     out_rows.append(
         ["  remainder: scheduling, bookkeeping, the harness's meter", *map(cell, remainder)]
     )
+    if counts:
+        figures = [counts.get(c, {}) for c in clients]
+        out_rows += [
+            ["of end to end: system (kernel) CPU µs", *(cell(f.get("system")) for f in figures)],
+            ["event-loop passes (count)", *(cell(f.get("passes"), 2) for f in figures)],
+            [
+                "sleeps: waits for I/O or a timer (count)",
+                *(cell(f.get("sleeps"), 2) for f in figures),
+            ],
+        ]
     return {"title": title, "header": ["CPU µs", *(LABELS[c] for c in clients)], "rows": out_rows}
 
 
@@ -602,10 +640,14 @@ def main(argv: list[str] | None = None) -> int:
 
     receive = receive_stages(args.seconds)
     send = send_stages(args.seconds)
-    e2e_receive = harness("receive", ["--peer", "openai-sdk-send", "--baseline"], args)
-    untracked = harness("receive", ["--no-conversation"], args)
+    e2e_receive, counts_receive = harness(
+        "receive", ["--peer", "openai-sdk-send", "--baseline"], args
+    )
+    untracked, untracked_counts = harness("receive", ["--no-conversation"], args)
     e2e_receive["ours-untracked"] = untracked["ours"]
-    e2e_send = harness("send", ["--peer", "openai-sdk", "--baseline"], args)
+    if "ours" in untracked_counts:
+        counts_receive["ours-untracked"] = untracked_counts["ours"]
+    e2e_send, counts_send = harness("send", ["--peer", "openai-sdk", "--baseline"], args)
 
     where = f"{args.sessions} sessions, medians of {args.repeats} runs of {args.window:g} s"
     tables = [
@@ -615,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
             e2e_receive,
             receive,
             _RECEIVE_ROWS,
+            counts_receive,
         ),
         table(
             f"Per append sent, CPU µs (end to end: --scenario send, {where})",
@@ -622,6 +665,7 @@ def main(argv: list[str] | None = None) -> int:
             e2e_send,
             send,
             _SEND_ROWS,
+            counts_send,
         ),
     ]
     for t in tables:
@@ -633,6 +677,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "breakdown",
         "settings": vars(args) | {"json": None},
         "end_to_end": {"receive": e2e_receive, "send": e2e_send},
+        "counts": {"receive": counts_receive, "send": counts_send},
         "stages": {"receive": receive, "send": send},
         "tables": tables,
     }

@@ -112,6 +112,28 @@ async def test_a_receiver_held_by_a_slow_application_excuses_the_round(
     assert beat.beat(trio.current_time()) is None
 
 
+async def test_a_socket_lent_to_the_reader_and_left_unread_excuses_the_round(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ws = StandInWebSocket()
+    app = ReceiverStalls()
+    beat = heartbeat(ws, app)
+    await trio.sleep(5)
+    assert beat.beat(trio.current_time()) is None  # a ping asked for
+    app.lent_idle = True  # the application's reader got its event and went away
+    await trio.sleep(5)
+    assert beat.beat(trio.current_time()) is None  # no pong could be read meanwhile
+    app.lent_idle, app.gaps = False, app.gaps + 1  # it reads again
+    await trio.sleep(5)
+    assert beat.beat(trio.current_time()) is None  # the unread spell overlapped this round
+    app.lent_idle = True  # away for a moment only, between two reads
+    app.lent_idle, app.gaps = False, app.gaps + 1
+    await trio.sleep(5)
+    assert beat.beat(trio.current_time()) is None  # even a short spell excuses the round
+    await trio.sleep(5)
+    assert beat.beat(trio.current_time()) is not None  # read throughout, no pong: gone
+
+
 # --- Whole sessions through the fault proxy ------------------------------------------------
 
 KEEPALIVE = 1.0
@@ -150,6 +172,8 @@ async def run_until_detected(mode: str, fault: str) -> tuple[float, list[BaseExc
                         raised.append(exc)
 
                 async with trio.open_nursery() as nursery:
+                    if mode == "reading":
+                        await session.receive()  # read: the socket is lent to this task
                     if mode != "idle":
                         nursery.start_soon(pump)
                     if mode == "fast":
@@ -157,7 +181,11 @@ async def run_until_detected(mode: str, fault: str) -> tuple[float, list[BaseExc
                     await trio.sleep(0.5)
                     getattr(proxy, fault)()
                     try:
-                        await session.wait_for("never.happens")
+                        if mode == "reading":  # the stream's reader reads the socket itself
+                            async for _ in session:
+                                pass
+                        else:
+                            await session.wait_for("never.happens")
                     except rt.ConnectionClosed as exc:
                         raised.append(exc)
                         detected = trio.current_time()
@@ -166,11 +194,12 @@ async def run_until_detected(mode: str, fault: str) -> tuple[float, list[BaseExc
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["idle", "realtime", "fast"])
+@pytest.mark.parametrize("mode", ["idle", "realtime", "fast", "reading"])
 @pytest.mark.parametrize("fault", ["blackhole", "reset_mid_frame", "half_frame"])
 async def test_a_dead_network_is_noticed_within_the_keepalive(mode: str, fault: str) -> None:
     detected, raised = await run_until_detected(mode, fault)
     assert detected <= KEEPALIVE + 1
-    expected = {"idle": 1, "realtime": 2, "fast": 3}[mode]  # waiter, pump, blocked send
+    # The waiter (or the stream's reader), the pump, the blocked send.
+    expected = {"idle": 1, "realtime": 2, "fast": 3, "reading": 2}[mode]
     assert len(raised) == expected
     assert all(isinstance(exc, rt.ConnectionClosed) and exc.code == 1006 for exc in raised)

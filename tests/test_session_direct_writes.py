@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import trio
 import trio.lowlevel
+import trio.testing
 from fake_server import ServerConnection, client, fake_server, session_created
 
 
@@ -95,3 +96,24 @@ async def test_a_stream_without_direct_writes_starts_the_sender_at_once() -> Non
     connection = server.connections[0]
     assert [e["event_id"] for e in connection.received] == ["queued"]
     assert connection.close_code == 1000
+
+
+async def test_one_sender_however_often_its_queue_empties() -> None:
+    # An empty queue once read as "no queue yet" (an empty mailbox is falsy): a send made
+    # while the sender was busy started a second sender, and the two could reorder events.
+    async with (
+        fake_server(recorder) as server,
+        client(server, outbound_queue_size=4) as session,
+    ):
+        ws = session._p.transport.ws
+        ws.try_send_now = lambda message: False  # type: ignore[method-assign]
+        for index in range(30):
+            await session.commit_audio(event_id=f"e{index}")
+            if index % 3 == 0:
+                await trio.testing.wait_all_tasks_blocked()  # the sender empties it
+        senders = [
+            task for task in session._p.nursery.child_tasks if task.name == "trio_realtime.sender"
+        ]
+        assert len(senders) == 1
+    received = server.connections[0].received
+    assert [e["event_id"] for e in received] == [f"e{index}" for index in range(30)]

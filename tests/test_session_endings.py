@@ -57,9 +57,16 @@ async def test_a_slow_reader_keeps_memory_bounded_while_the_server_sends_10000_d
         client(server, inbound_queue_size=16) as session,
     ):
         assert isinstance(await session.receive(), rt.SessionCreated)
-        # The application reads nothing now. Once everything settles:
+        # The application reads nothing now. The socket was lent to its reader (it kept up),
+        # so nobody reads it at all: once everything settles, the server is stuck.
         await trio.testing.wait_all_tasks_blocked()
         conn = server.connections[0]
+        assert session.statistics().inbound_buffer_used <= 16
+        assert conn.sending
+        # The watchdog's check finds the lent socket unread, and gives it back to the
+        # receiver, which reads ahead to the stream's capacity and holds.
+        session._p.stream.expire(trio.current_time())
+        await trio.testing.wait_all_tasks_blocked()
         stats = session.statistics()
         assert stats.inbound_buffer_used == stats.inbound_max_buffer_size == 16
         assert stats.receiver_stalls >= 1
@@ -72,6 +79,7 @@ async def test_a_slow_reader_keeps_memory_bounded_while_the_server_sends_10000_d
             event = await session.receive()
             assert isinstance(event, rt.ResponseAudioDelta)
             assert event.content_index == index
+        await trio.testing.wait_all_tasks_blocked()  # the server's task counts its last send
         assert conn.sent == total + 1
 
 

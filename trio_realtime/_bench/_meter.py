@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import gc
 import math
+import resource
 import sys
 import time
 import tracemalloc
@@ -79,6 +80,14 @@ def rss_kib() -> int:
 def cpu_seconds() -> float:
     """This process's user + system CPU seconds so far."""
     return time.process_time()
+
+
+def _usage(thread: bool = False) -> tuple[float, float, int, int]:
+    """User and system CPU seconds, voluntary and involuntary context switches so far, of
+    the process (or of this thread alone)."""
+    who = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF) if thread else None
+    u = resource.getrusage(resource.RUSAGE_SELF if who is None else who)
+    return u.ru_utime, u.ru_stime, u.ru_nvcsw, u.ru_nivcsw
 
 
 def stamps_trusted(server_clock: str | None) -> bool:
@@ -233,6 +242,7 @@ class WorkerMeter:
         self._traced_base = 0
         self._cpu_window: tuple[float, float] | None = None
         self._cpu_start = self._cpu_wall_start = self._cpu_wall = 0.0
+        self._usage: tuple[tuple[float, float, int, int], ...] = ()
         self._process_cpu_start = 0.0
         self._process_cpu: float | None = None
         self.cpu_clock: Callable[[], float] = cpu_seconds
@@ -307,6 +317,7 @@ class WorkerMeter:
 
     def cpu_mark_start(self) -> None:
         """The window opened: note the CPU time (and when it was read)."""
+        self._usage = (_usage(self.cpu_clock is not cpu_seconds),)
         self._cpu_start = self.cpu_clock()
         self._process_cpu_start = cpu_seconds()
         self._cpu_wall_start = time.monotonic()
@@ -322,6 +333,7 @@ class WorkerMeter:
         self._cpu_window = (self._cpu_start, self.cpu_clock())
         self._process_cpu = cpu_seconds() - self._process_cpu_start
         self._cpu_wall = time.monotonic() - self._cpu_wall_start
+        self._usage = (*self._usage[:1], _usage(self.cpu_clock is not cpu_seconds))
         self.gc.stop()
         self.stalls.stop()
 
@@ -397,6 +409,20 @@ class WorkerMeter:
         self._interval_max = 0.0
         return out
 
+    def _usage_json(self) -> dict[str, float] | None:
+        """The window's user and system CPU seconds and context switches (``None`` before it
+        closed)."""
+        if len(self._usage) != 2:
+            return None
+        start, end = self._usage
+        return dict(
+            zip(
+                ("user_s", "system_s", "voluntary_switches", "involuntary_switches"),
+                (b - a for a, b in zip(start, end, strict=True)),
+                strict=True,
+            )
+        )
+
     def result(self) -> dict[str, Any]:
         """The worker's report, JSON-ready."""
         window = self.window_end - self.window_start
@@ -424,6 +450,7 @@ class WorkerMeter:
             "window_start": self.window_start if math.isfinite(window) else None,
             "cpu_window_s": cpu,
             "cpu_wall_s": self._cpu_wall if cpu is not None else None,
+            "usage": self._usage_json(),
             "cpu_clock": "process" if self.cpu_clock is cpu_seconds else "thread",  # see _link
             "process_cpu_window_s": self._process_cpu,
             "cpu_total_s": cpu_seconds(),

@@ -109,6 +109,12 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
+def _worker_command(*args: str) -> list[str]:
+    # A profiling wrapper for workers (valgrind, say), from the environment: a development aid.
+    prefix = os.environ.get("TRIO_REALTIME_BENCH_WORKER_PREFIX", "").split()
+    return [*prefix, *_python(*args)]
+
+
 @final
 class ServerProcess:
     """The embedded server: the load server (``load``, or ``sink`` never streaming) or
@@ -256,7 +262,7 @@ class WorkerProcess:
     ) -> WorkerProcess:
         """Start a worker and the tasks reading its output in ``nursery``."""
         process = await trio.lowlevel.open_process(
-            _python("-m", "trio_realtime._bench._worker", spec.to_json()),
+            _worker_command("-m", "trio_realtime._bench._worker", spec.to_json()),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

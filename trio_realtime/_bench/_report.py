@@ -120,6 +120,7 @@ def merge_run(
         "traced_top": [line for w in workers for line in w["traced_top"]][:8],
         "gc": _gc(workers),
         "stalls": merge_stalls(w.get("stalls", {}) for w in workers),
+        "usage": _usage(workers),
         "turns_ended": sum(w["turns_ended"] for w in workers),
         "turns_answered": sum(w["turns_answered"] for w in workers),
         "server": dict(server or {}),
@@ -134,6 +135,14 @@ def merge_run(
     out["workers"] = sorted(rows, key=lambda r: int(r["worker"]))
     out["hosts"] = per_host(workload, out["workers"])
     return out
+
+
+def _usage(workers: Sequence[Mapping[str, Any]]) -> dict[str, float] | None:
+    """The workers' user and system CPU and context switches in the window, summed."""
+    parts = [w["usage"] for w in workers if w.get("usage")]
+    if not parts:
+        return None
+    return {key: sum(p[key] for p in parts) for key in parts[0]}
 
 
 def _gc(workers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -225,6 +234,12 @@ def _rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
             if run[key]["count"]:
                 rows.append((label + " ms p50/p90/p99/max", _ms_row(run[key])))
         rows.append(("turns answered/ended", f"{run['turns_answered']}/{run['turns_ended']}"))
+    rows.append(
+        (
+            f"  user / system µs, passes, sleeps per {'append' if run['scenario'] == 'send' else 'event'}",
+            _usage_row(run, "appends" if run["scenario"] == "send" else "events"),
+        )
+    )
     rows += [
         ("send lateness ms p50/p99", _lateness(run)),
         (
@@ -285,6 +300,20 @@ def _per(run: Mapping[str, Any], key: str) -> float | None:
     """CPU microseconds per event or per append in the window."""
     cpu, count = run.get("cpu_s"), run.get(key)
     return None if cpu is None or not count else 1e6 * cpu / count
+
+
+def _usage_row(run: Mapping[str, Any], key: str) -> str:
+    """The window's user and system CPU µs, scheduler passes and sleeps (voluntary context
+    switches: waits for I/O or a timer) per event or append."""
+    usage, count = run.get("usage"), run.get(key)
+    if not usage or not count:
+        return "-"
+    stalls = run.get("stalls")
+    passes = stalls["passes_ms"]["count"] / count if stalls else None
+    return (
+        f"{_num(1e6 * usage['user_s'] / count, 1)} / {_num(1e6 * usage['system_s'] / count, 1)}, "
+        f"{_num(passes, 2)}, {_num(usage['voluntary_switches'] / count, 2)}"
+    )
 
 
 def _passes(run: Mapping[str, Any]) -> str:

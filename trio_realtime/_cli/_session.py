@@ -15,7 +15,7 @@ from typing import Final
 import trio
 
 from .._core._audio import PCM16, bytes_for_ms
-from .._core._events import ErrorDetails
+from .._core._events import ErrorDetails, SessionUpdate, TranscriptionSessionUpdate
 from .._core._events._objects import Session, TranscriptionSession
 from .._core._events._server import (
     ErrorEvent,
@@ -25,8 +25,10 @@ from .._core._events._server import (
 )
 from .._session._pump import AudioStream
 from .._session._replay import TurnTimer
+from .._session._requests import RequestRefused
 from .._session._session import RealtimeSession
 from .._session._types import DecodeFailure, ReceivedEvent
+from .._wire._errors import ConnectionClosed
 from ._common import EXIT_SESSION, fail
 from ._console import Console
 
@@ -188,17 +190,27 @@ class LiveSession:
         The protocol has no ping event, so this sends an empty ``session.update`` (or
         ``transcription_session.update``), which changes nothing, and waits for its answer:
         the server handles events in order, so the appends before it have been through VAD.
+        Its own answer, matched as a request's (not just the next ``.updated``: an update
+        sent just before may not have been answered yet).
         """
-        updates, errors = self.updates, len(self.errors)
-        if transcription:
-            await self.session.update_transcription_session(TranscriptionSession())
-        else:
-            await self.session.update_session(Session())
-        await self.wait_until(
-            lambda: self.updates > updates or len(self.errors) > errors,
-            within=within,
-            what="the server to catch up",
+        what = "the server to catch up"
+        update: SessionUpdate | TranscriptionSessionUpdate = (
+            TranscriptionSessionUpdate(session=TranscriptionSession())
+            if transcription
+            else SessionUpdate(session=Session())
         )
+        try:
+            await self.session.request(update, timeout=within)
+        except RequestRefused:
+            pass  # answered all the same: the server has handled what came before
+        except trio.TooSlowError:
+            fail(EXIT_SESSION, f"no {what} within {within:g} s")
+        except ConnectionClosed:
+            fail(EXIT_SESSION, f"the server closed the session while waiting for {what}")
+        # The answer, and all before it, are in the session's stream or read: wait until
+        # this session's reader has taken them all.
+        seen = self.events + self.session.statistics().inbound_buffer_used
+        await self.wait_until(lambda: self.events >= seen, within=within, what=what)
 
     async def send_audio(self, pcm: bytes, *, realtime: bool) -> AudioStream:
         """Start streaming 24 kHz PCM16 in 100 ms appends; the timer learns when each went.

@@ -12,6 +12,10 @@
 Everything but the stream is fed without waiting, whatever the application reads; the
 stream waits only under its policy (:mod:`._stream`). Sending what the response layer
 decided never waits either, unless the outbound queue is full (the network is behind).
+
+The receiver task reads the socket, except while it lends it to the stream's readers
+(:mod:`._stream`): then :meth:`Inbound.pull` does the same routing in the reader's task,
+without waiting for anything, and leaves to the receiver whatever must wait.
 """
 
 from __future__ import annotations
@@ -66,8 +70,11 @@ class Inbound:
         "_layer",
         "_life",
         "_out",
+        "_pending",
         "_recorder",
         "_replies",
+        "_room_needed",
+        "_routing",
         "_stream",
         "_waiters",
         "_ws",
@@ -98,6 +105,20 @@ class Inbound:
         self._layer = layer
         self._conversation = conversation
         self._recorder = recorder
+        self._pending: list[str | bytes] = []  # read by a reader, left for the receiver
+        # What routing an event touches (each object lives as long as the session).
+        self._routing = (
+            lifecycle,
+            decode,  # the dialect's: the codec's own for beta
+            stream.offer,
+            waiters.pending,
+            waiters.dispatch,
+            conversation,
+            recorder,
+            layer.routes,
+            layer.followups,
+        )
+        self._room_needed = False  # the stream asked the receiver to wait for room
         self.decode_failures = 0
 
     def attach(self, ws: ClientWebSocket) -> None:
@@ -106,53 +127,107 @@ class Inbound:
 
     async def run(self) -> None:
         """Receive until the connection ends; then end the session (or let it resume)."""
-        ws = self._ws
-        receive_messages = ws.receive_messages
-        decode = self._decode  # the dialect's: the codec's own for beta
-        life = self._life
-        stream = self._stream
-        offer = stream.offer
-        special = _SPECIAL
-        waiting = self._waiters.pending
-        dispatch = self._waiters.dispatch
-        conversation, recorder = self._conversation, self._recorder
-        tracked = _TRACKED
-        routes = self._layer.routes
-        followups = self._layer.followups
-        delta_types = DELTA_TYPES
+        ws, stream, followups = self._ws, self._stream, self._layer.followups
+        lends = ws.reads_directly
         try:
             while True:
-                # One socket read: every message it completed, then the next read.
-                for message in await receive_messages():
-                    life.events_received += 1
-                    event: ReceivedEvent | None
-                    try:
-                        event = decode(message)
-                    except ProtocolError as exc:
-                        event = self._decode_failure(message, exc)
-                    # Every received frame passes here once, in order.
-                    if recorder is not None:
-                        recorder.record("server", getattr(event, "type", ""), message)
-                    if conversation is not None and type(event) in tracked:
-                        conversation.apply(event)  # type: ignore[arg-type]
-                    handler = special.get(type(event))
-                    if handler is not None:
-                        event = handler(self, event)  # None: an error the library handled
-                    if event is not None:
-                        if routes and type(event) in delta_types:  # copies into live handles
-                            ref = routes.get(event.response_id)  # type: ignore[union-attr, arg-type]
-                            handle = None if ref is None else ref()
-                            if handle is not None:
-                                handle._delta(event)  # type: ignore[arg-type]
-                        if waiting:
-                            dispatch(event)
-                        if not offer(event, len(message)):
-                            await stream.wait_room()
-                    if followups:
-                        await self._after_event(followups)
-                message = event = None  # type: ignore[assignment]  # not kept while idle
+                # What a reader of the lent socket left to us, in order.
+                if self._room_needed:
+                    self._room_needed = False
+                    await stream.wait_room()
+                if followups:
+                    await self._after_event(followups)
+                if self._pending:
+                    await self._deliver(self._take_pending())
+                await self._deliver(await ws.receive_messages())
+                if lends and stream.may_lend() and not followups and not self._pending:
+                    await stream.lend(self.pull)  # until it is taken back
         except WebSocketClosed:
-            life.connection_closed(ws.closed, ws)
+            self._life.connection_closed(ws.closed, ws)
+
+    def _take_pending(self) -> list[str | bytes]:
+        pending, self._pending = self._pending, []
+        return pending
+
+    async def _deliver(self, messages: list[str | bytes]) -> None:
+        """Route ``messages``, waiting where the stream or the layer's sends must."""
+        start, end = 0, len(messages)
+        followups = self._layer.followups
+        while start < end:
+            start = self._route(messages, start)
+            if self._room_needed:
+                self._room_needed = False
+                await self._stream.wait_room()
+            if followups:
+                await self._after_event(followups)
+
+    async def pull(self) -> bool:
+        """Read the lent socket once from a stream reader's task, and route what came without
+        waiting for anything (see :mod:`._stream`).
+
+        Returns:
+            False when the receiver must take the socket back: what came needs an answer
+            written, or the layer's sends after an event, or the stream is full (the reader
+            fell behind: the receiver holds), or the connection ended.
+        """
+        ws = self._ws
+        try:
+            await ws.wait_readable()  # the only wait: a cancel here loses nothing
+            messages = ws.read_now()
+        except WebSocketClosed:
+            self._life.connection_closed(ws.closed, ws)  # the end, or a resume takes over
+            return False
+        if messages is None:
+            return False
+        done = self._route(messages, 0)
+        if done < len(messages) or self._layer.followups or self._room_needed:
+            self._pending = messages[done:]
+            return False
+        return True
+
+    def _route(self, messages: list[str | bytes], start: int) -> int:
+        """Route ``messages`` from ``start`` on; stop after one whose routing must wait (the
+        layer has sends to make, or the stream is full and holds the receiver).
+
+        Returns:
+            The index of the first message not routed.
+        """
+        life, decode, offer, waiting, dispatch, conversation, recorder, routes, followups = (
+            self._routing
+        )
+        special, tracked, delta_types = _SPECIAL, _TRACKED, DELTA_TYPES
+        index, end = start, len(messages)
+        while index < end:
+            message = messages[index]
+            index += 1
+            life.events_received += 1
+            event: ReceivedEvent | None
+            try:
+                event = decode(message)
+            except ProtocolError as exc:
+                event = self._decode_failure(message, exc)
+            # Every received frame passes here once, in order.
+            if recorder is not None:
+                recorder.record("server", getattr(event, "type", ""), message)
+            if conversation is not None and type(event) in tracked:
+                conversation.apply(event)  # type: ignore[arg-type]
+            handler = special.get(type(event))
+            if handler is not None:
+                event = handler(self, event)  # None: an error the library handled
+            if event is not None:
+                if routes and type(event) in delta_types:  # copies into live handles
+                    ref = routes.get(event.response_id)  # type: ignore[union-attr, arg-type]
+                    handle = None if ref is None else ref()
+                    if handle is not None:
+                        handle._delta(event)  # type: ignore[arg-type]
+                if waiting:
+                    dispatch(event)
+                if not offer(event, len(message)):
+                    self._room_needed = True
+                    return index
+            if followups:
+                return index
+        return index
 
     async def _after_event(self, followups: list[Followup]) -> None:
         """Deliver notices and send what the layer decided, in order."""

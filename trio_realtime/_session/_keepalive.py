@@ -9,8 +9,9 @@ network is gone) cannot hold the verdict back, as it did when the ping waited it
 When an unanswered ping is due for judgement:
 
 1. **A slow application is not a dead peer.** If the session's stream held the receiver
-   (the application is behind) at any time since the ping was asked for, no pong could be
-   read: the round proves nothing, and a new ping is asked for.
+   (the application is behind) at any time since the ping was asked for, or the socket was
+   lent to the application's reader (:mod:`._stream`) and left unread between its reads, no
+   pong could be read: the round proves nothing, and a new ping is asked for.
 2. **A peer that still takes our data is alive.** If the socket took bytes after making a
    write wait (the peer acknowledged data) within the last ``keepalive / 2``, the
    connection is slow, not dead: the ping may sit behind megabytes of audio. The verdict
@@ -41,20 +42,25 @@ __all__ = ["Deadline", "Flusher", "Heartbeat", "PeerGone", "ReceiverStalls", "Wa
 
 @final
 class ReceiverStalls:
-    """When the receiver waits instead of reading the socket, and how often it has.
+    """When the socket goes unread because of the application, and how often.
 
     Attributes:
-        count: Times it has had to wait.
+        count: Times the receiver has had to wait for the application.
         since: When the current wait began (``None`` while it is not waiting).
         last_end: When the last wait ended.
+        gaps: Times a stream reader the socket is lent to started a read: each ends a spell
+            in which the socket went unread (between its reads).
+        lent_idle: Whether the socket is lent and nobody is reading it now.
     """
 
-    __slots__ = ("count", "last_end", "since")
+    __slots__ = ("count", "gaps", "last_end", "lent_idle", "since")
 
     def __init__(self) -> None:
         self.count = 0
         self.since: float | None = None
         self.last_end = -math.inf
+        self.gaps = 0
+        self.lent_idle = False
 
     def begin(self) -> None:
         """The receiver starts waiting."""
@@ -66,9 +72,12 @@ class ReceiverStalls:
         self.since = None
         self.last_end = trio.current_time()
 
-    def during(self, start: float) -> bool:
-        """Whether the receiver waited at any time since ``start``."""
-        return self.since is not None or self.last_end >= start
+    def during(self, start: float, gaps: int) -> bool:
+        """Whether the socket went unread for the application at any time since ``start``,
+        when :attr:`gaps` was ``gaps``."""
+        return (
+            self.since is not None or self.last_end >= start or self.lent_idle or self.gaps != gaps
+        )
 
 
 @final
@@ -90,6 +99,7 @@ class Heartbeat:
         "_asked",
         "_asked_at",
         "_flusher",
+        "_gaps",
         "_half",
         "_ws",
         "due",
@@ -108,6 +118,7 @@ class Heartbeat:
         self._flusher = flusher
         self._asked = 0  # the ping awaiting its pong (0: none)
         self._asked_at = 0.0
+        self._gaps = 0  # the stalls' gaps when the ping was asked for
         self.due = trio.current_time() + self._half
 
     def beat(self, now: float) -> str | None:
@@ -118,7 +129,8 @@ class Heartbeat:
         """
         ws, half = self._ws, self._half
         asked = self._asked
-        if asked and ws.pongs_received < asked and not self._app_stalls.during(self._asked_at):
+        stalls = self._app_stalls
+        if asked and ws.pongs_received < asked and not stalls.during(self._asked_at, self._gaps):
             progress = ws.progress_at
             if now - progress < half:  # the peer still takes our data: slow, not gone
                 self.due = progress + half
@@ -136,6 +148,7 @@ class Heartbeat:
             self.due = math.inf
             return None
         self._asked_at = now
+        self._gaps = stalls.gaps
         self.due = now + half
         if ws.has_unsent:
             self._flusher.flush_soon()

@@ -11,11 +11,13 @@ the first event that must wait (the socket could not take it at once, or TLS, wh
 is queued); an idle session never needs them. Order is kept either way: an event is written
 directly only when nothing is queued or being written.
 
-**No reply can slip past.** :meth:`Outbound.put` checkpoints *before* the frame leaves and
-never after: a direct write returns at once, and a put that waited for room queues the item
-from the caller's own task (:class:`~._mailbox.Mailbox`) and returns. So the task that sent
-an event runs on before the receiver can see anything the server answers, and a
-``wait_for`` it calls right after the send is registered in time.
+**No reply can slip past.** :meth:`Outbound.put` never yields *after* the frame leaves: a
+direct write returns at once, and a put that waited for room queues the item from the
+caller's own task (:class:`~._mailbox.Mailbox`) and returns. So the task that sent an event
+runs on before the receiver can see anything the server answers, and a ``wait_for`` it
+calls right after the send is registered in time. Before the frame leaves, a put is a
+cancel point, and a schedule point only now and then (:data:`~._support.SCHEDULE`): a
+trip through the scheduler per send cost about as much CPU as the send.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from ._lifecycle import Lifecycle
 from ._mailbox import Mailbox
 from ._pump import MAX_APPEND_EVENT_CHARS
 from ._requests import Replies
-from ._support import SentLog, base64_payload_bytes
+from ._support import SCHEDULE, SentLog, base64_payload_bytes
 
 __all__ = ["EventIds", "Outbound", "Outgoing"]
 
@@ -222,7 +224,8 @@ class Outbound:
     async def put(self, item: Outgoing) -> None:
         """Write ``item`` now if the socket takes it, else queue it (waiting for room).
 
-        One checkpoint, before the frame can leave, none after (see the module docstring).
+        A cancel point (and now and then a schedule point) before the frame can leave, no
+        yield after (see the module docstring).
 
         Raises:
             ConnectionClosed: The session has ended.
@@ -238,10 +241,13 @@ class Outbound:
         return await self._enqueue(item)
 
     async def _enqueue(self, item: Outgoing) -> bool:
-        await trio.lowlevel.checkpoint()
+        if SCHEDULE.due():
+            await trio.lowlevel.checkpoint()
+        else:
+            await trio.lowlevel.checkpoint_if_cancelled()
         if self._try_direct(item):
             return True
-        queue = self._queue or self._start_sender()
+        queue = self._sender_queue()
         try:
             queue.put_nowait(item)
         except trio.WouldBlock:
@@ -289,7 +295,7 @@ class Outbound:
         item = self.prepare(event)
         if self._try_direct(item):
             return None
-        queue = self._queue or self._start_sender()
+        queue = self._sender_queue()
         try:
             queue.put_nowait(item)
         except trio.WouldBlock:
@@ -307,7 +313,7 @@ class Outbound:
         if not self._life.open:
             return False
         item = self.append_item(pcm, bytes_per_ms)
-        queue = self._queue or self._start_sender()
+        queue = self._sender_queue()
         try:
             queue.put_nowait(item)
         except trio.WouldBlock:
@@ -321,11 +327,17 @@ class Outbound:
 
     def flush_soon(self) -> None:
         """Have the sender write what the WebSocket holds back (the end of a frame, a ping)."""
-        queue = self._queue or self._start_sender()
+        queue = self._sender_queue()
         with contextlib.suppress(trio.WouldBlock, trio.ClosedResourceError):
             queue.put_nowait(_FLUSH)  # full: the sender is busy, and writes it with its next
 
     # --- the sender --------------------------------------------------------------------------
+
+    def _sender_queue(self) -> Mailbox[Outgoing]:
+        """The queue, made with the sender the first time (not ``self._queue or ...``: an
+        empty mailbox is falsy, and a second sender would reorder what the first holds)."""
+        queue = self._queue
+        return queue if queue is not None else self._start_sender()
 
     def _start_sender(self) -> Mailbox[Outgoing]:
         """Make the queue and start the sender (about 3.5 KiB an idle session never needs).
@@ -452,7 +464,7 @@ class Outbound:
         self._suspended = False
         queue = self._queue
         if first:
-            queue = queue or self._start_sender()
+            queue = queue if queue is not None else self._start_sender()
             queue.push_front(first)
         if queue is not None and self._sender_scope is None and self._life.ending is None:
             self._spawn_sender(queue)

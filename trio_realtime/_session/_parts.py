@@ -137,6 +137,8 @@ class SessionParts:
             max_queued_responses=options.max_queued_responses,
         )
         deadlines.append(layer)
+        deadlines.append(stream)  # a socket lent to the stream's readers is checked
+        stream.deadline_moved = self.watchdog.poke
         self.inbound = Inbound(
             ws,
             life,
@@ -197,6 +199,7 @@ class SessionParts:
         """Stop writing to the connection and judging it (what waits goes to the next)."""
         self.watchdog.set_heartbeat(None)
         self.out.suspend()
+        self.stream.take_back()  # the receiver reads what the connection still says
 
     def stop_receiver(self) -> None:
         """Stop reading the connection being left."""

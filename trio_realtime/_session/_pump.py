@@ -79,13 +79,15 @@ def split_for_appends(pcm: bytes | bytearray | memoryview, fmt: AudioFormat) -> 
     Raises:
         AudioFormatError: ``pcm`` is not a whole number of samples of ``fmt``.
     """
+    limit = max_append_bytes(fmt)
+    if type(pcm) is bytes and len(pcm) <= limit and not len(pcm) % fmt.sample_width:
+        return [pcm] if pcm else []  # the common case: one append, no copy
     view = memoryview(pcm).cast("B")
     if len(view) % fmt.sample_width:
         raise AudioFormatError(
             f"{fmt.name} audio must be a whole number of {fmt.sample_width}-byte samples, "
             f"got {len(view)} bytes"
         )
-    limit = max_append_bytes(fmt)
     return [view[start : start + limit].tobytes() for start in range(0, len(view), limit)]
 
 

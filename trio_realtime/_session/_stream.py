@@ -18,24 +18,49 @@ whether a full stream stops the receiver (and so the socket reads: backpressure)
   A program that reads only handles, only ``wait_for`` or only the conversation, or nothing,
   never stalls and holds at most ``capacity`` events here.
 
-The stream counts the receiver's waits in :class:`~._keepalive.ReceiverStalls`: while it
-waits, no pong can be read, and the keepalive must not blame the peer for that.
+**A reader that keeps reading gets the socket.** On a plain ``ws://`` socket, once the
+application reads the stream as fast as events come and nobody else waits, the receiver
+*lends* the socket to the stream's readers and parks: a reader finding the stream empty reads
+the socket itself and routes what came (conversation, handles, waiters, the stream) in its
+own task. That saves a task switch per event, the receiver's. Routing a lent read never
+waits; anything that must (answering a ping or a close, the library's own sends after an
+event, a framing error, a stream filled to ``capacity`` by one read: the reader fell
+behind, and the receiver holds as above) goes back to the receiver, which takes the
+socket back. So does
+anyone starting to wait for something only the receiver brings, the session closing, and a
+reader that has not come back for :data:`LEND_CHECK_SECONDS` (the watchdog looks): the
+socket is never left unread long for an application that stopped reading.
+
+The stream counts the receiver's waits in :class:`~._keepalive.ReceiverStalls`, and the
+times a lent socket is left unread between reads: meanwhile no pong can be read, and the
+keepalive must not blame the peer for that.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Final, final
 
 import trio
 
 from ._keepalive import ReceiverStalls
+from ._support import SCHEDULE
 from ._types import ReceivedEvent
 
-__all__ = ["EventStream"]
+__all__ = ["LEND_CHECK_SECONDS", "EventStream", "Pull"]
 
 _CLOSED: Final = "closed"
 _RELEASED: Final = "released"
+
+#: How often the watchdog checks that a lent socket is still read: a socket nobody read for
+#: that long goes back to the receiver (so within two of these).
+LEND_CHECK_SECONDS: Final = 5.0
+
+#: What a reader the socket is lent to calls: wait until readable, read once, route what
+#: came without waiting; False when the receiver must take the socket back.
+Pull = Callable[[], Awaitable[bool]]
 
 
 @final
@@ -57,14 +82,22 @@ class EventStream:
     __slots__ = (
         "_bytes",
         "_capacity",
+        "_gaps_seen",
         "_held",
         "_items",
+        "_lend_check",
+        "_lender",
         "_max_bytes",
         "_max_events",
+        "_pulling",
         "_readers",
         "_reading",
+        "_receiver",
+        "_reclaim_wanted",
         "_state",
         "_waiting",
+        "_woke",
+        "deadline_moved",
         "dropped",
         "skipped",
         "stalls",
@@ -85,9 +118,18 @@ class EventStream:
         self._reading = False
         self._waiting = 0
         self._state: str | None = None
+        # Lending the socket (see the module docstring).
+        self._woke = False  # offer() woke a parked reader since the receiver last looked
+        self._lender: Pull | None = None  # set while the socket is lent
+        self._receiver: trio.lowlevel.Task | None = None  # parked while it is lent
+        self._pulling = False  # a reader is reading the lent socket
+        self._reclaim_wanted = False  # give it back once that read is over
+        self._lend_check = math.inf
+        self._gaps_seen = 0
         self.skipped = 0
         self.dropped = 0
         self.stalls = stalls
+        self.deadline_moved: Callable[[], None] = _nothing  # the watchdog's poke
 
     def __len__(self) -> int:
         return len(self._items) >> 1
@@ -108,6 +150,7 @@ class EventStream:
         self._bytes += size
         if self._readers:
             trio.lowlevel.reschedule(self._readers.pop(0))
+            self._woke = True
         if len(items) < self._capacity << 1:
             return True
         return self._over()
@@ -145,6 +188,7 @@ class EventStream:
         stream holds it no more (it keeps what it can within the elastic bounds)."""
         self._waiting += 1  # as if someone waited, for good
         self._release_hold()
+        self._reclaim()
 
     async def wait_room(self) -> None:
         """Wait while the stream holds the receiver (the application is behind)."""
@@ -171,13 +215,81 @@ class EventStream:
     # --- the gauge of other waiters ----------------------------------------------------------
 
     def enter(self) -> None:
-        """A task starts waiting for something only the receiver brings: stop holding it."""
+        """A task starts waiting for something only the receiver brings: stop holding it (and
+        give it the socket back)."""
         self._waiting += 1
         self._release_hold()
+        self._reclaim()
 
     def exit(self) -> None:
         """It stopped waiting."""
         self._waiting -= 1
+
+    # --- lending the socket ------------------------------------------------------------------
+
+    def may_lend(self) -> bool:
+        """The receiver, after routing a read: whether to lend the socket to the readers now
+        (one was waiting for what came, nobody else waits, nothing holds)."""
+        woke, self._woke = self._woke, False
+        return (
+            woke
+            and self._reading
+            and not self._waiting
+            and self._state is None
+            and self._held is None
+        )
+
+    async def lend(self, pull: Pull) -> None:
+        """The receiver: lend the socket to the stream's readers, and park until it is taken
+        back (when the session ends, cancel the receiver)."""
+        self._lender = pull
+        self._receiver = trio.lowlevel.current_task()
+        self.stalls.lent_idle = True  # until a reader reads
+        self._gaps_seen = self.stalls.gaps
+        self._lend_check = trio.current_time() + LEND_CHECK_SECONDS
+        self.deadline_moved()
+        await trio.lowlevel.wait_task_rescheduled(self._abort_lend)
+
+    def _abort_lend(self, _: object) -> trio.lowlevel.Abort:
+        self._lender = self._receiver = None  # the receiver is cancelled: the session ends
+        self.stalls.lent_idle = False
+        self._lend_check = math.inf
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def take_back(self) -> None:
+        """Give the socket back to the receiver (now, or once the read in progress is over):
+        a connection being left must be read by the receiver, whatever the readers do."""
+        self._reclaim()
+
+    def _reclaim(self) -> None:
+        """Give the socket back to the receiver: now, or when the read in progress is over."""
+        if self._receiver is None:
+            return
+        if self._pulling:
+            self._reclaim_wanted = True
+            return
+        receiver = self._receiver
+        self._lender = self._receiver = None
+        self._reclaim_wanted = False
+        self.stalls.lent_idle = False
+        self._lend_check = math.inf
+        trio.lowlevel.reschedule(receiver)
+
+    @property
+    def deadline(self) -> float:
+        """When the watchdog should next check that the lent socket is read (``inf``: not
+        lent)."""
+        return self._lend_check
+
+    def expire(self, now: float) -> None:
+        """The watchdog's check: a lent socket nobody read since the last check goes back."""
+        if self._receiver is None:
+            self._lend_check = math.inf
+        elif self._pulling or self.stalls.gaps != self._gaps_seen:
+            self._gaps_seen = self.stalls.gaps
+            self._lend_check = now + LEND_CHECK_SECONDS
+        else:
+            self._reclaim()
 
     # --- the application's side --------------------------------------------------------------
 
@@ -191,16 +303,33 @@ class EventStream:
         await trio.lowlevel.checkpoint_if_cancelled()
         self._reading = True
         items = self._items
-        if items:
+        if items:  # a cancel point, and now and then a schedule point (see SCHEDULE)
             event = self._take()
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            if SCHEDULE.due():
+                await trio.lowlevel.cancel_shielded_checkpoint()
             return event
         while not items:
             if self._state is _RELEASED:
                 raise trio.ClosedResourceError("the session is closed")
             if self._state is _CLOSED:
                 raise trio.EndOfChannel
-            await self._park_reader()
+            pull = self._lender
+            if pull is None or self._pulling:
+                await self._park_reader()
+                continue
+            # Read the lent socket once, in this task.
+            stalls = self.stalls
+            self._pulling = True
+            stalls.lent_idle = False
+            stalls.gaps += 1  # an unread spell ends
+            keep = False
+            try:
+                keep = await pull()
+            finally:
+                self._pulling = False
+                stalls.lent_idle = self._receiver is not None  # still lent: unread till next
+                if not keep or self._reclaim_wanted or self._waiting or self._state is not None:
+                    self._reclaim()
         return self._take()
 
     async def _park_reader(self) -> None:
@@ -239,7 +368,12 @@ class EventStream:
         self._wake_all()
 
     def _wake_all(self) -> None:
+        self._reclaim()
         readers, self._readers = self._readers, []
         for task in readers:
             trio.lowlevel.reschedule(task)
         self._release_hold()
+
+
+def _nothing() -> None:
+    pass

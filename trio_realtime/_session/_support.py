@@ -1,12 +1,13 @@
-"""Small shared pieces: the private-constructor metaclass, the sent-event log, base64 sizes."""
+"""Small shared pieces: the private-constructor metaclass, the sent-event log, base64 sizes,
+and how often a send or receive that needs no waiting yields to other tasks."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, final
+from typing import Any, Final, TypeVar, final
 
 from .._core._events import ClientEvent, UnknownEvent
 
-__all__ = ["NoPublicConstructor", "SentLog", "base64_payload_bytes"]
+__all__ = ["SCHEDULE", "NoPublicConstructor", "SchedulePoints", "SentLog", "base64_payload_bytes"]
 
 _T = TypeVar("_T")
 
@@ -59,3 +60,39 @@ class NoPublicConstructor(type):
 def base64_payload_bytes(text: str) -> int:
     """Bytes encoded by base64 ``text`` (without decoding it)."""
     return len(text) * 3 // 4 - text.count("=", len(text) - 2)
+
+
+@final
+class SchedulePoints:
+    """Which sends and receives that need no waiting also yield to other tasks.
+
+    A send whose frame the socket takes at once, or a receive of an event already buffered,
+    is always a cancel point (a cancelled caller raises ``Cancelled`` before anything
+    happens) but a schedule point only every ``every``-th time, counted over every session
+    of the process. Yielding each time is a trip through trio's scheduler, about as costly
+    as the send itself; yielding never would let a loop that sends or reads as fast as it
+    can starve every other task (the socket of a fast peer may never fill). So a paced
+    sender yields in its own sleeps, and a busy loop still lets others run at least every
+    ``every`` calls.
+
+    Args:
+        every: Calls per schedule point.
+    """
+
+    __slots__ = ("_every", "_left")
+
+    def __init__(self, every: int) -> None:
+        self._every = self._left = every
+
+    def due(self) -> bool:
+        """Count one call; True when it should also be a schedule point."""
+        left = self._left - 1
+        if left:
+            self._left = left
+            return False
+        self._left = self._every
+        return True
+
+
+#: The process's schedule points of sends and receives that need no waiting.
+SCHEDULE: Final = SchedulePoints(16)

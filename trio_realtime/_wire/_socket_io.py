@@ -53,22 +53,49 @@ class RawSocketIO:
     def __init__(self, socket: trio.socket.SocketType) -> None:
         self._socket = socket
 
+    @property
+    def socket(self) -> trio.socket.SocketType:
+        """The socket (closed when its ``fileno()`` is negative)."""
+        return self._socket
+
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Wait until readable, then read up to ``max_bytes`` (64 KiB when ``None``)."""
-        socket = self._socket
         while True:
-            if socket.fileno() < 0:  # closed before (or while) we waited
-                raise trio.ClosedResourceError("the socket was closed")
-            await trio.lowlevel.wait_readable(socket)
-            fd = socket.fileno()
-            if fd < 0:
-                raise trio.ClosedResourceError("the socket was closed")
-            try:
-                return os.read(fd, max_bytes or 65536)
-            except BlockingIOError:
-                continue  # a spurious wake-up
-            except OSError as exc:
-                raise trio.BrokenResourceError(f"reading the socket failed: {exc}") from exc
+            await self.wait_readable()
+            data = self.read_nowait(max_bytes)
+            if data is not None:
+                return data  # else a spurious wake-up
+
+    async def wait_readable(self) -> None:
+        """Wait until the socket has bytes (or its end) to read; a cancel here loses nothing.
+
+        Raises:
+            trio.ClosedResourceError: The socket was closed (before or while waiting).
+        """
+        socket = self._socket
+        if socket.fileno() < 0:  # closed before we waited
+            raise trio.ClosedResourceError("the socket was closed")
+        await trio.lowlevel.wait_readable(socket)
+
+    def read_nowait(self, max_bytes: int | None = None) -> bytes | None:
+        """Read up to ``max_bytes`` (64 KiB when ``None``) if the socket has any; never waits.
+
+        Returns:
+            The bytes; ``b""`` at the end of the stream; ``None`` when there is nothing yet.
+
+        Raises:
+            trio.BrokenResourceError: The connection is reset.
+            trio.ClosedResourceError: The socket was closed.
+        """
+        fd = self._socket.fileno()
+        if fd < 0:
+            raise trio.ClosedResourceError("the socket was closed")
+        try:
+            return os.read(fd, max_bytes or 65536)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"reading the socket failed: {exc}") from exc
 
     def write_nowait(self, data: bytes | bytearray | memoryview) -> int:
         """Write what the kernel takes of ``data`` now (maybe 0 bytes); never waits.

@@ -555,6 +555,77 @@ class ClientWebSocket:
             raise self._closed_error()
         return messages
 
+    @property
+    def reads_directly(self) -> bool:
+        """Whether :meth:`wait_readable` and :meth:`read_now` work (plain TCP on POSIX)."""
+        return self._raw is not None
+
+    async def wait_readable(self) -> None:
+        """Wait until :meth:`read_now` has something to read (plain TCP only). Cancelling it
+        loses nothing: no byte has been read.
+
+        Raises:
+            WebSocketClosed: The connection has closed, or the socket was closed meanwhile.
+        """
+        raw = self._raw
+        if self.closed is not None or raw is None:
+            raise self._closed_error()
+        socket = raw.socket
+        try:
+            if socket.fileno() < 0:
+                raise trio.ClosedResourceError
+            await trio.lowlevel.wait_readable(socket)
+        except (trio.ClosedResourceError, OSError):
+            self._ended(ABNORMAL_CLOSURE, None)
+            raise self._closed_error() from None
+
+    def read_now(self) -> list[str | bytes] | None:
+        """Read the socket once without waiting, after :meth:`wait_readable` (plain TCP).
+
+        The other half of :meth:`receive_messages`, for a reader that must not wait once it
+        has taken bytes: pongs are taken in at once, but nothing is written.
+
+        Returns:
+            The messages the read completed (maybe none); ``None`` when what came needs an
+            answer written (a ping, a close, a framing error) or earlier frames wait to be
+            returned: then :meth:`receive_messages` answers it and returns the messages, in
+            order.
+
+        Raises:
+            WebSocketClosed: The connection has closed or the stream ended (1006).
+        """
+        raw = self._raw
+        if self.closed is not None or raw is None:
+            raise self._closed_error()
+        if self._ready or self._ready_error is not None:
+            return None
+        try:
+            data = raw.read_nowait(self._receive_buffer_size)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        if data is None:
+            return []  # a spurious wake-up
+        if not data:
+            self._ended(ABNORMAL_CLOSURE, None)
+            raise self._closed_error()
+        self.bytes_received += len(data)
+        try:
+            frames = self._reader.feed(data)
+        except FrameError as exc:
+            self._ready, self._ready_error = exc.completed, exc
+            return None
+        pongs = False
+        for frame in frames:
+            if type(frame) is ControlFrame:
+                if frame.opcode != PONG:
+                    self._ready = frames  # receive_messages answers and returns them
+                    return None
+                self._pong(frame)
+                pongs = True
+        if pongs:
+            return [frame for frame in frames if type(frame) is not ControlFrame]
+        return frames  # type: ignore[return-value]  # messages only
+
     async def _control(self, frame: ControlFrame) -> bool:
         """Act on a control frame; False once the connection is over."""
         if frame.opcode == PING:
@@ -562,12 +633,7 @@ class ClientWebSocket:
                 await self._write(encode_frame(PONG, frame.payload), control=True)
             return True
         if frame.opcode == PONG:
-            # A pong answers its ping and every earlier one (a peer may skip some).
-            number = int.from_bytes(frame.payload, "big") if len(frame.payload) == 8 else 0
-            if self._last_ping >= number > self.pongs_received:  # answers a ping we sent
-                self.pongs_received = number
-                for key in [key for key in self._pong_waiters if key <= number]:
-                    self._pong_waiters.pop(key).set()
+            self._pong(frame)
             return True
         try:
             code, reason = parse_close(frame.payload)
@@ -580,6 +646,14 @@ class ClientWebSocket:
             await self._write(encode_frame(CLOSE, close_payload(code, None)), control=True)
         self._ended(code, reason)
         return False
+
+    def _pong(self, frame: ControlFrame) -> None:
+        """A pong answers its ping and every earlier one (a peer may skip some)."""
+        number = int.from_bytes(frame.payload, "big") if len(frame.payload) == 8 else 0
+        if self._last_ping >= number > self.pongs_received:  # answers a ping we sent
+            self.pongs_received = number
+            for key in [key for key in self._pong_waiters if key <= number]:
+                self._pong_waiters.pop(key).set()
 
     async def _fail(self, exc: FrameError) -> None:
         """The peer broke the protocol: close with the error's code, stop reading."""
