@@ -57,21 +57,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from _session_bench.workload import KEY, MODEL, RESPONSE, USER_ITEM, USER_TEXT
+
 TARGET_VS_SDK: Final = 1.5
-MODEL: Final = "gpt-4o-realtime-preview"
-KEY: Final = "sk-bench-session"  # the local server accepts any non-empty key
 KINDS: Final = ("trio_realtime", "trio_realtime_untracked", "openai_sdk_send", "openai_sdk_append")
 SDK_KINDS: Final = ("openai_sdk_send", "openai_sdk_append")
 CHUNK_MS: Final = 100
 BLOCK_MS: Final = 10_000
-#: 500 characters, so the reply is "You said: " + 500 characters (the engine's max_echo_chars).
-USER_TEXT: Final = ("the quick brown fox jumps over the lazy dog " * 12)[:500]
-USER_ITEM: Final[dict[str, Any]] = {
-    "type": "message",
-    "role": "user",
-    "content": [{"type": "input_text", "text": USER_TEXT}],
-}
-RESPONSE: Final[dict[str, Any]] = {"conversation": "none", "modalities": ["audio", "text"]}
 _CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
 _STOP_GRACE: Final = 10.0
 
@@ -308,76 +300,6 @@ def client_main(specs: list[dict[str, Any]]) -> None:
     print(json.dumps(results), flush=True)
 
 
-# --- the replay peer (its own subprocess) ------------------------------------------------------
-
-
-def _frame(text: str) -> bytes:
-    """One unmasked, final WebSocket text frame, as a server sends it."""
-    data = text.encode()
-    n = len(data)
-    if n < 126:
-        head = bytes([0x81, n])
-    elif n < 1 << 16:
-        head = bytes([0x81, 126]) + n.to_bytes(2, "big")
-    else:
-        head = bytes([0x81, 127]) + n.to_bytes(8, "big")
-    return head + data
-
-
-async def _record(url: str) -> tuple[str, str, bytes, str, str]:
-    """One response of the receive workload from the reference server, as raw frames."""
-    from websockets.asyncio.client import connect
-
-    headers = {"Authorization": f"Bearer {KEY}", "OpenAI-Beta": "realtime=v1"}
-    async with connect(
-        f"{url}?model={MODEL}", additional_headers=headers, max_size=None, compression=None
-    ) as ws:
-        created = str(await ws.recv())
-        await ws.send(json.dumps({"type": "conversation.item.create", "item": USER_ITEM}))
-        item_created = str(await ws.recv())
-        await ws.send(json.dumps({"type": "response.create", "response": RESPONSE}))
-        frames = []
-        while not frames or json.loads(frames[-1])["type"] != "response.done":
-            frames.append(str(await ws.recv()))
-    response_id = json.loads(frames[0])["response"]["id"]
-    item_id = next(e["item"]["id"] for e in map(json.loads, frames) if "item" in e)
-    return created, item_created, b"".join(map(_frame, frames)), response_id, item_id
-
-
-async def _replay_peer(server_url: str) -> None:
-    """Serve recorded frames at almost no CPU cost per event, so the client sets the pace.
-
-    Each ``response.create`` gets the recorded response in one socket write (bypassing
-    websockets' send path, which would cost microseconds per frame), with fresh response and
-    item ids of the same length so every response is a new one. Everything else is read
-    and dropped: audio appends, ``session.update``, ``input_audio_buffer.clear``.
-    """
-    import asyncio
-
-    from websockets.asyncio.server import ServerConnection, serve
-
-    created, item_created, blob, response_id, item_id = await _record(server_url)
-    old_response, old_item, count = response_id.encode(), item_id.encode(), 0
-
-    async def handler(ws: ServerConnection) -> None:
-        nonlocal count
-        await ws.send(created)
-        async for message in ws:
-            kind = json.loads(message)["type"]
-            if kind == "conversation.item.create":
-                await ws.send(item_created)
-            elif kind == "response.create":
-                count += 1
-                tag = f"{count:08d}".encode()
-                fresh = blob.replace(old_response, old_response[:-8] + tag)
-                ws.transport.write(fresh.replace(old_item, old_item[:-8] + tag))
-
-    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
-        port = server.sockets[0].getsockname()[1]
-        print(f"listening on ws://127.0.0.1:{port}/v1/realtime", flush=True)
-        await asyncio.Future()
-
-
 # --- the orchestrator --------------------------------------------------------------------------
 
 
@@ -529,7 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.replay_peer:
         import asyncio
 
-        asyncio.run(_replay_peer(args.replay_peer))
+        from _session_bench.replay_peer import replay_peer
+
+        asyncio.run(replay_peer(args.replay_peer))
         return 0
     if args.quick:
         args.seconds, args.warmup, args.repeats, args.sessions = 0.25, 0.15, 1, "1"

@@ -19,7 +19,8 @@ import trio.testing
 from test_frames import unmask_client_frame
 from websocket_helpers import handshake_args
 
-from trio_realtime._wire._websocket import ClientWebSocket, client_handshake
+from trio_realtime._wire._handshake import client_handshake
+from trio_realtime._wire._websocket import ClientWebSocket
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 

@@ -18,12 +18,8 @@ from test_frames import server_frame
 from websocket_helpers import TIMEOUT, handshake_args, receive_until
 
 from trio_realtime._wire._frames import BINARY, CLOSE, TEXT
-from trio_realtime._wire._websocket import (
-    HandshakeFailed,
-    HandshakeRefused,
-    WebSocketClosed,
-    client_handshake,
-)
+from trio_realtime._wire._handshake import HandshakeFailed, HandshakeRefused, client_handshake
+from trio_realtime._wire._websocket import WebSocketClosed
 
 
 async def test_the_upgrade_request_is_a_websocket_get() -> None:

@@ -18,7 +18,8 @@ from websocket_helpers import (
     receive_until_closed,
 )
 
-from trio_realtime._wire._websocket import ClientWebSocket, CloseInfo, client_handshake
+from trio_realtime._wire._handshake import client_handshake
+from trio_realtime._wire._websocket import ClientWebSocket, CloseInfo
 
 # --- Interoperability with trio-websocket's server side ---------------------------------------
 

@@ -17,13 +17,13 @@ frames and to skip whole client frames, so it does exactly that:
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import struct
 from typing import Final, final
 from urllib.parse import urlsplit
 
 import attrs
+
+from .._wire._handshake import accept_token
 
 __all__ = [
     "CLOSE",
@@ -42,7 +42,6 @@ __all__ = [
 CLOSE: Final = 0x8
 PING: Final = 0x9
 PONG: Final = 0xA
-_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _MAX_HEAD: Final = 16 * 1024
 _REASONS: Final = {400: "Bad Request", 404: "Not Found", 426: "Upgrade Required"}
 
@@ -115,7 +114,7 @@ def parse_upgrade(buffer: bytes) -> Upgrade | None:
 
 def accept_response(key: bytes, subprotocol: str | None) -> bytes:
     """The ``101 Switching Protocols`` answer for ``Sec-WebSocket-Key`` ``key``."""
-    accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+    accept = accept_token(key)
     head = (
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Accept: " + accept + b"\r\n"

@@ -37,13 +37,8 @@ from ._errors import (
     HandshakeError,
     UpgradeAuthenticationError,
 )
-from ._websocket import (
-    ClientWebSocket,
-    HandshakeFailed,
-    HandshakeRefused,
-    WebSocketClosed,
-    client_handshake,
-)
+from ._handshake import HandshakeFailed, HandshakeRefused, client_handshake
+from ._websocket import ClientWebSocket, WebSocketClosed
 
 __all__ = [
     "API_KEY_ENV_VARS",

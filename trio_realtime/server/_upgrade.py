@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -25,6 +24,8 @@ from typing import Final, final
 import attrs
 import h11
 import orjson
+
+from .._wire._handshake import accept_token
 
 __all__ = [
     "MAX_REQUEST_HEAD",
@@ -38,7 +39,6 @@ __all__ = [
 
 MAX_REQUEST_HEAD: Final = 16 * 1024
 """Largest request head accepted (h11's default); a larger one gets HTTP 431."""
-_ACCEPT_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _TOO_LARGE: Final = "request head too large"
 #: Headers the handshake reads: their values must be ASCII.
 _READ_HEADERS: Final = {
@@ -237,7 +237,7 @@ def _valid_host(host: bytes) -> bool:
 
 def accept_response(key: bytes, subprotocol: str | None) -> bytes:
     """The ``101 Switching Protocols`` answer to an upgrade with ``key``."""
-    accept = base64.b64encode(hashlib.sha1(key + _ACCEPT_GUID).digest())
+    accept = accept_token(key)
     lines = [
         b"HTTP/1.1 101 Switching Protocols",
         b"Upgrade: websocket",
