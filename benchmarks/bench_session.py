@@ -462,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         os.makedirs(args.profile, exist_ok=True)
 
     runs: dict[str, list[dict[str, float]]] = {}
-    server = Child([sys.executable, "-m", "trio_realtime._cli._main", "serve", "--port", "0"])
+    server = Child([sys.executable, "-m", "trio_realtime", "serve", "--port", "0"])
     try:
         me = os.path.abspath(__file__)
         peer = Child([sys.executable, me, "--replay-peer", server.url])

@@ -77,7 +77,7 @@ async def test_serve_prints_its_url_serves_with_its_options_and_exits_130_on_ctr
 
 
 async def test_serve_stops_cleanly_on_sigterm() -> None:
-    command = [sys.executable, "-m", "trio_realtime._cli._main", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "trio_realtime", "serve", "--port", "0"]
     with trio.fail_after(30):
         process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
         try:

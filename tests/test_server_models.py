@@ -84,7 +84,7 @@ async def test_model_undefined_is_refused_on_the_wire_and_the_server_stays_up() 
 
 
 async def _serve(*args: str) -> tuple[trio.Process, Port]:
-    command = [sys.executable, "-m", "trio_realtime._cli._main", "serve", "--port", "0", *args]
+    command = [sys.executable, "-m", "trio_realtime", "serve", "--port", "0", *args]
     process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
     assert process.stdout is not None
     match = _LISTENING.fullmatch(await _read_line(process.stdout))

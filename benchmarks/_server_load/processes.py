@@ -56,7 +56,7 @@ class ServerProcess:
 
 
 async def start_server(extra: Sequence[str]) -> ServerProcess:
-    command = [sys.executable, "-m", "trio_realtime._cli._main", "serve", "--port", "0", *extra]
+    command = [sys.executable, "-m", "trio_realtime", "serve", "--port", "0", *extra]
     process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
     assert process.stdout is not None
     with trio.fail_after(30):
