@@ -429,24 +429,7 @@ def _config_audio_to_ga(audio_out: _Json, kept: object, out: _Json) -> None:
 
 def response_to_ga(response: _Json) -> _Json:
     """A beta response object in the GA shape."""
-    out: _Json = {}
-    audio_out: _Json = {}
-    kept: object = None
-    for key, value in response.items():
-        if key == "modalities":
-            out["output_modalities"] = value
-        elif key == "voice":
-            audio_out["voice"] = value
-        elif key == "output_audio_format":
-            audio_out["format"] = _format_to_ga(value)
-        elif key == "output":
-            out["output"] = _items(value, item_to_ga)
-        elif key == "audio":
-            kept = value
-        else:
-            out[key] = value
-    _config_audio_to_ga(audio_out, kept, out)
-    return out
+    return _response_shape_to_ga(response, "output")
 
 
 def config_from_ga(config: _Json, path: str = "response", *, strict: bool = False) -> _Json:
@@ -468,10 +451,16 @@ def config_from_ga(config: _Json, path: str = "response", *, strict: bool = Fals
 
 def config_to_ga(config: _Json) -> _Json:
     """The beta ``response`` of ``response.create`` in the GA shape."""
+    return _response_shape_to_ga(config, "input")
+
+
+def _response_shape_to_ga(beta: _Json, items_key: str) -> _Json:
+    """A response object (its items under ``output``) or a response request (``input``): the
+    two share their renames (modalities, token limit, voice and format under ``audio``)."""
     out: _Json = {}
     audio_out: _Json = {}
     kept: object = None
-    for key, value in config.items():
+    for key, value in beta.items():
         if key == "modalities":
             out["output_modalities"] = value
         elif key == "max_response_output_tokens":
@@ -480,8 +469,8 @@ def config_to_ga(config: _Json) -> _Json:
             audio_out["voice"] = value
         elif key == "output_audio_format":
             audio_out["format"] = _format_to_ga(value)
-        elif key == "input":
-            out["input"] = _items(value, item_to_ga)
+        elif key == items_key:
+            out[key] = _items(value, item_to_ga)
         elif key == "audio":
             kept = value
         else:
