@@ -14,6 +14,7 @@ Rules these tests follow (after trio-websocket's habit of writing them down):
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -33,6 +34,13 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("TRIO_REALTIME_HYPOTHESIS", "ci"))
+
+# A shell that starts a job in the background without job control (``cmd &`` in a script, a CI
+# runner, nohup) starts it with SIGINT ignored, and an ignored signal stays ignored in every
+# child: the Ctrl-C tests' commands would never see theirs. Handled here, it is reset to the
+# default in each child at exec, as in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="module")
