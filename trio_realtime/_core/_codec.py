@@ -45,6 +45,7 @@ __all__ = [
     "pack",
     "structure_function",
     "to_json_dict",
+    "type_field_error",
     "unpack",
     "unstructure_function",
 ]
@@ -75,6 +76,17 @@ def _json_type(value: object) -> str:
     if value is None:
         return "null"
     return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def type_field_error(obj: dict[str, Any]) -> ProtocolError:
+    """What is wrong with a frame whose ``type`` is missing or not a string (either dialect)."""
+    event_type = obj.get("type")
+    what = (
+        "missing"
+        if event_type is None and "type" not in obj
+        else f"not a string ({_json_type(event_type)})"
+    )
+    return ProtocolError(f"the 'type' field is {what}")
 
 
 _JSON_TYPE_NAMES: Final = {
@@ -523,12 +535,7 @@ def decode(data: str | bytes) -> Event | UnknownEvent:
     structure = _STRUCTURE_BY_TYPE.get(event_type) if type(event_type) is str else None
     if structure is None:
         if type(event_type) is not str:
-            what = (
-                "missing"
-                if event_type is None and "type" not in obj
-                else f"not a string ({_json_type(event_type)})"
-            )
-            raise ProtocolError(f"the 'type' field is {what}")
+            raise type_field_error(obj)
         structure = _structure_for(event_type)
         if structure is None:
             return UnknownEvent(raw=obj)

@@ -31,7 +31,13 @@ from typing import Any, Final
 
 import orjson
 
-from .._codec import _FieldError, structure_function, unstructure_function
+from .._codec import (
+    _FieldError,
+    _json_type,
+    structure_function,
+    type_field_error,
+    unstructure_function,
+)
 from .._errors import ProtocolError
 from .._events import (
     CLIENT_EVENTS,
@@ -260,12 +266,7 @@ def _decode(data: str | bytes, table: _Decoders) -> Event | UnknownEvent:
     decoder = table.made.get(event_type) if type(event_type) is str else None
     if decoder is None:
         if type(event_type) is not str:
-            what = (
-                "missing"
-                if event_type is None and "type" not in obj
-                else f"not a string ({_json_type(event_type)})"
-            )
-            raise ProtocolError(f"the 'type' field is {what}")
+            raise type_field_error(obj)
         decoder = table.make(event_type)
         if decoder is None:
             return UnknownEvent(raw=obj)
@@ -275,14 +276,6 @@ def _decode(data: str | bytes, table: _Decoders) -> Event | UnknownEvent:
         raise ProtocolError(exc.reason, event_type=event_type, path=ga_path(exc.path())) from None
     except ProtocolError as exc:  # a shape the translation refused (strict)
         raise ProtocolError(exc.reason, event_type=event_type, path=exc.path) from None
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    return {str: "str", int: "int", float: "float", bool: "bool", list: "array"}.get(
-        type(value), "object"
-    )
 
 
 def decode_server_event(data: str | bytes) -> Event | UnknownEvent:
