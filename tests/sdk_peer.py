@@ -79,3 +79,29 @@ async def stream_audio(conn: Checked, pcm: bytes, chunk_ms: int = 100) -> None:
         await conn.connection.input_audio_buffer.append(
             audio=base64.b64encode(pcm[start : start + step]).decode()
         )
+
+
+#: The function both dialects' tool round trips register (the simulated engine calls it when
+#: asked to, and answers with its output).
+WEATHER_TOOL: dict[str, Any] = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather for a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
+async def cancel_a_running_response_twice(conn: Checked, item: dict[str, Any]) -> None:
+    """Start a response to ``item`` and cancel it: it ends ``cancelled`` by the client; a
+    second cancel, with nothing running, gets ``response_cancel_not_active``."""
+    await conn.connection.conversation.item.create(item=item)
+    await conn.connection.response.create()
+    (created,) = [e for e in await conn.until("response.created") if e.type == "response.created"]
+    await conn.connection.response.cancel()
+    done = (await conn.until("response.done"))[-1].response
+    assert done.id == created.response.id
+    assert done.status == "cancelled"
+    assert done.status_details.reason == "client_cancelled"
+    await conn.connection.response.cancel()
+    error = (await conn.until("error"))[-1]
+    assert error.error.code == "response_cancel_not_active"

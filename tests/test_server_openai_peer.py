@@ -16,7 +16,13 @@ import orjson
 from openai.types.beta.realtime import RealtimeServerEvent
 from protocol_data import schema_errors
 from pydantic import TypeAdapter
-from sdk_peer import Checked, run_checked_session, stream_audio
+from sdk_peer import (
+    WEATHER_TOOL,
+    Checked,
+    cancel_a_running_response_twice,
+    run_checked_session,
+    stream_audio,
+)
 
 import trio_realtime as rt
 from trio_realtime.audio import silence, speech_like
@@ -120,40 +126,23 @@ def test_sdk_runs_a_manual_commit_turn(fast_server: str) -> None:
 
 
 def test_sdk_cancels_a_running_response(paced_server: str) -> None:
+    story = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "tell me a long story"}],
+    }
+
     async def body(conn: Checked) -> None:
-        await conn.connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "tell me a long story"}],
-            }
-        )
-        await conn.connection.response.create()
-        (created,) = [
-            e for e in await conn.until("response.created") if e.type == "response.created"
-        ]
-        await conn.connection.response.cancel()
-        done = (await conn.until("response.done"))[-1].response
-        assert done.id == created.response.id
-        assert done.status == "cancelled"
-        assert done.status_details.reason == "client_cancelled"
-        await conn.connection.response.cancel()
-        error = (await conn.until("error"))[-1]
-        assert error.error.code == "response_cancel_not_active"
+        await cancel_a_running_response_twice(conn, story)
 
     run_sdk_session(paced_server, body)
 
 
 def test_sdk_runs_a_function_call_round_trip(fast_server: str) -> None:
-    tool = {
-        "type": "function",
-        "name": "get_weather",
-        "description": "Weather for a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-    }
-
     async def body(conn: Checked) -> None:
-        await conn.connection.session.update(session={"tools": [tool], "modalities": ["text"]})
+        await conn.connection.session.update(
+            session={"tools": [WEATHER_TOOL], "modalities": ["text"]}
+        )
         await conn.until("session.updated")
         await conn.connection.conversation.item.create(
             item={
